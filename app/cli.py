@@ -1,0 +1,118 @@
+"""`callsource serve | migrate | demo | pool ...`"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from app import migrations
+from app.config import ConfigError, Settings, get_settings
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.log_redaction import uvicorn_log_config
+    from app.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=uvicorn_log_config(),
+        proxy_headers=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    try:
+        settings.require_admin_token()
+    except ConfigError as exc:
+        print(f"callsource serve: {exc}", file=sys.stderr)
+        return 2
+    if settings.is_sqlite:
+        # The embedded default migrates itself; production runs `callsource migrate` on deploy.
+        migrations.upgrade(settings.database_url)
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    migrations.upgrade(get_settings().database_url)
+    print("database is at the latest revision")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.kit.secrets import new_admin_token
+
+    settings = get_settings()
+    try:
+        settings.require_admin_token()
+    except ConfigError:
+        settings = settings.model_copy(update={"admin_token": new_admin_token()})
+    token = settings.require_admin_token()
+    if settings.is_sqlite:
+        migrations.upgrade(settings.database_url)
+    site = asyncio.run(_seed_demo(settings))
+    base = f"http://{args.host}:{args.port}"
+    print(
+        "\nCallsource demo is running\n"
+        f"  dashboard:   {base}/\n"
+        f"  admin token: {token}\n"
+        f"  demo site:   {site} \n"
+        f"  API docs:    {base}/docs\n"
+        f"  try:         curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites\n",
+        flush=True,
+    )
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+async def _seed_demo(settings: Settings) -> str:
+    from app.db import create_engine, create_sessionmaker
+    from app.demo import ensure_demo_site
+    from app.kit.clock import utcnow
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            site, _created = await ensure_demo_site(db, now=utcnow())
+            await db.commit()
+            return f"{site.name} (id {site.id}, public key {site.public_key})"
+    finally:
+        await engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callsource", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API, tracker endpoints, webhooks, dashboard")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply the migrations to CALLSOURCE_DATABASE_URL")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    demo = commands.add_parser(
+        "demo", help="run everything on the embedded defaults with a demo site"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The app factory: routes of every domain, error handling, metrics, and a lifespan that opens
+and closes the database and the pool store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from numberpool.stores import create_store
+from prometheus_client import CollectorRegistry
+
+from app import health
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.exceptions import NotFound
+from app.kit.clock import Clock, utcnow
+from app.metrics import HttpMetrics, MetricsMiddleware
+from app.numbers import endpoints as numbers_endpoints
+from app.sites import endpoints as sites_endpoints
+from crm_push import endpoints as crm_endpoints
+from pbx_webhooks import endpoints as pbx_endpoints
+
+TRACKER_JS = Path(__file__).resolve().parent.parent / "static" / "tracker.js"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+    settings = settings or get_settings()
+    admin_token = settings.require_admin_token()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.pool_store = create_store(settings.redis_url)
+        try:
+            yield
+        finally:
+            await app.state.pool_store.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Callsource",
+        summary="Self-hosted call tracking: dynamic number insertion, PBX webhooks, CRM push.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    registry = CollectorRegistry()
+    app.state.settings = settings
+    app.state.admin_token = admin_token
+    app.state.clock = clock
+    app.state.registry = registry
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(sites_endpoints.router)
+    app.include_router(numbers_endpoints.router)
+    app.include_router(pbx_endpoints.admin_router)
+    app.include_router(crm_endpoints.admin_router)
+
+    @app.get("/t/tracker.js", include_in_schema=False)
+    @app.get("/static/tracker.js", include_in_schema=False)
+    async def tracker_js() -> FileResponse:
+        if not TRACKER_JS.is_file():
+            raise NotFound("tracker.js is missing from this installation")
+        return FileResponse(
+            TRACKER_JS,
+            media_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    return app

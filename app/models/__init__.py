@@ -1,0 +1,40 @@
+"""All ORM models, one per file; importing this package registers every table on Base.metadata."""
+
+from app.models.ad_cost import AdCost
+from app.models.base import Base
+from app.models.call import Call
+from app.models.crm_connector import CrmConnector
+from app.models.deal import Deal
+from app.models.delivery_attempt import DeliveryAttempt
+from app.models.number_assignment import NumberAssignment
+from app.models.number_fallback import NumberFallback
+from app.models.outbox_delivery import OutboxDelivery
+from app.models.pbx_event import PbxEvent
+from app.models.pbx_integration import PbxIntegration
+from app.models.pool import Pool
+from app.models.site import Site
+from app.models.target_number import TargetNumber
+from app.models.tracking_number import NumberKind, TrackingNumber
+from app.models.tracking_session import TrackingSession
+from app.models.visitor import Visitor
+
+__all__ = [
+    "AdCost",
+    "Base",
+    "Call",
+    "CrmConnector",
+    "Deal",
+    "DeliveryAttempt",
+    "NumberAssignment",
+    "NumberFallback",
+    "NumberKind",
+    "OutboxDelivery",
+    "PbxEvent",
+    "PbxIntegration",
+    "Pool",
+    "Site",
+    "TargetNumber",
+    "TrackingNumber",
+    "TrackingSession",
+    "Visitor",
+]

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UUIDPrimaryKey
+
+
+class CrmConnector(UUIDPrimaryKey, Base):
+    """Where a site's calls are pushed as leads: amoCRM, Bitrix24 or a signed webhook.
+
+    `config` is safe to show (base URL, pipeline); `credentials` (tokens, webhook URLs that embed
+    a secret, signing secrets) are write-only.
+    """
+
+    __tablename__ = "crm_connectors"
+
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]]
+    credentials: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UUIDPrimaryKey
+
+
+class OutboxDelivery(UUIDPrimaryKey, Base):
+    """One call to push to one CRM connector: the transactional outbox row the worker drains."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        UniqueConstraint("connector_id", "call_id", "event"),
+        # The worker's claim: due rows of a status, oldest first.
+        Index("ix_outbox_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    connector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crm_connectors.id"))
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # call.started | call.attributed
+    # Sent to the CRM so that a retry after an unknown outcome finds the first attempt's lead.
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UUIDPrimaryKey
+
+
+class Site(UUIDPrimaryKey, Base):
+    """A customer's website: its snippet key, the domains allowed to use the tracker, its locale."""
+
+    __tablename__ = "sites"
+
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    domains: Mapped[list[str]]
+    # ISO 3166 alpha-2: numbers written without a country code are read in this country.
+    country: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]

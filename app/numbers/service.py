@@ -1,0 +1,279 @@
+"""Target numbers, pools and static numbers: a number belongs to one place only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.exceptions import Conflict, InvalidField, NotFound
+from app.kit.phones import to_e164
+from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
+from app.numbers import repository
+from app.numbers.schemas import PoolCreate, PoolUpdate, StaticNumberCreate, StaticNumberUpdate
+
+
+async def _where_is(db: AsyncSession, number: TrackingNumber) -> str:
+    site = await repository.site_name(db, number.site_id)
+    if number.kind == NumberKind.DYNAMIC:
+        return f"a number of pool {number.pool_id} on site {site!r}"
+    return f"a {number.kind} number ({number.id}) on site {site!r}"
+
+
+async def _claim(db: AsyncSession, *, site: Site, raw: str, field: str) -> str:
+    """`raw` in E.164, or Conflict (409) naming the place that already has it."""
+    number = to_e164(raw, site.country, field=field)
+    taken = await repository.active_tracking_number(db, number)
+    if taken is not None:
+        raise Conflict(f"{field}: {number} is already {await _where_is(db, taken)}")
+    for target in await repository.targets_with_number(db, number):
+        name = await repository.site_name(db, target.site_id)
+        raise Conflict(f"{field}: {number} is the target number of site {name!r}")
+    return number
+
+
+async def _target(
+    db: AsyncSession, *, site: Site, raw: str, field: str, now: datetime
+) -> TargetNumber:
+    """The site's target number written as `raw`, created on first use."""
+    number = to_e164(raw, site.country, field=field)
+    taken = await repository.active_tracking_number(db, number)
+    if taken is not None:
+        raise Conflict(f"{field}: {number} is {await _where_is(db, taken)}, not a target number")
+    target = await repository.target(db, site_id=site.id, number=number)
+    if target is None:
+        target = TargetNumber(id=uuid.uuid4(), site_id=site.id, number=number, created_at=now)
+        db.add(target)
+        await db.flush()
+    return target
+
+
+def _tracking_number(
+    *, site: Site, number: str, kind: NumberKind, now: datetime, **fields: object
+) -> TrackingNumber:
+    return TrackingNumber(
+        id=uuid.uuid4(),
+        site_id=site.id,
+        number=number,
+        kind=kind.value,
+        created_at=now,
+        retired_at=None,
+        **fields,
+    )
+
+
+async def _claim_all(
+    db: AsyncSession, *, site: Site, raw_numbers: list[str], already: set[str] | None = None
+) -> list[str]:
+    claimed: list[str] = []
+    for index, raw in enumerate(raw_numbers):
+        field = f"numbers[{index}]"
+        number = to_e164(raw, site.country, field=field)
+        if number in claimed:
+            raise InvalidField(field, f"{number} is listed twice")
+        if already is not None and number in already:
+            claimed.append(number)
+            continue
+        claimed.append(await _claim(db, site=site, raw=raw, field=field))
+    return claimed
+
+
+# --- pools -------------------------------------------------------------------------------
+
+
+async def create_pool(db: AsyncSession, site: Site, data: PoolCreate, *, now: datetime) -> Pool:
+    target = await _target(db, site=site, raw=data.target_number, field="target_number", now=now)
+    existing = await repository.active_pool_for_target(db, target.id)
+    if existing is not None:
+        raise Conflict(f"target_number: {target.number} already has pool {existing.id}")
+    numbers = await _claim_all(db, site=site, raw_numbers=data.numbers)
+    pool = Pool(
+        id=uuid.uuid4(),
+        site_id=site.id,
+        target_number_id=target.id,
+        idle_timeout_s=data.idle_timeout_s,
+        cooldown_s=data.cooldown_s,
+        max_lease_s=data.max_lease_s,
+        created_at=now,
+        retired_at=None,
+    )
+    db.add(pool)
+    await db.flush()
+    for number in numbers:
+        db.add(
+            _tracking_number(
+                site=site,
+                number=number,
+                kind=NumberKind.DYNAMIC,
+                now=now,
+                pool_id=pool.id,
+                target_number_id=target.id,
+            )
+        )
+    await db.flush()
+    return pool
+
+
+async def get_pool(db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID) -> Pool:
+    pool = await db.get(Pool, pool_id)
+    if pool is None or pool.site_id != site_id:
+        raise NotFound(f"pool {pool_id} not found on site {site_id}")
+    return pool
+
+
+async def list_pools(
+    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
+) -> list[Pool]:
+    return await repository.pools(db, site_id=site_id, include_retired=include_retired)
+
+
+async def pool_numbers(db: AsyncSession, pools: list[Pool]) -> dict[uuid.UUID, list[str]]:
+    """The active numbers of each pool, keyed by pool id."""
+    numbers: dict[uuid.UUID, list[str]] = {pool.id: [] for pool in pools}
+    for number in await repository.pool_numbers(db, numbers):
+        assert number.pool_id is not None
+        numbers[number.pool_id].append(number.number)
+    return numbers
+
+
+async def target_numbers(db: AsyncSession, ids: list[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    return await repository.target_numbers_by_id(db, ids)
+
+
+async def update_pool(
+    db: AsyncSession, site: Site, pool_id: uuid.UUID, data: PoolUpdate, *, now: datetime
+) -> Pool:
+    pool = await get_pool(db, site_id=site.id, pool_id=pool_id)
+    if pool.retired_at is not None:
+        raise Conflict(f"pool {pool.id} is retired")
+    idle = data.idle_timeout_s if data.idle_timeout_s is not None else pool.idle_timeout_s
+    cap = data.max_lease_s if data.max_lease_s is not None else pool.max_lease_s
+    if cap < idle:
+        raise InvalidField("max_lease_s", "must be at least idle_timeout_s")
+    pool.idle_timeout_s, pool.max_lease_s = idle, cap
+    if data.cooldown_s is not None:
+        pool.cooldown_s = data.cooldown_s
+    if data.numbers is not None:
+        await _replace_pool_numbers(db, site=site, pool=pool, raw_numbers=data.numbers, now=now)
+    await db.flush()
+    return pool
+
+
+async def _replace_pool_numbers(
+    db: AsyncSession, *, site: Site, pool: Pool, raw_numbers: list[str], now: datetime
+) -> None:
+    current = {n.number: n for n in await repository.pool_numbers(db, [pool.id])}
+    wanted = await _claim_all(db, site=site, raw_numbers=raw_numbers, already=set(current))
+    for number, row in current.items():
+        if number not in wanted:
+            # Retired, not deleted: its calls keep their history and still match their visits.
+            row.retired_at = now
+    for number in wanted:
+        if number not in current:
+            db.add(
+                _tracking_number(
+                    site=site,
+                    number=number,
+                    kind=NumberKind.DYNAMIC,
+                    now=now,
+                    pool_id=pool.id,
+                    target_number_id=pool.target_number_id,
+                )
+            )
+
+
+async def retire_pool(
+    db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID, now: datetime
+) -> Pool:
+    pool = await get_pool(db, site_id=site_id, pool_id=pool_id)
+    if pool.retired_at is None:
+        pool.retired_at = now
+        for number in await repository.pool_numbers(db, [pool.id]):
+            number.retired_at = now
+        await db.flush()
+    return pool
+
+
+# --- static numbers ----------------------------------------------------------------------
+
+
+async def create_static_number(
+    db: AsyncSession, site: Site, data: StaticNumberCreate, *, now: datetime
+) -> TrackingNumber:
+    target_id: uuid.UUID | None = None
+    if data.target_number is not None:
+        target = await _target(
+            db, site=site, raw=data.target_number, field="target_number", now=now
+        )
+        target_id = target.id
+    number = await _claim(db, site=site, raw=data.number, field="number")
+    source, medium = data.source, data.medium
+    if data.kind == "offline":
+        # Offline numbers are their own channel unless the user names one.
+        source, medium = source or "offline", medium or "offline"
+    elif target_id is not None:
+        twin = await repository.same_source_rule(
+            db, target_id=target_id, source=source, medium=medium, campaign=data.campaign
+        )
+        if twin is not None:
+            raise Conflict(
+                f"source: {twin.number} is already shown to visitors of this source "
+                f"in place of {data.target_number}"
+            )
+    row = _tracking_number(
+        site=site,
+        number=number,
+        kind=NumberKind(data.kind),
+        now=now,
+        target_number_id=target_id,
+        source=source,
+        medium=medium,
+        campaign=data.campaign,
+    )
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def get_static_number(
+    db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID
+) -> TrackingNumber:
+    row = await db.get(TrackingNumber, number_id)
+    if row is None or row.site_id != site_id or row.kind == NumberKind.DYNAMIC:
+        raise NotFound(f"static number {number_id} not found on site {site_id}")
+    return row
+
+
+async def list_static_numbers(
+    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
+) -> list[TrackingNumber]:
+    return await repository.static_numbers(db, site_id=site_id, include_retired=include_retired)
+
+
+async def update_static_number(
+    db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID, data: StaticNumberUpdate
+) -> TrackingNumber:
+    row = await get_static_number(db, site_id=site_id, number_id=number_id)
+    if row.retired_at is not None:
+        raise Conflict(f"static number {row.number} is retired")
+    for field in ("source", "medium", "campaign"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(row, field, value)
+    await db.flush()
+    return row
+
+
+async def retire_static_number(
+    db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID, now: datetime
+) -> TrackingNumber:
+    row = await get_static_number(db, site_id=site_id, number_id=number_id)
+    if row.retired_at is None:
+        row.retired_at = now
+        await db.flush()
+    return row
+
+
+async def retire_site_numbers(db: AsyncSession, *, site_id: uuid.UUID, now: datetime) -> None:
+    await repository.retire_site_numbers(db, site_id=site_id, now=now)

@@ -1,0 +1,133 @@
+"""The command line as a user runs it: real processes, real ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "app.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSOURCE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(overrides)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "CALLSOURCE_ADMIN_TOKEN is not set" in result.stderr
+
+
+def test_serve_refuses_a_placeholder_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve"],
+        cwd=tmp_path,
+        env=_env(CALLSOURCE_ADMIN_TOKEN="changeme"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "placeholder" in result.stderr
+
+
+def test_migrate_applies_the_migrations(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    result = subprocess.run(
+        [*CLI, "migrate"],
+        cwd=tmp_path,
+        env=_env(CALLSOURCE_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fresh.db").stat().st_size > 0
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`callsource demo` in an empty folder: the base URL and the admin token it printed."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [*CLI, "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    output = ""
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        token = None
+        while token is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+            output += line
+            match = re.search(r"admin token: (\S+)", line)
+            token = match.group(1) if match else None
+        assert token, output
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_demo_serves_the_admin_api_with_its_printed_token(demo: tuple[str, str]) -> None:
+    base, token = demo
+    auth = {"Authorization": f"Bearer {token}"}
+
+    sites = httpx.get(f"{base}/api/v1/sites", headers=auth, timeout=10).json()["items"]
+    created = httpx.post(
+        f"{base}/api/v1/sites",
+        headers=auth,
+        json={
+            "name": "Shop",
+            "domains": ["shop.example"],
+            "country": "RU",
+            "timezone": "Europe/Moscow",
+        },
+        timeout=10,
+    )
+
+    assert [s["name"] for s in sites] == ["Demo shop"]
+    demo_pools = httpx.get(f"{base}/api/v1/sites/{sites[0]['id']}/pools", headers=auth, timeout=10)
+    assert len(demo_pools.json()["items"][0]["numbers"]) == 5
+    assert created.status_code == 201
+    assert created.json()["public_key"]
+    assert "<script" in created.json()["snippet"]
+    assert httpx.get(f"{base}/api/v1/sites", timeout=10).status_code == 401
