@@ -7,8 +7,11 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
+from numberpool.cli import add_pool_commands
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -53,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         settings.require_admin_token()
     except ConfigError:
-        settings = settings.model_copy(update={"admin_token": new_admin_token()})
+        settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
     token = settings.require_admin_token()
     if settings.is_sqlite:
         migrations.upgrade(settings.database_url)
@@ -105,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(handler=cmd_demo)
+
+    add_pool_commands(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.exceptions import AppError, TooManyRequests
+from app.exceptions import AppError
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -33,10 +33,7 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {}
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after_s)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,8 @@ class AppError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Extra response headers (Retry-After, a CORS grant for the tracker's callers).
+        self.headers: dict[str, str] = {}
 
 
 class BadRequest(AppError):
@@ -53,6 +55,7 @@ class TooManyRequests(AppError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+        self.headers["Retry-After"] = str(retry_after_s)
 
 
 class ServiceUnavailable(AppError):

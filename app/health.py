@@ -30,10 +30,7 @@ async def healthz(request: Request) -> JSONResponse:
     body: dict[str, Any] = {
         "status": "ok" if database_ok and store_ok else "unavailable",
         "database": {"ok": database_ok, "backend": request.app.state.engine.dialect.name},
-        "pool_store": {
-            "ok": store_ok,
-            "kind": "redis" if request.app.state.settings.redis_url else "embedded",
-        },
+        "pool_store": {"ok": store_ok, "kind": pool_store.kind},
     }
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 

@@ -5,29 +5,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from numberpool.stores import create_store
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
 from app import health
+from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
-from app.exceptions import NotFound
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
+from app.ratelimit import PublicLimits, create_rate_limiter
 from app.sites import endpoints as sites_endpoints
+from app.tracking import endpoints as tracking_endpoints
+from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
+from numberpool import endpoints as pool_endpoints
+from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
+from pbx_webhooks import hooks as pbx_hooks
 
-TRACKER_JS = Path(__file__).resolve().parent.parent / "static" / "tracker.js"
 
-
-def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utcnow,
+    public_limits: PublicLimits | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     admin_token = settings.require_admin_token()
 
@@ -37,9 +44,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.pool_store = create_store(settings.redis_url)
+        app.state.rate_limiter = create_rate_limiter(settings.redis_url)
         try:
             yield
         finally:
+            await app.state.rate_limiter.close()
             await app.state.pool_store.close()
             await engine.dispose()
 
@@ -53,6 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.state.settings = settings
     app.state.admin_token = admin_token
     app.state.clock = clock
+    app.state.public_limits = public_limits or PublicLimits()
     app.state.registry = registry
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     install_error_handlers(app)
@@ -60,18 +70,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
     app.include_router(numbers_endpoints.router)
+    app.include_router(pool_endpoints.router)
     app.include_router(pbx_endpoints.admin_router)
     app.include_router(crm_endpoints.admin_router)
+    app.include_router(tracking_endpoints.router)
+    app.include_router(calls_endpoints.router)
+    app.include_router(pbx_hooks.router)
+
+    snippet = build_snippet()
 
     @app.get("/t/tracker.js", include_in_schema=False)
     @app.get("/static/tracker.js", include_in_schema=False)
-    async def tracker_js() -> FileResponse:
-        if not TRACKER_JS.is_file():
-            raise NotFound("tracker.js is missing from this installation")
-        return FileResponse(
-            TRACKER_JS,
-            media_type="application/javascript",
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+    async def tracker_js(request: Request) -> Response:
+        return snippet_response(request, snippet)
 
     return app

@@ -53,4 +53,3 @@ class MetricsMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
-

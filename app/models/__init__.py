@@ -16,6 +16,8 @@ from app.models.site import Site
 from app.models.target_number import TargetNumber
 from app.models.tracking_number import NumberKind, TrackingNumber
 from app.models.tracking_session import TrackingSession
+from app.models.user import User
+from app.models.user_site import UserSite
 from app.models.visitor import Visitor
 
 __all__ = [
@@ -36,5 +38,7 @@ __all__ = [
     "TargetNumber",
     "TrackingNumber",
     "TrackingSession",
+    "User",
+    "UserSite",
     "Visitor",
 ]

@@ -31,6 +31,9 @@ class Call(UUIDPrimaryKey, Base):
     called: Mapped[str | None] = mapped_column(String(32))
     # ringing < answered < ended: the state only moves forward.
     status: Mapped[str] = mapped_column(String(16))
+    # What the PBX said of the outcome, if anything, kept apart from the outcome we derive from
+    # it (or from whether the call was answered) so that folding events never reads back a guess.
+    reported_outcome: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(16))  # answered | missed | busy | failed
     started_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]

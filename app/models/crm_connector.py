@@ -28,3 +28,8 @@ class CrmConnector(UUIDPrimaryKey, Base):
     credentials: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
+    # The deals poll (the safety net for outcome webhooks the CRM never resends): changes are
+    # read from `deals_cursor` on; `deals_poll_at` is when the next poll is due (claimed by
+    # moving it forward, so one worker polls a connector at a time).
+    deals_cursor: Mapped[datetime | None]
+    deals_poll_at: Mapped[datetime | None]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
@@ -29,7 +30,15 @@ class OutboxDelivery(UUIDPrimaryKey, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the CRM made of it ("lead:123"), and the other ids it answered (unsorted uid, contact).
     external_id: Mapped[str | None] = mapped_column(String(100))
+    external_refs: Mapped[dict[str, Any] | None]
+    # Set while a worker holds the row (its lease is `next_attempt_at`); a row found claimed
+    # when the lease has run out belongs to a worker that stopped mid-delivery.
+    claim_token: Mapped[uuid.UUID | None]
+    # An earlier attempt may have reached the CRM (a timeout, a 5xx, a worker that stopped):
+    # the next attempt looks the idempotency key up before creating anything.
+    maybe_created: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

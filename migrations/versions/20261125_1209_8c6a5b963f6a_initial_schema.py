@@ -269,6 +269,7 @@ def upgrade() -> None:
         sa.Column("caller", sa.String(length=32), nullable=True),
         sa.Column("called", sa.String(length=32), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reported_outcome", sa.String(length=16), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),

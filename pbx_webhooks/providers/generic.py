@@ -89,6 +89,8 @@ class GenericProvider:
         token = request.query.get("token")
         if token is None:
             raise SignatureInvalid("missing webhook-signature headers or ?token=")
+        # A secret pasted into a URL unencoded has its base64 "+" read back as a space.
+        token = token.replace(" ", "+")
         if not hmac.compare_digest(token.encode(), secret.encode()):
             raise SignatureInvalid("token does not match")
 

@@ -1,0 +1,143 @@
+"""All SQL about calls: finding or creating a call row, and what attribution looks up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Call, NumberFallback, Pool, TargetNumber, TrackingNumber, TrackingSession
+
+
+async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[Call, bool]:
+    """The call of (integration, provider call id), locked for this transaction; created from
+    `values` if new. Parallel events of one call meet here: one inserts, the other waits."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Call)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["integration_id", "provider_call_id"])
+        .returning(Call.id)
+    )
+    inserted = (await db.execute(statement)).scalar_one_or_none()
+    query = (
+        select(Call)
+        .where(
+            Call.integration_id == values["integration_id"],
+            Call.provider_call_id == values["provider_call_id"],
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    call = (await db.execute(query)).scalar_one()
+    return call, inserted is not None
+
+
+async def tracking_number_at(
+    db: AsyncSession, *, site_id: uuid.UUID, number: str, at: datetime
+) -> TrackingNumber | None:
+    """The site's tracking number `number` as it was at `at`; a retired number still routes
+    the calls of people who saved it, so the latest one created before the call wins."""
+    query = (
+        select(TrackingNumber)
+        .where(
+            TrackingNumber.site_id == site_id,
+            TrackingNumber.number == number,
+            TrackingNumber.created_at <= at,
+        )
+        .order_by(TrackingNumber.retired_at.is_not(None), TrackingNumber.created_at.desc())
+        .limit(1)
+    )
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def is_target(db: AsyncSession, *, site_id: uuid.UUID, number: str) -> bool:
+    query = select(TargetNumber.id).where(
+        TargetNumber.site_id == site_id, TargetNumber.number == number
+    )
+    return (await db.execute(query.limit(1))).first() is not None
+
+
+async def earlier_calls(
+    db: AsyncSession, *, site_id: uuid.UUID, caller: str, before: datetime, exclude: uuid.UUID
+) -> list[Call]:
+    query = (
+        select(Call)
+        .where(
+            Call.site_id == site_id,
+            Call.caller == caller,
+            Call.started_at < before,
+            Call.id != exclude,
+        )
+        .order_by(Call.started_at.desc())
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def fallbacks_showing(
+    db: AsyncSession, *, tracking_number_id: uuid.UUID, since: datetime, until: datetime
+) -> int:
+    """How many sessions were shown this number as a pool's overflow in the window."""
+    query = select(func.count()).where(
+        NumberFallback.tracking_number_id == tracking_number_id,
+        NumberFallback.served_at >= since,
+        NumberFallback.served_at <= until,
+    )
+    return int(await db.scalar(query) or 0)
+
+
+async def session(db: AsyncSession, session_id: uuid.UUID) -> TrackingSession | None:
+    return await db.get(TrackingSession, session_id)
+
+
+async def pool(db: AsyncSession, pool_id: uuid.UUID) -> Pool | None:
+    return await db.get(Pool, pool_id)
+
+
+async def calls(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[Call]:
+    query = select(Call).where(Call.site_id == site_id)
+    if since is not None:
+        query = query.where(Call.started_at >= since)
+    if until is not None:
+        query = query.where(Call.started_at < until)
+    query = query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)
+    return list((await db.execute(query)).scalars())
+
+
+async def journey(
+    db: AsyncSession, *, visitor_id: uuid.UUID, before: datetime
+) -> list[TrackingSession]:
+    query = (
+        select(TrackingSession)
+        .where(TrackingSession.visitor_id == visitor_id, TrackingSession.started_at <= before)
+        .order_by(TrackingSession.started_at)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def short_calls_from(
+    db: AsyncSession, *, site_id: uuid.UUID, caller: str, since: datetime, shorter_than_s: int
+) -> int:
+    query = select(func.count()).where(
+        Call.site_id == site_id,
+        Call.caller == caller,
+        Call.started_at >= since,
+        Call.status == "ended",
+        or_(Call.duration.is_(None), Call.duration < shorter_than_s),
+    )
+    return int(await db.scalar(query) or 0)
+
+
+def window(at: datetime, *, seconds: float) -> datetime:
+    return at - timedelta(seconds=seconds)

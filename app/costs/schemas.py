@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from app.costs.parsing import CostRow
+from app.kit.schemas import OutputModel
+from app.models import AdCost
+
+
+class CostOut(OutputModel):
+    date: dt.date
+    source: str
+    medium: str | None
+    campaign: str | None
+    cost: float
+    currency: str
+
+    @classmethod
+    def of(cls, row: CostRow | AdCost) -> CostOut:
+        day = row.day
+        return cls(
+            date=day,
+            source=row.source,
+            # Stored as "" for the unique key; no medium reads better as null.
+            medium=row.medium or None,
+            campaign=row.campaign or None,
+            cost=float(Decimal(row.cost)),
+            currency=row.currency,
+        )
+
+
+class CostUpload(OutputModel):
+    dry_run: bool
+    # What the rows did (or, in a dry run, would do) to the stored costs.
+    inserted: int
+    updated: int
+    rows: list[CostOut]
+
+
+class CostList(OutputModel):
+    items: list[CostOut]

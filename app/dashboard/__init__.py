@@ -1,0 +1,1 @@
+"""The server-rendered dashboard: accounts, the report pages, and the demo."""

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UUIDPrimaryKey
+
+
+class User(UUIDPrimaryKey, Base):
+    """A dashboard account: an admin sees and changes everything; a viewer reads its sites only.
+
+    `email` is stored lower-cased so that uniqueness and sign-in ignore case.
+    `password_hash` is an argon2id PHC string; the password itself is never kept.
+    """
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | viewer
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    # A disabled account keeps its row (who did what) but cannot sign in.
+    disabled_at: Mapped[datetime | None]

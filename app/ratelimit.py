@@ -1,0 +1,102 @@
+"""Fixed-window rate limits for the public endpoints, in Redis (shared by every process) or in
+process memory (the embedded default). A limiter that cannot reach Redis lets requests through:
+losing the limit for a moment is better than losing the tracking."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    name: str
+    requests: int
+    window_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLimits:
+    """The limits of the public tracker endpoints, per client address and per site."""
+
+    # Generous for people (a page view is one call, a ping a minute), tight for scripts.
+    per_address: Limit = Limit("tracker-ip", requests=120, window_s=60)
+    # Caps what a distributed flood can do to one site's pool.
+    per_site: Limit = Limit("tracker-site", requests=30_000, window_s=60)
+
+
+class RateLimiter(Protocol):
+    async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
+        """Count one request; None when allowed, else the seconds until the window ends."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _window(limit: Limit, now: datetime) -> tuple[int, int]:
+    """The window's index and the seconds left in it."""
+    epoch = now.timestamp()
+    index = int(epoch // limit.window_s)
+    left = math.ceil((index + 1) * limit.window_s - epoch)
+    return index, max(left, 1)
+
+
+class MemoryRateLimiter:
+    def __init__(self, *, max_keys: int = 100_000) -> None:
+        # (limit, key, window index) -> (count, when the window ends, in epoch seconds)
+        self._counts: dict[tuple[str, str, int], tuple[int, float]] = {}
+        self._max_keys = max_keys
+
+    async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
+        index, left = _window(limit, now)
+        slot = (limit.name, key, index)
+        if slot not in self._counts and len(self._counts) >= self._max_keys:
+            self._forget_ended_windows(now.timestamp())
+        count = self._counts.get(slot, (0, 0.0))[0] + 1
+        self._counts[slot] = (count, (index + 1) * limit.window_s)
+        return None if count <= limit.requests else left
+
+    def _forget_ended_windows(self, epoch: float) -> None:
+        self._counts = {slot: v for slot, v in self._counts.items() if v[1] > epoch}
+        if len(self._counts) >= self._max_keys:
+            # Every window is live: a flood of distinct keys. Start over rather than grow.
+            self._counts.clear()
+
+    async def close(self) -> None:
+        self._counts.clear()
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
+        index, left = _window(limit, now)
+        name = f"cs:rl:{limit.name}:{key}:{index}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, limit.window_s + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit store unavailable, allowing the request: %s", exc)
+            return None
+        return None if int(count) <= limit.requests else left
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_rate_limiter(redis_url: str) -> RateLimiter:
+    if not redis_url:
+        return MemoryRateLimiter()
+    client = Redis.from_url(redis_url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    return RedisRateLimiter(client)

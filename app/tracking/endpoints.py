@@ -1,0 +1,135 @@
+"""The public endpoints the snippet talks to: POST sessions and pings, keyed by public key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.deps import DbSession, Now
+from app.exceptions import AppError, InvalidField, NotFound, TooManyRequests
+from app.models import Site
+from app.ratelimit import PublicLimits, RateLimiter
+from app.sites import repository as sites_repository
+from app.tracking import http, service
+from app.tracking.bots import is_bot
+from app.tracking.schemas import SessionAnswer, SessionRequest
+from numberpool.store import PoolStore
+
+router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
+
+
+def _store(request: Request) -> PoolStore:
+    store: PoolStore = request.app.state.pool_store
+    return store
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+Store = Annotated[PoolStore, Depends(_store)]
+Limiter = Annotated[RateLimiter, Depends(_limiter)]
+
+
+async def _site(db: AsyncSession, public_key: str) -> Site:
+    site = await sites_repository.get_by_public_key(db, public_key)
+    if site is None or site.retired_at is not None:
+        raise NotFound(f"no site with public key {public_key!r}")
+    return site
+
+
+async def _limit(limiter: RateLimiter, request: Request, site: Site, now: datetime) -> None:
+    limits: PublicLimits = request.app.state.public_limits
+    checks = ((limits.per_address, http.client_address(request)), (limits.per_site, str(site.id)))
+    for limit, key in checks:
+        retry_after = await limiter.hit(limit, key, now=now)
+        if retry_after is not None:
+            raise TooManyRequests(f"too many requests ({limit.name})", retry_after_s=retry_after)
+
+
+def _parse(raw: Any) -> SessionRequest:
+    try:
+        return SessionRequest.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        raise InvalidField(field, str(error["msg"]).removeprefix("Value error, ")) from exc
+
+
+def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse(
+        answer.model_dump(mode="json"),
+        headers={**headers, "Cache-Control": "no-store"},
+    )
+
+
+@contextmanager
+def _cors_on_errors(cors: dict[str, str]) -> Iterator[None]:
+    """Errors carry the CORS grant too, so the snippet can read a 404 or a 429."""
+    try:
+        yield
+    except AppError as exc:
+        exc.headers.update(cors)
+        raise
+
+
+@router.post("/sessions", response_model=SessionAnswer)
+async def start_session(
+    public_key: str, request: Request, db: DbSession, store: Store, limiter: Limiter, now: Now
+) -> JSONResponse:
+    site = await _site(db, public_key)
+    origin = request.headers.get("origin")
+    cors = http.cors_headers(site, origin)
+    with _cors_on_errors(cors):
+        http.check_origin(site, origin)
+        await _limit(limiter, request, site, now)
+        data = _parse(await http.read_json_body(request))
+        user_agent = request.headers.get("user-agent")
+        visit = service.Visit(user_agent=user_agent, is_bot=is_bot(user_agent))
+        answer = await service.start_session(db, store, site=site, data=data, visit=visit, now=now)
+    return _json(answer, cors)
+
+
+@router.post("/sessions/{session_id}/ping", response_model=SessionAnswer)
+async def ping_session(
+    public_key: str,
+    session_id: uuid.UUID,
+    request: Request,
+    db: DbSession,
+    store: Store,
+    limiter: Limiter,
+    now: Now,
+) -> JSONResponse:
+    site = await _site(db, public_key)
+    origin = request.headers.get("origin")
+    cors = http.cors_headers(site, origin)
+    with _cors_on_errors(cors):
+        http.check_origin(site, origin)
+        await _limit(limiter, request, site, now)
+        await http.read_json_body(request)
+        answer = await service.ping_session(db, store, site=site, session_id=session_id, now=now)
+    return _json(answer, cors)
+
+
+@router.options("/sessions", include_in_schema=False)
+@router.options("/sessions/{session_id}/ping", include_in_schema=False)
+async def preflight(public_key: str, request: Request, db: DbSession) -> Response:
+    """Only needed when a custom integration posts application/json; the snippet never does."""
+    site = await _site(db, public_key)
+    cors = http.cors_headers(site, request.headers.get("origin"))
+    if cors:
+        cors |= {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        }
+    return Response(status_code=204, headers=cors)

@@ -1,0 +1,54 @@
+"""The tracker's HTTP edges: CORS for the site's own domains, a body limit, client addresses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from app.exceptions import BadRequest, Forbidden, PayloadTooLarge
+from app.kit.domains import origin_allowed
+from app.models import Site
+
+MAX_BODY_BYTES = 8 * 1024
+
+
+def cors_headers(site: Site, origin: str | None) -> dict[str, str]:
+    """A CORS grant for an origin among the site's domains (or their subdomains), else none."""
+    if not origin:
+        return {}
+    host = urlsplit(origin).hostname
+    if host is None or not origin_allowed(host, site.domains):
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def check_origin(site: Site, origin: str | None) -> None:
+    """Browsers always say where a cross-site request comes from: a foreign page may not lease
+    numbers of this site (someone else's page could otherwise drain its pool)."""
+    if origin and origin != "null" and not cors_headers(site, origin):
+        raise Forbidden(f"origin {origin} is not one of the site's domains")
+
+
+async def read_json_body(request: Request) -> Any:
+    """The body as JSON whether it came as text/plain (the snippet: no preflight) or JSON."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

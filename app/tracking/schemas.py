@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SessionRequest(BaseModel):
+    # Lenient on unknown fields: snippets cached on customers' pages may be older or newer.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    visitor_id: uuid.UUID | None = None
+    url: str = Field(min_length=1, max_length=4096)
+    referrer: str | None = Field(default=None, max_length=4096)
+    consent: bool = True
+    ga_client_id: str | None = Field(default=None, max_length=100)
+    ym_client_id: str | None = Field(default=None, max_length=100)
+
+    @field_validator("url")
+    @classmethod
+    def _page_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be the page's http(s) URL")
+        return value
+
+    @field_validator("referrer", "ga_client_id", "ym_client_id")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class ShownNumber(BaseModel):
+    target: str
+    number: str
+    kind: Literal["dynamic", "source", "target"]
+
+
+class SessionAnswer(BaseModel):
+    # Empty for visitors we do not track (bots): the snippet then shows the targets and stops.
+    session_id: uuid.UUID | None
+    visitor_id: uuid.UUID | None
+    numbers: list[ShownNumber]
+    ping_s: int

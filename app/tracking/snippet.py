@@ -1,0 +1,47 @@
+"""tracker.js as served: minified from the readable source and gzipped once, at start-up."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import rjsmin
+from fastapi import Request
+from fastapi.responses import Response
+
+from app.exceptions import NotFound
+
+SOURCE = Path(__file__).resolve().parents[2] / "static" / "tracker.js"
+# Sites cache it for an hour; the ETag makes the revalidation after that nearly free.
+CACHE_CONTROL = "public, max-age=3600"
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    minified: bytes
+    gzipped: bytes
+    etag: str
+
+
+def build_snippet(source: Path = SOURCE) -> Snippet | None:
+    if not source.is_file():
+        return None
+    minified = rjsmin.jsmin(source.read_text("utf-8")).encode()
+    # mtime=0: the same source gives the same bytes, so every process serves one ETag.
+    gzipped = gzip.compress(minified, compresslevel=9, mtime=0)
+    etag = '"' + hashlib.sha256(minified).hexdigest()[:20] + '"'
+    return Snippet(minified=minified, gzipped=gzipped, etag=etag)
+
+
+def snippet_response(request: Request, snippet: Snippet | None) -> Response:
+    if snippet is None:
+        raise NotFound("static/tracker.js is missing from this installation")
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": snippet.etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == snippet.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(snippet.gzipped, media_type="application/javascript", headers=headers)
+    return Response(snippet.minified, media_type="application/javascript", headers=headers)

@@ -1,0 +1,97 @@
+"""POST /hooks/pbx/{integration_id}: verify, store once, answer fast, fold into the call."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from app.deps import Now
+from app.exceptions import AppError, NotFound, PayloadTooLarge
+from app.models import PbxIntegration, Site
+from pbx_webhooks import inbox
+from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent
+from pbx_webhooks.providers import get_provider
+
+router = APIRouter(tags=["pbx webhooks"])
+MAX_BODY_BYTES = 256 * 1024
+
+
+class IntegrationGone(AppError):
+    status_code = 410
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"webhook body is larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+def _inbound(request: Request, body: bytes, subpath: str, public_url: str) -> InboundRequest:
+    # Providers sign the URL they called: the public one, not what the proxy forwarded to us.
+    query = request.url.query
+    url = public_url + request.url.path + (f"?{query}" if query else "")
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return InboundRequest(
+        method=request.method,
+        url=url,
+        subpath=subpath.strip("/"),
+        query=dict(request.query_params),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+        content_type=content_type,
+    )
+
+
+async def _integration(request: Request, integration_id: uuid.UUID) -> tuple[PbxIntegration, Site]:
+    async with request.app.state.sessionmaker() as db:
+        integration = await db.get(PbxIntegration, integration_id)
+        if integration is None:
+            raise NotFound(f"no PBX integration {integration_id}")
+        if integration.retired_at is not None:
+            raise IntegrationGone(f"PBX integration {integration_id} is retired")
+        site = await db.get(Site, integration.site_id)
+        assert site is not None
+        return integration, site
+
+
+async def receive_webhook(
+    integration_id: uuid.UUID, request: Request, now: Now, subpath: str = ""
+) -> Response:
+    integration, site = await _integration(request, integration_id)
+    provider = get_provider(integration.provider)
+    inbound = _inbound(
+        request, await _body(request), subpath, request.app.state.settings.public_url
+    )
+    echo = provider.echo(inbound)
+    if echo is not None:
+        return PlainTextResponse(echo)
+    credentials: dict[str, Any] = {**integration.settings, **integration.credentials}
+    provider.verify(inbound, credentials, now=now)
+    sessionmaker = request.app.state.sessionmaker
+    try:
+        events = provider.parse(inbound, credentials, now=now)
+    except (MalformedBody, MalformedEvent) as exc:
+        await inbox.store_rejected(sessionmaker, integration, inbound, error=exc.detail, now=now)
+        raise
+    new, repeated = await inbox.receive(
+        sessionmaker, integration=integration, site=site, request=inbound, events=events, now=now
+    )
+    return JSONResponse({"received": new, "repeated": repeated, "ignored": not events})
+
+
+# POST carries the events; GET only answers Zadarma's URL check (zd_echo). Mango appends
+# /events/call, /events/summary, /events/recording to the registered URL.
+for _path, _suffix in (
+    ("/hooks/pbx/{integration_id}", ""),
+    ("/hooks/pbx/{integration_id}/{subpath:path}", "_subpath"),
+):
+    router.add_api_route(
+        _path, receive_webhook, methods=["POST"], operation_id=f"receive_pbx_webhook{_suffix}"
+    )
+    router.add_api_route(_path, receive_webhook, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,150 @@
+"""The raw-event store: every verified webhook kept exactly once, then folded into its call.
+
+Two steps, two transactions: the raw event is committed first, so a bug in processing never
+loses a genuine event (it stays with its error, ready to be replayed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.calls import service as calls_service
+from app.models import PbxEvent, PbxIntegration, Site
+from pbx_webhooks.events import CallEvent, InboundRequest
+
+log = logging.getLogger(__name__)
+_KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "telnyx-timestamp",
+)
+
+
+def _headers(request: InboundRequest) -> dict[str, str]:
+    # Signatures are not kept: they are only good for the moment they were checked.
+    return {k: v for k, v in request.headers.items() if k in _KEPT_HEADERS}
+
+
+async def _insert(db: AsyncSession, values: dict[str, object]) -> bool:
+    """Insert unless this (integration, dedup key) is already stored; True if inserted."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(PbxEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
+        .returning(PbxEvent.id)
+    )
+    return (await db.execute(statement)).scalar_one_or_none() is not None
+
+
+def _values(
+    integration: PbxIntegration, request: InboundRequest, *, dedup_key: str, now: datetime
+) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "integration_id": integration.id,
+        "dedup_key": dedup_key[:300],
+        "subpath": request.subpath[:100],
+        "content_type": request.content_type[:100],
+        "body": request.body,
+        "headers": _headers(request),
+        "received_at": now,
+        "processed_at": None,
+        "error": None,
+        "call_id": None,
+        "provider_call_id": None,
+    }
+
+
+async def store_rejected(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    integration: PbxIntegration,
+    request: InboundRequest,
+    *,
+    error: str,
+    now: datetime,
+) -> None:
+    """A genuine (signed) request we could not read: kept with its error for a later replay."""
+    digest = hashlib.sha256(request.subpath.encode() + b"\0" + request.body).hexdigest()
+    values = _values(integration, request, dedup_key=f"rejected:{digest}", now=now)
+    values["error"] = error[:2000]
+    async with sessionmaker() as db:
+        await _insert(db, values)
+        await db.commit()
+
+
+async def receive(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    integration: PbxIntegration,
+    site: Site,
+    request: InboundRequest,
+    events: list[CallEvent],
+    now: datetime,
+) -> tuple[int, int]:
+    """Store the events once each and fold the new ones into their calls: (new, repeated)."""
+    fresh: list[tuple[uuid.UUID, CallEvent]] = []
+    async with sessionmaker() as db:
+        for event in events:
+            values = _values(integration, request, dedup_key=event.dedup_key, now=now)
+            values["provider_call_id"] = event.provider_call_id[:200]
+            if await _insert(db, values):
+                fresh.append((uuid.UUID(str(values["id"])), event))
+        if not events:
+            # A genuine notification we deliberately ignore (an outbound leg, a hold): kept too.
+            digest = hashlib.sha256(request.body).hexdigest()
+            values = _values(integration, request, dedup_key=f"ignored:{digest}", now=now)
+            values["processed_at"] = now
+            await _insert(db, values)
+        await db.commit()
+    for event_id, event in fresh:
+        await process(
+            sessionmaker,
+            event_id=event_id,
+            integration=integration,
+            site=site,
+            event=event,
+            now=now,
+        )
+    return len(fresh), len(events) - len(fresh)
+
+
+async def process(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    event_id: uuid.UUID,
+    integration: PbxIntegration,
+    site: Site,
+    event: CallEvent,
+    now: datetime,
+) -> None:
+    try:
+        async with sessionmaker() as db:
+            call = await calls_service.record_event(
+                db, integration=integration, site=site, event=event, now=now
+            )
+            await db.execute(
+                update(PbxEvent)
+                .where(PbxEvent.id == event_id)
+                .values(processed_at=now, call_id=call.id, error=None)
+            )
+            await db.commit()
+    except Exception as exc:
+        # Our failure, not the PBX's: the event is stored and answered 200; it waits, with its
+        # error, for a replay once the cause is fixed.
+        log.exception("processing PBX event %s failed", event_id)
+        async with sessionmaker() as db:
+            await db.execute(
+                update(PbxEvent).where(PbxEvent.id == event_id).values(error=repr(exc)[:2000])
+            )
+            await db.commit()
