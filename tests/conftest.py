@@ -17,11 +17,11 @@ from redis.asyncio import Redis
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.models import Base
 from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
+from app.models import Base
 from tests.backends import TEST_POSTGRES_URL, TEST_REDIS_URL, require_postgres, require_redis
 from tests.clock import ManualClock
 
