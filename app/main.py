@@ -13,16 +13,20 @@ from prometheus_client import CollectorRegistry
 from app import health
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
+from app.costs import endpoints as costs_endpoints
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.exports import endpoints as exports_endpoints
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
 from app.ratelimit import PublicLimits, create_rate_limiter
+from app.reports import endpoints as reports_endpoints
 from app.sites import endpoints as sites_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
+from crm_push import hooks as crm_hooks
 from numberpool import endpoints as pool_endpoints
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
@@ -73,8 +77,13 @@ def create_app(
     app.include_router(pool_endpoints.router)
     app.include_router(pbx_endpoints.admin_router)
     app.include_router(crm_endpoints.admin_router)
+    app.include_router(crm_endpoints.deals_router)
+    app.include_router(crm_hooks.hooks_router)
     app.include_router(tracking_endpoints.router)
     app.include_router(calls_endpoints.router)
+    app.include_router(reports_endpoints.router)
+    app.include_router(costs_endpoints.router)
+    app.include_router(exports_endpoints.router)
     app.include_router(pbx_hooks.router)
 
     snippet = build_snippet()
@@ -83,5 +92,10 @@ def create_app(
     @app.get("/static/tracker.js", include_in_schema=False)
     async def tracker_js(request: Request) -> Response:
         return snippet_response(request, snippet)
+
+    # The dashboard (HTML pages, sign-in, the demo) and its static files under /dashboard/static.
+    from app.dashboard.endpoints import install as install_dashboard
+
+    install_dashboard(app)
 
     return app

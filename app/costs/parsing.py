@@ -114,10 +114,10 @@ class _Row:
 
     def cost(self) -> Decimal | None:
         raw = self.cells.get("cost")
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            text: str | None = str(raw)  # a JSON number
-        else:
-            text = self.text("cost")
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str | None):
+            self.fail("cost", f"{raw!r} is not a number")
+            return None
+        text = str(raw) if isinstance(raw, int | float) else self.text("cost")
         if not text:
             return None
         number = _NUMBER_SPACES.sub("", text)
@@ -166,7 +166,9 @@ class _Row:
         return CostRow(day, source.lower(), medium.lower(), campaign, cost, currency)
 
 
-def _rows(numbered: Iterable[tuple[int, Mapping[str, object]]], errors: list[RowError]) -> list[CostRow]:
+def _rows(
+    numbered: Iterable[tuple[int, Mapping[str, object]]], errors: list[RowError]
+) -> list[CostRow]:
     rows: list[CostRow] = []
     first_seen: dict[tuple[date, str, str, str], int] = {}
     for number, cells in numbered:
@@ -184,7 +186,7 @@ def _rows(numbered: Iterable[tuple[int, Mapping[str, object]]], errors: list[Row
             continue
         rows.append(row)
     if errors:
-        raise CostRowsInvalid(errors)
+        raise CostRowsInvalid(sorted(errors, key=lambda error: error.row))
     if not rows:
         raise InvalidField("body", "the upload has no cost rows")
     return rows

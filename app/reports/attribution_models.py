@@ -1,9 +1,10 @@
 """Attribution models: which of the caller's visits get the credit for a call.
 
-Pure functions over plain values, so the arithmetic is tested without a database. The service
-loads the period's calls and the visits of their visitors; `credit` splits every call into
-(channel, weight) shares whose weights add up to 1. A call, its deals and its revenue go where
-its shares say.
+`credit` is the specification, in plain Python over plain values: it splits every call into
+(channel, weight) shares whose weights add up to 1, and a call, its deals and its revenue go
+where its shares say. Reports run the same models inside the database (app.reports.credits),
+which is what keeps a month of 100,000 calls fast; the tests hold the SQL to this code on
+random journeys. Use `credit` directly for a handful of calls (a call's page, say).
 
 Calls without a visitor (a source or offline number, a visit without consent, no attribution)
 have no journey to look at: every model leaves them on their own, call-level channel.
@@ -35,6 +36,11 @@ class GroupBy(StrEnum):
     MEDIUM = "medium"
     CAMPAIGN = "campaign"
     TERM = "term"
+
+    @property
+    def depth(self) -> int:
+        """How many of source, medium, campaign, term the level keeps."""
+        return _DEPTH[self]
 
 
 _DEPTH = {GroupBy.SOURCE: 1, GroupBy.MEDIUM: 2, GroupBy.CAMPAIGN: 3, GroupBy.TERM: 4}
@@ -77,7 +83,7 @@ class Channel:
         return self.source == DIRECT
 
     def at(self, level: GroupBy) -> Channel:
-        depth = _DEPTH[level]
+        depth = level.depth
         return Channel(
             source=self.source,
             medium=self.medium if depth >= 2 else None,

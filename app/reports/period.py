@@ -34,9 +34,6 @@ class Period:
         """The last local day the period touches (days are what ad costs are booked by)."""
         return (self.until - timedelta(microseconds=1)).astimezone(self.zone).date()
 
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
-
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone)
@@ -76,5 +73,7 @@ def resolve_period(
         since = _start_of((until - timedelta(days=DEFAULT_DAYS)).astimezone(zone).date(), zone)
     since, until = since.astimezone(UTC), until.astimezone(UTC)
     if since >= until:
+        if raw_to is None:
+            raise InvalidField("from", "must be before the end of today")
         raise InvalidField("to", "must be after from")
     return Period(since=since, until=until, zone=zone)

@@ -1,48 +1,44 @@
-"""All SQL of the reports: the period's calls, their visitors' visits, sessions, costs, deals.
+"""All SQL of the reports: sessions, credited calls with their deals, costs, by channel.
 
 Reports are a read model over several domains' tables (calls, visits, deals, ad costs), so they
-read those tables directly, and only read them. Counting and summing happens in SQL; only the
-per-call attribution walk happens in Python (see attribution_models), over columns, not ORM
-objects, to keep a 100,000-call period cheap.
+read those tables directly, and only read them. Everything is counted and summed in the
+database (the attribution models too, see credits); Python gets a few rows per channel.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AdCost, Call, Deal, TrackingSession
-from app.reports.attribution_models import DIRECT, Channel, GroupBy, Visit, call_channel
+from app.reports.attribution_models import Channel, GroupBy, Model
+from app.reports.credits import credited_calls, decode_key, in_period
 
-_DEPTH = {GroupBy.SOURCE: 1, GroupBy.MEDIUM: 2, GroupBy.CAMPAIGN: 3, GroupBy.TERM: 4}
+# Every time zone's offset is a whole number of quarter hours, so a quarter hour of UTC lies
+# within one local day: calls are counted per quarter hour here and per day in Python.
+BUCKET_S = 900
 
 
 @dataclass(frozen=True, slots=True)
-class ReportCall:
-    id: uuid.UUID
-    visitor_id: uuid.UUID | None
-    started_at: datetime
-    channel: Channel
-    status: str
-    outcome: str | None
-    first_time_caller: bool
-    possible_spam: bool
+class CallFigures:
+    """Credited (so possibly fractional) call counts of one channel."""
 
-    @property
-    def answered(self) -> bool:
-        # A call still in progress that was picked up counts as answered already.
-        return self.outcome == "answered" or self.status == "answered"
+    calls: float
+    first_time_calls: float
+    answered: float
+    missed: float
+    leads: float
+    deals_won: float
+    revenue: float
 
-    @property
-    def missed(self) -> bool:
-        # The same rule as the call list's `missed`: ended without being answered.
-        return self.status == "ended" and self.outcome != "answered"
+    def __add__(self, other: CallFigures) -> CallFigures:
+        return CallFigures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,130 +49,95 @@ class WonDeals:
     revenue: Decimal
 
 
-def _in_period(since: datetime, until: datetime) -> ColumnElement[bool]:
-    return and_(Call.started_at >= since, Call.started_at < until)
+def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
+    return columns[: level.depth]
 
 
-async def period_calls(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
-) -> list[ReportCall]:
-    query = select(
-        Call.id,
-        Call.visitor_id,
-        Call.started_at,
-        Call.attribution_method,
-        Call.source,
-        Call.medium,
-        Call.campaign,
-        Call.term,
-        Call.status,
-        Call.outcome,
-        Call.first_time_caller,
-        Call.possible_spam,
-    ).where(Call.site_id == site_id, _in_period(since, until))
-    rows = (await db.execute(query)).all()
-    return [
-        ReportCall(
-            id=row.id,
-            visitor_id=row.visitor_id,
-            started_at=row.started_at,
-            channel=call_channel(
-                row.attribution_method, row.source, row.medium, row.campaign, row.term
-            ),
-            status=row.status,
-            outcome=row.outcome,
-            first_time_caller=row.first_time_caller,
-            possible_spam=row.possible_spam,
-        )
-        for row in rows
-    ]
-
-
-def _callers(
-    site_id: uuid.UUID, since: datetime, until: datetime, *, direct_only: bool
-) -> Select[Any]:
-    """The visitors behind the period's calls (a subquery: no list of ids travels)."""
-    query = select(Call.visitor_id).where(
-        Call.site_id == site_id, _in_period(since, until), Call.visitor_id.is_not(None)
-    )
-    if direct_only:
-        query = query.where(Call.source == DIRECT)
-    return query.distinct()
-
-
-def _visit_columns() -> tuple[Any, ...]:
+def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime) -> Subquery:
     return (
-        TrackingSession.visitor_id,
-        TrackingSession.started_at,
-        TrackingSession.source,
-        TrackingSession.medium,
-        TrackingSession.campaign,
-        TrackingSession.term,
+        select(
+            Deal.call_id.label("call_id"),
+            func.count().label("deals"),
+            func.sum(Deal.revenue).label("revenue"),
+        )
+        .join(Call, Call.id == Deal.call_id)
+        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
+        .group_by(Deal.call_id)
+        .subquery("won")
     )
 
 
-def _visits(rows: Any) -> list[Visit]:
-    return [
-        Visit(
-            visitor_id=row.visitor_id,
-            started_at=row.started_at,
-            channel=Channel.of(row.source, row.medium, row.campaign, row.term),
-        )
-        for row in rows
-    ]
+async def _without_jit(db: AsyncSession) -> None:
+    """PostgreSQL prices a correlated subquery per call so high that it JIT-compiles the
+    query, which then costs seconds of compiling for a few hundred ms of work. Reports are
+    read-only: switching JIT off for the rest of the transaction touches nothing else."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("SET LOCAL jit = off"))
 
 
-async def caller_visits(
+async def calls_by_channel(
     db: AsyncSession,
     *,
     site_id: uuid.UUID,
     since: datetime,
     until: datetime,
-    direct_callers_only: bool = False,
-    non_direct_only: bool = False,
-) -> list[Visit]:
-    """Every visit, up to the period's end, of the visitors who called in the period.
-
-    The last non-direct model needs only the non-direct visits of visitors whose own call was
-    direct: the two flags narrow the load to that.
-    """
-    callers = _callers(site_id, since, until, direct_only=direct_callers_only)
-    query = select(*_visit_columns()).where(
-        TrackingSession.site_id == site_id,
-        TrackingSession.visitor_id.in_(callers),
-        TrackingSession.started_at < until,
-    )
-    if non_direct_only:
-        query = query.where(TrackingSession.source != DIRECT)
-    return _visits((await db.execute(query)).all())
-
-
-async def first_visits(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
-) -> list[Visit]:
-    """The first visit of each visitor who called in the period."""
-    callers = _callers(site_id, since, until, direct_only=False)
-    firsts = (
+    level: GroupBy,
+    model: Model,
+) -> dict[Channel, CallFigures]:
+    """The calls started in [since, until), credited by `model`, summed per channel."""
+    await _without_jit(db)
+    credited = credited_calls(site_id, since, until, model=model, level=level)
+    won = _won_by_call(site_id, since, until)
+    weight = credited.c.weight
+    query = (
         select(
-            TrackingSession.visitor_id.label("visitor_id"),
-            func.min(TrackingSession.started_at).label("first_at"),
+            credited.c.key,
+            func.sum(weight),
+            func.sum(weight * credited.c.first_time),
+            func.sum(weight * credited.c.answered),
+            func.sum(weight * credited.c.missed),
+            func.sum(weight * credited.c.lead),
+            func.sum(weight * func.coalesce(won.c.deals, 0)),
+            func.sum(weight * func.coalesce(won.c.revenue, 0)),
         )
-        .where(TrackingSession.site_id == site_id, TrackingSession.visitor_id.in_(callers))
-        .group_by(TrackingSession.visitor_id)
-        .subquery()
+        .select_from(credited)
+        .outerjoin(won, won.c.call_id == credited.c.call_id)
+        .group_by(credited.c.key)
     )
-    query = select(*_visit_columns()).join(
-        firsts,
-        and_(
-            TrackingSession.visitor_id == firsts.c.visitor_id,
-            TrackingSession.started_at == firsts.c.first_at,
-        ),
-    )
-    return _visits((await db.execute(query)).all())
+    merged: dict[Channel, CallFigures] = {}
+    for key, *figures in (await db.execute(query)).all():
+        # "Google" and "google" group apart in SQL and are one channel here.
+        channel = decode_key(key)
+        these = CallFigures(*(float(value or 0) for value in figures))
+        held = merged.get(channel)
+        merged[channel] = these if held is None else held + these
+    return merged
 
 
-def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
-    return columns[: _DEPTH[level]]
+def _bucket(dialect: str, column: Any) -> ColumnElement[int]:
+    """Seconds since the epoch, floored to a quarter hour."""
+    if dialect == "postgresql":
+        seconds = cast(func.floor(func.extract("epoch", column)), BigInteger)
+    else:
+        # SQLite keeps UTC text; strftime('%s') reads it as seconds since the epoch.
+        seconds = cast(func.strftime("%s", column), BigInteger)
+    return cast(seconds / BUCKET_S, BigInteger) * BUCKET_S
+
+
+async def calls_by_source_and_time(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, model: Model
+) -> list[tuple[datetime, str, float]]:
+    """(quarter hour, credited source, calls) for the calls started in [since, until)."""
+    await _without_jit(db)
+    credited = credited_calls(site_id, since, until, model=model, level=GroupBy.SOURCE)
+    bucket = _bucket(db.get_bind().dialect.name, credited.c.started_at).label("bucket")
+    query = select(bucket, credited.c.key, func.sum(credited.c.weight)).group_by(
+        bucket, credited.c.key
+    )
+    return [
+        (datetime.fromtimestamp(int(at), UTC), decode_key(key).source, float(calls))
+        for at, key, calls in (await db.execute(query)).all()
+    ]
 
 
 async def sessions_by_channel(
@@ -228,16 +189,11 @@ async def costs_by_channel(
 async def won_deals(
     db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
 ) -> list[WonDeals]:
-    """Won deals of the period's calls, by call and currency."""
+    """Won deals of the calls started in [since, until), by call and currency."""
     query = (
         select(Deal.call_id, Deal.currency, func.count(), func.sum(Deal.revenue))
         .join(Call, Call.id == Deal.call_id)
-        .where(
-            Deal.site_id == site_id,
-            Deal.status == "won",
-            Call.site_id == site_id,
-            _in_period(since, until),
-        )
+        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
         .group_by(Deal.call_id, Deal.currency)
     )
     return [
@@ -245,3 +201,15 @@ async def won_deals(
         for call_id, currency, count, total in (await db.execute(query)).all()
         if call_id is not None  # the join already says so; this tells the type checker
     ]
+
+
+async def won_deal_currencies(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
+) -> set[str]:
+    query = (
+        select(Deal.currency)
+        .join(Call, Call.id == Deal.call_id)
+        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
+        .distinct()
+    )
+    return set((await db.execute(query)).scalars())

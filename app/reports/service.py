@@ -6,6 +6,8 @@ Definitions the dashboard and the API share:
 - a lead is an answered call that is not flagged as possible spam. Deliveries to a CRM would
   be another reading, but they exist only where a CRM is connected and lag behind (retries,
   outages), and a marketing report should not move when a CRM is down or swapped;
+- ad costs are booked by day: a period counts the costs of every local day it touches, and at
+  the term level costs stay unknown per row (they carry no term) but count in the totals;
 - revenue and costs are summed as amounts of the site's one currency; `currencies` lists what
   was summed, so a mix shows instead of being converted at some rate we would have to invent.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -23,24 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Site
 from app.reports import repository
-from app.reports.attribution_models import (
-    CallTouch,
-    Channel,
-    GroupBy,
-    Model,
-    Share,
-    Visit,
-    credit,
-)
+from app.reports.attribution_models import Channel, GroupBy, Model
 from app.reports.period import Period
-from app.reports.repository import ReportCall, WonDeals
+from app.reports.repository import CallFigures, WonDeals
 from app.reports.schemas import CallsByDay, DayCalls, Figures, SourceRow, SourcesReport
-
-
-@dataclass(slots=True)
-class _Won:
-    count: int = 0
-    revenue: float = 0.0
 
 
 @dataclass(slots=True)
@@ -55,15 +43,14 @@ class _Tally:
     revenue: float = 0.0
     cost: Decimal | None = None  # None: no cost row matched, which is not the same as 0
 
-    def add_call(self, call: ReportCall, weight: float, won: _Won | None) -> None:
-        self.calls += weight
-        self.first_time_calls += weight * call.first_time_caller
-        self.answered += weight * call.answered
-        self.missed += weight * call.missed
-        self.leads += weight * (call.answered and not call.possible_spam)
-        if won is not None:
-            self.deals_won += weight * won.count
-            self.revenue += weight * won.revenue
+    def add_calls(self, figures: CallFigures) -> None:
+        self.calls += figures.calls
+        self.first_time_calls += figures.first_time_calls
+        self.answered += figures.answered
+        self.missed += figures.missed
+        self.leads += figures.leads
+        self.deals_won += figures.deals_won
+        self.revenue += figures.revenue
 
     def add_cost(self, amount: Decimal) -> None:
         self.cost = (self.cost or Decimal(0)) + amount
@@ -85,60 +72,32 @@ class _Tally:
         )
 
 
-@dataclass(slots=True)
-class _Deals:
-    by_call: dict[uuid.UUID, _Won] = field(default_factory=dict)
-    currencies: set[str] = field(default_factory=set)
+@dataclass(frozen=True, slots=True)
+class CallRevenue:
+    deals_won: int
+    revenue: Decimal
+    currency: str
 
 
-async def _won_deals(
+async def revenue_by_call(
     db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
-) -> _Deals:
-    deals = _Deals()
-    rows: list[WonDeals] = await repository.won_deals(db, site_id=site_id, since=since, until=until)
-    for row in rows:
-        won = deals.by_call.setdefault(row.call_id, _Won())
-        won.count += row.count
-        won.revenue += float(row.revenue)
-        deals.currencies.add(row.currency)
-    return deals
+) -> dict[uuid.UUID, CallRevenue]:
+    """Won deals and their revenue per call started in [since, until), for the exports.
 
-
-async def _visits(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, model: Model
-) -> list[Visit]:
-    """Only the visits `model` can give credit to."""
-    if model == Model.FIRST_TOUCH:
-        return await repository.first_visits(db, site_id=site_id, since=since, until=until)
-    if model == Model.LAST_NON_DIRECT:
-        # Only a direct call looks past its own visit, and only at non-direct ones.
-        return await repository.caller_visits(
-            db,
-            site_id=site_id,
-            since=since,
-            until=until,
-            direct_callers_only=True,
-            non_direct_only=True,
-        )
-    return await repository.caller_visits(db, site_id=site_id, since=since, until=until)
-
-
-async def attributed_calls(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, model: Model
-) -> tuple[list[ReportCall], dict[uuid.UUID, list[Share]]]:
-    """The calls started in [since, until) and each one's channel shares under `model`."""
-    calls = await repository.period_calls(db, site_id=site_id, since=since, until=until)
-    visits = await _visits(db, site_id=site_id, since=since, until=until, model=model)
-    touches = (
-        CallTouch(
-            call_id=call.id,
-            visitor_id=call.visitor_id,
-            started_at=call.started_at,
-            channel=call.channel,
-        )
-        for call in calls
-    )
-    return calls, credit(touches, visits, model)
+    A call whose won deals are in several currencies (rare: one site sells in one) reports
+    the currency with the most revenue and leaves the rest out rather than add them up.
+    """
+    best: dict[uuid.UUID, WonDeals] = {}
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    for row in await repository.won_deals(db, site_id=site_id, since=since, until=until):
+        counts[row.call_id] += row.count
+        held = best.get(row.call_id)
+        if held is None or row.revenue > held.revenue:
+            best[row.call_id] = row
+    return {
+        call_id: CallRevenue(deals_won=counts[call_id], revenue=row.revenue, currency=row.currency)
+        for call_id, row in best.items()
+    }
 
 
 def _row_key(channel: Channel) -> tuple[tuple[bool, str], ...]:
@@ -169,17 +128,15 @@ async def sources_report(
         rows[channel].sessions += count
         totals.sessions += count
 
-    calls, shares = await attributed_calls(
-        db, site_id=site.id, since=since, until=until, model=model
+    # Each call's shares add up to one: the channels' sums are the period's totals.
+    calls = await repository.calls_by_channel(
+        db, site_id=site.id, since=since, until=until, level=group_by, model=model
     )
-    deals = await _won_deals(db, site_id=site.id, since=since, until=until)
-    for call in calls:
-        won = deals.by_call.get(call.id)
-        totals.add_call(call, 1.0, won)
-        for channel, weight in shares[call.id]:
-            rows[channel.at(group_by)].add_call(call, weight, won)
+    for channel, figures in calls.items():
+        rows[channel].add_calls(figures)
+        totals.add_calls(figures)
 
-    currencies = set(deals.currencies)
+    currencies = await repository.won_deal_currencies(db, site_id=site.id, since=since, until=until)
     for channel, currency, amount in await repository.costs_by_channel(
         db, site_id=site.id, first_day=period.first_day, last_day=period.last_day, level=group_by
     ):
@@ -219,14 +176,11 @@ async def calls_by_day(
 ) -> CallsByDay:
     """Calls per local day and source under `model`, for the overview's stacked chart."""
     zone = ZoneInfo(site.timezone)
-    calls, shares = await attributed_calls(
-        db, site_id=site.id, since=since, until=until, model=model
-    )
     days: dict[tuple[date, str], float] = defaultdict(float)
-    for call in calls:
-        day = call.started_at.astimezone(zone).date()
-        for channel, weight in shares[call.id]:
-            days[(day, channel.source)] += weight
+    for at, source, calls in await repository.calls_by_source_and_time(
+        db, site_id=site.id, since=since, until=until, model=model
+    ):
+        days[(at.astimezone(zone).date(), source)] += calls
     ordered = sorted(days.items(), key=lambda item: (item[0][0], -item[1], item[0][1]))
     return CallsByDay(
         since=since,

@@ -1,0 +1,47 @@
+"""Ad costs: uploads checked whole before anything is stored, and the stored costs by day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.costs import repository
+from app.costs.parsing import CostRow, parse_csv, parse_upload
+from app.models import AdCost, Site
+
+__all__ = ["UploadResult", "list_costs", "parse_csv", "parse_upload", "upload_costs"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    rows: list[CostRow]
+    inserted: int
+    updated: int
+    dry_run: bool
+
+
+async def upload_costs(
+    db: AsyncSession, *, site: Site, rows: list[CostRow], dry_run: bool, now: datetime
+) -> UploadResult:
+    """Store parsed rows (an upsert per day and channel), or with `dry_run` only say what
+    they would insert and update. Rows come from `parse_upload` / `parse_csv`, which refuse a
+    file with any bad row: an upload is kept whole or not at all."""
+    stored = await repository.existing_keys(
+        db,
+        site_id=site.id,
+        first_day=min(row.day for row in rows),
+        last_day=max(row.day for row in rows),
+    )
+    updated = sum(1 for row in rows if row.key in stored)
+    if not dry_run:
+        await repository.upsert(db, site_id=site.id, rows=rows, now=now)
+    return UploadResult(rows=rows, inserted=len(rows) - updated, updated=updated, dry_run=dry_run)
+
+
+async def list_costs(
+    db: AsyncSession, *, site: Site, first_day: date, last_day: date
+) -> list[AdCost]:
+    """The site's costs booked on the days [first_day, last_day], by day and channel."""
+    return await repository.costs(db, site_id=site.id, first_day=first_day, last_day=last_day)
