@@ -11,10 +11,11 @@ from pydantic import SecretStr
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
+from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
     import uvicorn
 
     from app.log_redaction import uvicorn_log_config
@@ -39,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.is_sqlite:
         # The embedded default migrates itself; production runs `callsource migrate` on deploy.
         migrations.upgrade(settings.database_url)
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, with_worker=args.with_worker)
     return 0
 
 
@@ -71,7 +72,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  try:         curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites\n",
         flush=True,
     )
-    _serve(settings, args.host, args.port)
+    # The demo shows the whole chain, CRM included, from one command.
+    _serve(settings, args.host, args.port, with_worker=True)
     return 0
 
 
@@ -97,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API, tracker endpoints, webhooks, dashboard")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="also run the CRM outbox worker in this process (else run `callsource worker`)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="apply the migrations to CALLSOURCE_DATABASE_URL")
@@ -109,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(handler=cmd_demo)
 
+    add_worker_command(commands)
     add_pool_commands(commands)
     return parser
 

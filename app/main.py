@@ -3,6 +3,7 @@ and closes the database and the pool store."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,7 @@ from app.tracking import endpoints as tracking_endpoints
 from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
+from crm_push.worker import run_worker
 from numberpool import endpoints as pool_endpoints
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
@@ -38,6 +40,7 @@ def create_app(
     *,
     clock: Clock = utcnow,
     public_limits: PublicLimits | None = None,
+    with_worker: bool = False,
 ) -> FastAPI:
     settings = settings or get_settings()
     admin_token = settings.require_admin_token()
@@ -49,9 +52,20 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.pool_store = create_store(settings.redis_url)
         app.state.rate_limiter = create_rate_limiter(settings.redis_url)
+        stop_worker = asyncio.Event()
+        worker = (
+            asyncio.create_task(
+                run_worker(app.state.sessionmaker, settings, stop_event=stop_worker, clock=clock)
+            )
+            if with_worker
+            else None
+        )
         try:
             yield
         finally:
+            stop_worker.set()
+            if worker is not None:
+                await worker
             await app.state.rate_limiter.close()
             await app.state.pool_store.close()
             await engine.dispose()

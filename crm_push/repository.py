@@ -1,11 +1,29 @@
+"""All SQL of crm_push: connectors, the outbox and its attempts, deals, the deals poll."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CrmConnector
+from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
+
+
+def _insert(db: AsyncSession) -> Any:
+    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _is_postgres(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+# --- connectors ----------------------------------------------------------------------------
 
 
 async def connectors(
@@ -19,3 +37,206 @@ async def connectors(
     if not include_retired:
         query = query.where(CrmConnector.retired_at.is_(None))
     return list((await db.execute(query)).scalars())
+
+
+async def connectors_by_id(
+    db: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, CrmConnector]:
+    query = select(CrmConnector).where(CrmConnector.id.in_(set(ids)))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+async def insert_delivery(db: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert unless this (connector, call, event) is already queued; True if inserted."""
+    table = OutboxDelivery.__table__
+    statement = _insert(db)(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return (await db.execute(statement)).scalar_one_or_none() is not None
+
+
+async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list[OutboxDelivery]:
+    """Due pending rows, oldest first, locked for this transaction. On PostgreSQL rows another
+    worker holds are skipped, so workers share the queue without waiting on each other; SQLite
+    has one writer at a time, which is what makes it a single-worker backend."""
+    query = (
+        select(OutboxDelivery)
+        .where(OutboxDelivery.status == "pending", OutboxDelivery.next_attempt_at <= now)
+        .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if _is_postgres(db):
+        query = query.with_for_update(skip_locked=True)
+    return list((await db.execute(query)).scalars())
+
+
+async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
+    query = select(Call).where(Call.id.in_(set(ids)))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def update_claimed(
+    db: AsyncSession, *, delivery_id: uuid.UUID, token: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Write a claimed row, only while this worker's claim still holds it: a worker whose lease
+    ran out finds the row taken by another claim and changes nothing."""
+    statement = (
+        update(OutboxDelivery)
+        .where(OutboxDelivery.id == delivery_id, OutboxDelivery.claim_token == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+def add_attempt(db: AsyncSession, values: dict[str, Any]) -> None:
+    db.add(DeliveryAttempt(id=uuid.uuid4(), **values))
+
+
+async def deliveries(
+    db: AsyncSession, *, connector_id: uuid.UUID, status: str | None, limit: int
+) -> list[OutboxDelivery]:
+    query = (
+        select(OutboxDelivery)
+        .where(OutboxDelivery.connector_id == connector_id)
+        .order_by(OutboxDelivery.updated_at.desc(), OutboxDelivery.id)
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(OutboxDelivery.status == status)
+    return list((await db.execute(query)).scalars())
+
+
+async def delivery(db: AsyncSession, delivery_id: uuid.UUID) -> OutboxDelivery | None:
+    query = select(OutboxDelivery).where(OutboxDelivery.id == delivery_id).with_for_update()
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def attempts(
+    db: AsyncSession, *, delivery_id: uuid.UUID, limit: int
+) -> list[DeliveryAttempt]:
+    query = (
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id == delivery_id)
+        .order_by(DeliveryAttempt.attempted_at.desc(), DeliveryAttempt.id)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def delivered_call(
+    db: AsyncSession, *, connector_id: uuid.UUID, external_ids: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """external_id -> call id, for the records this connector created (to tie deals to calls)."""
+    wanted = set(external_ids)
+    if not wanted:
+        return {}
+    query = select(OutboxDelivery.external_id, OutboxDelivery.call_id).where(
+        OutboxDelivery.connector_id == connector_id, OutboxDelivery.external_id.in_(wanted)
+    )
+    return {
+        external_id: call_id
+        for external_id, call_id in (await db.execute(query)).all()
+        if external_id
+    }
+
+
+# --- deals ---------------------------------------------------------------------------------
+
+
+async def deal_by_external_id(
+    db: AsyncSession, *, site_id: uuid.UUID, external_id: str
+) -> Deal | None:
+    query = (
+        select(Deal)
+        .where(Deal.site_id == site_id, Deal.external_id == external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def insert_deal(db: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert unless the site has this external id already (a webhook and a poll racing)."""
+    table = Deal.__table__
+    statement = (
+        _insert(db)(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        .returning(table.c.id)
+    )
+    return (await db.execute(statement)).scalar_one_or_none() is not None
+
+
+async def deals(
+    db: AsyncSession, *, site_id: uuid.UUID, call_id: uuid.UUID | None, limit: int
+) -> list[Deal]:
+    query = (
+        select(Deal)
+        .where(Deal.site_id == site_id)
+        .order_by(Deal.updated_at.desc(), Deal.id)
+        .limit(limit)
+    )
+    if call_id is not None:
+        query = query.where(Deal.call_id == call_id)
+    return list((await db.execute(query)).scalars())
+
+
+async def latest_call_from(db: AsyncSession, *, site_id: uuid.UUID, caller: str) -> Call | None:
+    query = (
+        select(Call)
+        .where(Call.site_id == site_id, Call.caller == caller)
+        .order_by(Call.started_at.desc(), Call.id)
+        .limit(1)
+    )
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+# --- the deals poll ------------------------------------------------------------------------
+
+
+async def connectors_due_for_poll(
+    db: AsyncSession, *, kinds: Iterable[str], now: datetime
+) -> list[CrmConnector]:
+    query = (
+        select(CrmConnector)
+        .where(
+            CrmConnector.kind.in_(set(kinds)),
+            CrmConnector.retired_at.is_(None),
+            or_(CrmConnector.deals_poll_at.is_(None), CrmConnector.deals_poll_at <= now),
+        )
+        .order_by(CrmConnector.deals_poll_at, CrmConnector.id)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def claim_poll(
+    db: AsyncSession, *, connector_id: uuid.UUID, seen: datetime | None, next_at: datetime
+) -> bool:
+    """Move the connector's next poll forward if nobody has since: one worker wins."""
+    condition = (
+        CrmConnector.deals_poll_at.is_(None) if seen is None else CrmConnector.deals_poll_at == seen
+    )
+    statement = (
+        update(CrmConnector)
+        .where(CrmConnector.id == connector_id, condition)
+        .values(deals_poll_at=next_at)
+        .execution_options(synchronize_session=False)
+    )
+    result = await db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def set_poll(db: AsyncSession, *, connector_id: uuid.UUID, **values: datetime | None) -> None:
+    statement = (
+        update(CrmConnector)
+        .where(CrmConnector.id == connector_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(statement)

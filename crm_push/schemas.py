@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PlainSerializer, SecretStr, field_validator
 
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
+
+CallEvent = Literal["call.started", "call.attributed"]
 
 _BITRIX_PATH = re.compile(r"^/rest/\d+/[A-Za-z0-9_]+/?$")
 
@@ -30,6 +33,13 @@ class AmoCrmCreate(_ConnectorBase):
     base_url: str = Field(max_length=300, examples=["https://example.amocrm.ru"])
     token: SecretStr = Field(min_length=1, max_length=4000)
     pipeline_id: int | None = Field(default=None, ge=1)
+    # amoCRM keeps one currency per account; deals coming back are recorded in it.
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
 
     @field_validator("base_url")
     @classmethod
@@ -41,19 +51,27 @@ class Bitrix24Create(_ConnectorBase):
     kind: Literal["bitrix24"]
     # The incoming-webhook URL embeds its secret, so the whole URL is a credential.
     webhook_url: SecretStr = Field(max_length=500)
+    # The outgoing webhook's token (ONCRMDEALUPDATE): deal webhooks are refused without it.
+    application_token: SecretStr | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: SecretStr) -> SecretStr:
-        url = _http_url(value.get_secret_value())
-        if not _BITRIX_PATH.match(urlsplit(url).path):
-            raise ValueError("must look like https://PORTAL/rest/USER_ID/SECRET/")
-        return SecretStr(url if url.endswith("/") else url + "/")
+        return _bitrix_url(value)
+
+
+def _bitrix_url(value: SecretStr) -> SecretStr:
+    url = _http_url(value.get_secret_value())
+    if not _BITRIX_PATH.match(urlsplit(url).path):
+        raise ValueError("must look like https://PORTAL/rest/USER_ID/SECRET/")
+    return SecretStr(url if url.endswith("/") else url + "/")
 
 
 class WebhookCreate(_ConnectorBase):
     kind: Literal["webhook"]
     url: str = Field(max_length=1000)
+    # A delivery when the call ends (`call.attributed`), and also when it starts if asked.
+    events: list[CallEvent] = Field(default=["call.attributed"], min_length=1)
 
     @field_validator("url")
     @classmethod
@@ -67,7 +85,17 @@ CrmConnectorCreate = Annotated[
 
 
 class CrmConnectorUpdate(InputModel):
+    """Rename, or rotate a credential (a renewed amoCRM token, a new Bitrix24 webhook)."""
+
     name: str | None = Field(default=None, max_length=200)
+    token: SecretStr | None = Field(default=None, min_length=1, max_length=4000)
+    webhook_url: SecretStr | None = Field(default=None, max_length=500)
+    application_token: SecretStr | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        return _bitrix_url(value) if value is not None else None
 
 
 class CrmConnectorOut(OutputModel):
@@ -87,3 +115,88 @@ class CrmConnectorCreated(CrmConnectorOut):
 
 class CrmConnectorList(OutputModel):
     items: list[CrmConnectorOut]
+
+
+# --- deliveries ----------------------------------------------------------------------------
+
+DeliveryStatus = Literal["pending", "sent", "dead"]
+
+
+class DeliveryAttemptOut(OutputModel):
+    attempted_at: UtcTimestamp
+    status_code: int | None
+    outcome: str
+    response_excerpt: str | None
+    duration_ms: int
+
+
+class DeliveryOut(OutputModel):
+    id: uuid.UUID
+    connector_id: uuid.UUID
+    call_id: uuid.UUID
+    event: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: UtcTimestamp | None
+    last_error: str | None
+    external_id: str | None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    sent_at: UtcTimestamp | None
+
+
+class DeliveryDetail(DeliveryOut):
+    log: list[DeliveryAttemptOut]
+
+
+class DeliveryList(OutputModel):
+    items: list[DeliveryOut]
+
+
+# --- deals ---------------------------------------------------------------------------------
+
+DealStatusName = Literal["open", "won", "lost"]
+# Money as a JSON number, as the reports show it.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float)]
+
+
+class DealIn(InputModel):
+    call_id: uuid.UUID | None = None
+    caller: str | None = Field(default=None, max_length=64)
+    external_id: str = Field(min_length=1, max_length=100)
+    status: DealStatusName
+    revenue: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class DealOut(OutputModel):
+    id: uuid.UUID
+    site_id: uuid.UUID
+    call_id: uuid.UUID | None
+    connector_id: uuid.UUID | None
+    external_id: str
+    status: str
+    revenue: Money
+    currency: str
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    closed_at: UtcTimestamp | None
+    # The call's source, so a deal can be read against ad spend without another request.
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+
+
+class DealList(OutputModel):
+    items: list[DealOut]
+
+
+class HookAnswer(OutputModel):
+    received: int
+    stored: int

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.exceptions import NotFound
+from app.exceptions import InvalidField, NotFound
 from app.kit.secrets import new_webhook_secret
 from app.models import CrmConnector, Site
 from crm_push import repository
@@ -25,15 +25,24 @@ from crm_push.schemas import (
 def _config_and_credentials(data: CrmConnectorCreate) -> tuple[dict[str, Any], dict[str, Any]]:
     match data:
         case AmoCrmCreate():
-            config = {"base_url": data.base_url, "pipeline_id": data.pipeline_id}
+            config: dict[str, Any] = {"base_url": data.base_url, "pipeline_id": data.pipeline_id}
+            if data.currency:
+                config["currency"] = data.currency
             return config, {"token": data.token.get_secret_value()}
         case Bitrix24Create():
             url = data.webhook_url.get_secret_value()
             parts = urlsplit(url)
+            credentials = {"webhook_url": url}
+            if data.application_token is not None:
+                credentials["application_token"] = data.application_token.get_secret_value()
             # Only the portal is safe to show: the path carries the webhook's secret.
-            return {"portal": f"{parts.scheme}://{parts.netloc}"}, {"webhook_url": url}
+            return {"portal": f"{parts.scheme}://{parts.netloc}"}, credentials
         case WebhookCreate():
-            return {"url": data.url}, {"secret": new_webhook_secret()}
+            config = {"url": data.url}
+            # Stored only when it differs from the default, so the usual config stays minimal.
+            if list(data.events) != ["call.attributed"]:
+                config["events"] = sorted(set(data.events))
+            return config, {"secret": new_webhook_secret()}
 
 
 async def create_connector(
@@ -76,8 +85,33 @@ async def update_connector(
     connector = await get_connector(db, site_id=site_id, connector_id=connector_id)
     if data.name is not None:
         connector.name = data.name
+    rotated = {
+        field: secret.get_secret_value()
+        for field, secret in (
+            ("token", data.token),
+            ("webhook_url", data.webhook_url),
+            ("application_token", data.application_token),
+        )
+        if secret is not None
+    }
+    for field in rotated:
+        if field not in _CREDENTIALS[connector.kind]:
+            raise InvalidField(field, f"a {connector.kind} connector has no {field}")
+    if rotated:
+        # A new dict: JSON columns do not track in-place changes.
+        connector.credentials = {**connector.credentials, **rotated}
+        if "webhook_url" in rotated:
+            parts = urlsplit(rotated["webhook_url"])
+            connector.config = {**connector.config, "portal": f"{parts.scheme}://{parts.netloc}"}
     await db.flush()
     return connector
+
+
+_CREDENTIALS = {
+    "amocrm": frozenset({"token"}),
+    "bitrix24": frozenset({"webhook_url", "application_token"}),
+    "webhook": frozenset[str](),
+}
 
 
 async def retire_connector(

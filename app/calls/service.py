@@ -14,6 +14,7 @@ from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import NotFound
 from app.kit.phones import to_e164
 from app.models import Call, PbxIntegration, Site, TrackingSession
+from crm_push.outbox import enqueue_for_call
 from pbx_webhooks.events import CallEvent
 
 SPAM_SHORTER_THAN_S = 10
@@ -81,6 +82,11 @@ async def record_event(
     if after.status == "ended":
         call.possible_spam = await _possible_spam(db, call)
     await db.flush()
+    # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
+    if created:
+        await enqueue_for_call(db, call=call, event="call.started", now=now)
+    if after.status == "ended" and (created or before.status != "ended"):
+        await enqueue_for_call(db, call=call, event="call.attributed", now=now)
     return call
 
 

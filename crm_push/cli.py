@@ -1,0 +1,70 @@
+"""`callsource worker [--once]`: the CRM outbox worker as its own process.
+
+Wired into app.cli by `add_worker_command(commands)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+
+from app import migrations
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.log_redaction import RedactSecrets
+from crm_push.redaction import RedactingFilter
+from crm_push.worker import run_worker
+
+
+def add_worker_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = subparsers.add_parser(
+        "worker", help="run the CRM outbox worker (deliveries and deal outcomes)"
+    )
+    worker.add_argument(
+        "--once", action="store_true", help="deliver everything due now, poll what is due, exit"
+    )
+    worker.set_defaults(handler=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _configure_logging()
+    if settings.is_sqlite:
+        # Like `serve`: the embedded default migrates itself.
+        migrations.upgrade(settings.database_url)
+    delivered = asyncio.run(_run(settings, once=bool(args.once)))
+    if args.once:
+        print(json.dumps({"delivered": delivered}))
+    return 0
+
+
+async def _run(settings: Settings, *, once: bool) -> int:
+    engine = create_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Finish the deliveries in flight, then exit: a lease would cover them anyway.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        return await run_worker(create_sessionmaker(engine), settings, stop_event=stop, once=once)
+    finally:
+        await engine.dispose()
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if root.handlers:  # configured by whoever runs us (a test runner, a supervisor's wrapper)
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # httpx logs every request line at INFO; a delivery's outcome is logged by us.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,137 @@
+"""What a connector is given and gives back; plain data, so the mapping is easy to test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from app.models import Call, CrmConnector
+from crm_push.ratelimit import Rate
+from crm_push.transport import CrmHttp
+
+DealStatus = Literal["open", "won", "lost"]
+# Bitrix24's ORIGINATOR_ID: who wrote the record; ORIGIN_ID (our idempotency key) is unique
+# within it.
+ORIGINATOR = "callsource"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorData:
+    id: uuid.UUID
+    site_id: uuid.UUID
+    kind: str
+    config: dict[str, Any]
+    credentials: dict[str, Any]
+    created_at: datetime
+    retired: bool
+
+    @classmethod
+    def of(cls, row: CrmConnector) -> ConnectorData:
+        return cls(
+            id=row.id,
+            site_id=row.site_id,
+            kind=row.kind,
+            config=dict(row.config),
+            credentials=dict(row.credentials),
+            created_at=row.created_at,
+            retired=row.retired_at is not None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery to make: the call as it is now, the connector, the key the CRM keeps."""
+
+    delivery_id: uuid.UUID
+    idempotency_key: str
+    event: str
+    connector: ConnectorData
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What the CRM made of a delivery. `external_id` names the record ("lead:123")."""
+
+    external_id: str | None
+    refs: dict[str, Any] = field(default_factory=dict)
+    # Found by the idempotency look-up: an earlier attempt had created it.
+    found: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CrmDeal:
+    """A deal as the CRM reports it. `lead_ref` is the external_id of the delivery it grew out
+    of, which ties it to our call."""
+
+    deal_id: str
+    lead_ref: str | None
+    status: DealStatus
+    revenue: Decimal
+    currency: str
+    updated_at: datetime | None = None
+
+
+class Connector(Protocol):
+    kind: str
+    # The CRM's documented request rate per account; None: no limit of ours.
+    rate: Rate | None
+
+    def events(self, config: dict[str, Any]) -> frozenset[str]:
+        """The call events this connector receives deliveries for."""
+        ...
+
+    async def find(self, crm: CrmHttp, job: Job) -> Created | None:
+        """The record an earlier attempt created under the job's idempotency key, if any."""
+        ...
+
+    async def push(self, crm: CrmHttp, job: Job) -> Created: ...
+
+
+class DealSource(Protocol):
+    """A CRM that reports deal outcomes back."""
+
+    def hook_deal_ids(self, form: Sequence[tuple[str, str]], connector: ConnectorData) -> list[str]:
+        """The deal ids a webhook says changed; raises Unauthorized when it is not genuine."""
+        ...
+
+    async def fetch_deal(
+        self, crm: CrmHttp, connector: ConnectorData, deal_id: str
+    ) -> CrmDeal | None: ...
+
+    async def changed_deals(
+        self, crm: CrmHttp, connector: ConnectorData, *, since: datetime
+    ) -> list[CrmDeal]: ...
+
+
+def unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_unix(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def money(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value if value not in (None, "") else 0))
+    except ArithmeticError:
+        return Decimal(0)
+    return amount.quantize(Decimal("0.01")) if amount.is_finite() else Decimal(0)
+
+
+def call_title(call: Call) -> str:
+    return f"Call from {call.caller}" if call.caller else "Call from a withheld number"
+
+
+def source_line(call: Call) -> str:
+    """ "yandex / cpc / spring-sale" for people reading the CRM record."""
+    parts = [p for p in (call.source, call.medium, call.campaign) if p]
+    return " / ".join(parts) if parts else "(none)"

@@ -1,0 +1,290 @@
+"""Bitrix24 through an incoming webhook: a new caller becomes a lead (`crm.lead.add`), a caller
+the CRM already knows (`crm.duplicate.findbycomm`) gets the call added to that record as a call
+activity; deals come back through the outgoing `ONCRMDEALUPDATE` webhook and `crm.deal.get`.
+
+Idempotency: ORIGINATOR_ID + ORIGIN_ID, Bitrix24's documented external key, on the lead or
+activity; after an unknown outcome both are looked up before creating again.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from app.exceptions import BadRequest, Unauthorized
+from app.kit.clock import isoformat_z
+from app.models import Call
+from crm_push.connectors.base import (
+    ORIGINATOR,
+    ConnectorData,
+    Created,
+    CrmDeal,
+    DealStatus,
+    Job,
+    call_title,
+    money,
+    source_line,
+)
+from crm_push.ratelimit import Rate
+from crm_push.transport import CrmFailure, CrmHttp
+
+OWNER_LEAD, OWNER_CONTACT = 1, 3
+ACTIVITY_CALL, DIRECTION_INCOMING = 2, 1
+DEAL_EVENTS = frozenset({"ONCRMDEALUPDATE", "ONCRMDEALADD"})
+DEAL_FIELDS = ["ID", "STAGE_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID", "LEAD_ID", "DATE_MODIFY"]
+MAX_POLL_PAGES = 40
+UTM_FIELDS = (
+    ("UTM_SOURCE", "source"),
+    ("UTM_MEDIUM", "medium"),
+    ("UTM_CAMPAIGN", "campaign"),
+    ("UTM_TERM", "term"),
+    ("UTM_CONTENT", "content"),
+)
+
+
+def _key_filter(job: Job) -> dict[str, str]:
+    return {"ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": job.idempotency_key}
+
+
+def _details(call: Call) -> str:
+    """What the record's comment says: Bitrix24 has no standard field for click ids."""
+    lines = [f"Source: {source_line(call)}"]
+    for label, value in (
+        ("Landing page", call.landing_url),
+        ("Referrer", call.referrer),
+        ("GCLID", call.gclid),
+        ("YCLID", call.yclid),
+        ("Duration", f"{call.duration} s" if call.duration is not None else None),
+        ("Outcome", call.outcome),
+        ("Recording", call.recording_url),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
+def lead_fields(job: Job) -> dict[str, Any]:
+    """`crm.lead.add`'s fields for a call from someone the CRM does not know yet."""
+    call = job.call
+    fields: dict[str, Any] = {
+        "TITLE": call_title(call),
+        "SOURCE_ID": "CALL",
+        "SOURCE_DESCRIPTION": source_line(call),
+        "COMMENTS": _details(call),
+        **_key_filter(job),
+    }
+    if call.caller:
+        fields["PHONE"] = [{"VALUE": call.caller, "VALUE_TYPE": "WORK"}]
+    for field, attribute in UTM_FIELDS:
+        value = getattr(call, attribute)
+        if value:
+            fields[field] = str(value)[:255]
+    return fields
+
+
+def activity_fields(job: Job, *, owner_type: int, owner_id: int) -> dict[str, Any]:
+    """`crm.activity.add`'s fields: the call on the timeline of a known contact or lead."""
+    call = job.call
+    end = call.ended_at or call.started_at
+    return {
+        "OWNER_TYPE_ID": owner_type,
+        "OWNER_ID": owner_id,
+        "TYPE_ID": ACTIVITY_CALL,
+        "DIRECTION": DIRECTION_INCOMING,
+        "SUBJECT": call_title(call),
+        "START_TIME": isoformat_z(call.started_at),
+        "END_TIME": isoformat_z(end),
+        "COMPLETED": "Y",
+        "COMMUNICATIONS": [
+            {"VALUE": call.caller, "ENTITY_ID": owner_id, "ENTITY_TYPE_ID": owner_type}
+        ],
+        "DESCRIPTION": _details(call),
+        **_key_filter(job),
+    }
+
+
+async def _call(
+    crm: CrmHttp, connector: ConnectorData, method: str, body: Any, *, write: bool
+) -> Any:
+    url = str(connector.credentials["webhook_url"]) + f"{method}.json"
+    try:
+        reply = await crm.request("POST", url, write=write, json=body)
+    except CrmFailure as failure:
+        if failure.status_code == 503:
+            # QUERY_LIMIT_EXCEEDED: the portal's bucket refused the request before doing it.
+            failure.created = (
+                False if "QUERY_LIMIT_EXCEEDED" in failure.message else failure.created
+            )
+        raise
+    answer = reply.json()
+    if not isinstance(answer, dict) or "result" not in answer:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        raise CrmFailure(
+            f"{method}: {error or 'no result'}: {crm.last.excerpt}",
+            status_code=reply.status_code,
+            created=None if write else False,
+        )
+    return answer
+
+
+def _ids(result: Any) -> list[int]:
+    if not isinstance(result, list):
+        return []
+    return [int(item) for item in result if str(item).isdigit()]
+
+
+class Bitrix24:
+    kind = "bitrix24"
+    # Cloud portals: a leaky bucket of 2 requests/s per portal.
+    rate: Rate | None = Rate(per_s=2.0)
+
+    def events(self, config: dict[str, Any]) -> frozenset[str]:
+        return frozenset({"call.attributed"})
+
+    async def find(self, crm: CrmHttp, job: Job) -> Created | None:
+        leads = await _call(
+            crm,
+            job.connector,
+            "crm.lead.list",
+            {"filter": _key_filter(job), "select": ["ID"]},
+            write=False,
+        )
+        for lead in leads["result"] or []:
+            return Created(f"lead:{lead['ID']}", {"lead_id": int(lead["ID"])}, found=True)
+        activities = await _call(
+            crm,
+            job.connector,
+            "crm.activity.list",
+            {"filter": _key_filter(job), "select": ["ID", "OWNER_ID", "OWNER_TYPE_ID"]},
+            write=False,
+        )
+        for activity in activities["result"] or []:
+            refs = {
+                "activity_id": int(activity["ID"]),
+                "owner_type_id": int(activity.get("OWNER_TYPE_ID") or 0),
+                "owner_id": int(activity.get("OWNER_ID") or 0),
+            }
+            return Created(f"activity:{activity['ID']}", refs, found=True)
+        return None
+
+    async def push(self, crm: CrmHttp, job: Job) -> Created:
+        owner = await self._known_record(crm, job) if job.call.caller else None
+        if owner is not None:
+            owner_type, owner_id = owner
+            answer = await _call(
+                crm,
+                job.connector,
+                "crm.activity.add",
+                {"fields": activity_fields(job, owner_type=owner_type, owner_id=owner_id)},
+                write=True,
+            )
+            activity_id = int(answer["result"])
+            refs = {"activity_id": activity_id, "owner_type_id": owner_type, "owner_id": owner_id}
+            return Created(f"activity:{activity_id}", refs)
+        answer = await _call(
+            crm,
+            job.connector,
+            "crm.lead.add",
+            {"fields": lead_fields(job), "params": {"REGISTER_SONET_EVENT": "Y"}},
+            write=True,
+        )
+        lead_id = int(answer["result"])
+        return Created(f"lead:{lead_id}", {"lead_id": lead_id})
+
+    async def _known_record(self, crm: CrmHttp, job: Job) -> tuple[int, int] | None:
+        """The contact (else the latest lead) with the caller's number, if the CRM has one."""
+        answer = await _call(
+            crm,
+            job.connector,
+            "crm.duplicate.findbycomm",
+            {"type": "PHONE", "values": [job.call.caller]},
+            write=False,
+        )
+        found = answer["result"] if isinstance(answer["result"], dict) else {}
+        contacts, leads = _ids(found.get("CONTACT")), _ids(found.get("LEAD"))
+        if contacts:
+            return OWNER_CONTACT, min(contacts)
+        if leads:
+            return OWNER_LEAD, max(leads)
+        return None
+
+    # --- deals coming back ----------------------------------------------------------------
+
+    def hook_deal_ids(self, form: Sequence[tuple[str, str]], connector: ConnectorData) -> list[str]:
+        fields = dict(form)
+        expected = connector.credentials.get("application_token")
+        if not expected:
+            raise Unauthorized(
+                "this Bitrix24 connector has no application_token: set the outgoing webhook's "
+                "token on the connector (PATCH) before pointing the webhook here"
+            )
+        presented = fields.get("auth[application_token]", "")
+        if not hmac.compare_digest(presented.encode(), str(expected).encode()):
+            raise Unauthorized("auth[application_token] does not match this connector's")
+        event = fields.get("event", "").upper()
+        if event not in DEAL_EVENTS:
+            return []
+        deal_id = fields.get("data[FIELDS][ID]", "")
+        if not deal_id.isdigit():
+            raise BadRequest("data[FIELDS][ID]: missing or not a deal id")
+        return [deal_id]
+
+    async def fetch_deal(
+        self, crm: CrmHttp, connector: ConnectorData, deal_id: str
+    ) -> CrmDeal | None:
+        try:
+            answer = await _call(crm, connector, "crm.deal.get", {"id": int(deal_id)}, write=False)
+        except CrmFailure as failure:
+            if failure.status_code in (400, 404):  # "Not found"
+                return None
+            raise
+        deal = answer["result"]
+        return _deal(deal) if isinstance(deal, dict) and deal.get("ID") else None
+
+    async def changed_deals(
+        self, crm: CrmHttp, connector: ConnectorData, *, since: datetime
+    ) -> list[CrmDeal]:
+        deals: list[CrmDeal] = []
+        start: int | None = 0
+        for _page in range(MAX_POLL_PAGES):
+            if start is None:
+                break
+            answer = await _call(
+                crm,
+                connector,
+                "crm.deal.list",
+                {
+                    "filter": {">=DATE_MODIFY": isoformat_z(since)},
+                    "select": DEAL_FIELDS,
+                    "order": {"DATE_MODIFY": "ASC"},
+                    "start": start,
+                },
+                write=False,
+            )
+            deals.extend(_deal(d) for d in answer["result"] or [] if isinstance(d, dict))
+            start = int(answer["next"]) if answer.get("next") is not None else None
+        return deals
+
+
+def _deal(deal: dict[str, Any]) -> CrmDeal:
+    semantic = str(deal.get("STAGE_SEMANTIC_ID") or "P")
+    status: DealStatus = "won" if semantic == "S" else "lost" if semantic == "F" else "open"
+    lead_id = str(deal.get("LEAD_ID") or "")
+    return CrmDeal(
+        deal_id=str(deal["ID"]),
+        lead_ref=f"lead:{lead_id}" if lead_id.isdigit() and lead_id != "0" else None,
+        status=status,
+        revenue=money(deal.get("OPPORTUNITY")),
+        currency=str(deal.get("CURRENCY_ID") or "RUB")[:3].upper(),
+        updated_at=_parse_time(deal.get("DATE_MODIFY")),
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None

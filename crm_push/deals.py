@@ -1,0 +1,156 @@
+"""Deal outcomes tied to calls (and through them to sources), for revenue and ROMI: from the
+contract's endpoint for any CRM, and from amoCRM / Bitrix24 by webhook and by poll."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.exceptions import InvalidField, NotFound
+from app.kit.phones import to_e164
+from app.models import Call, Deal, Site
+from crm_push import repository
+from crm_push.connectors.base import ConnectorData, CrmDeal
+from crm_push.schemas import DealIn
+
+
+async def record_deal(
+    db: AsyncSession, *, site: Site, data: DealIn, now: datetime
+) -> tuple[Deal, bool]:
+    """Create or update (same external_id) a deal; True when it was created."""
+    call = await _call_of(db, site=site, data=data)
+    existing = await repository.deal_by_external_id(
+        db, site_id=site.id, external_id=data.external_id
+    )
+    if existing is None and call is None:
+        raise InvalidField("call_id", "give call_id or caller to tie the deal to a call")
+    return await _upsert(
+        db,
+        site_id=site.id,
+        external_id=data.external_id,
+        call_id=call.id if call else None,
+        connector_id=None,
+        status=data.status,
+        revenue=data.revenue,
+        currency=data.currency,
+        now=now,
+    )
+
+
+async def _call_of(db: AsyncSession, *, site: Site, data: DealIn) -> Call | None:
+    if data.call_id is not None:
+        call = await db.get(Call, data.call_id)
+        if call is None or call.site_id != site.id:
+            raise NotFound(f"call {data.call_id} not found on site {site.id}")
+        return call
+    if data.caller is not None:
+        caller = to_e164(data.caller, site.country, field="caller")
+        call = await repository.latest_call_from(db, site_id=site.id, caller=caller)
+        if call is None:
+            raise NotFound(f"no call from {caller} on site {site.id}")
+        return call
+    return None
+
+
+async def record_crm_deals(
+    db: AsyncSession, *, connector: ConnectorData, deals: Sequence[CrmDeal], now: datetime
+) -> int:
+    """Store the deals that grew out of calls this connector delivered; others (web forms,
+    manual leads) are not ours to report. Returns how many were stored."""
+    calls = await repository.delivered_call(
+        db, connector_id=connector.id, external_ids=(d.lead_ref for d in deals if d.lead_ref)
+    )
+    stored = 0
+    for deal in deals:
+        call_id = calls.get(deal.lead_ref) if deal.lead_ref else None
+        if call_id is None:
+            continue
+        await _upsert(
+            db,
+            site_id=connector.site_id,
+            external_id=f"{connector.kind}:{deal.deal_id}",
+            call_id=call_id,
+            connector_id=connector.id,
+            status=deal.status,
+            revenue=deal.revenue,
+            currency=deal.currency,
+            now=now,
+        )
+        stored += 1
+    return stored
+
+
+async def _upsert(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    external_id: str,
+    call_id: uuid.UUID | None,
+    connector_id: uuid.UUID | None,
+    status: str,
+    revenue: Decimal,
+    currency: str,
+    now: datetime,
+) -> tuple[Deal, bool]:
+    deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
+    if deal is None:
+        inserted = await repository.insert_deal(
+            db,
+            {
+                "id": uuid.uuid4(),
+                "site_id": site_id,
+                "call_id": call_id,
+                "connector_id": connector_id,
+                "external_id": external_id,
+                "status": status,
+                "revenue": revenue,
+                "currency": currency,
+                "created_at": now,
+                "updated_at": now,
+                "closed_at": None if status == "open" else now,
+            },
+        )
+        deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
+        assert deal is not None
+        if inserted:
+            return deal, True
+    _apply(deal, call_id=call_id, status=status, revenue=revenue, currency=currency, now=now)
+    await db.flush()
+    return deal, False
+
+
+def _apply(
+    deal: Deal,
+    *,
+    call_id: uuid.UUID | None,
+    status: str,
+    revenue: Decimal,
+    currency: str,
+    now: datetime,
+) -> None:
+    # A poll re-reads deals it has seen: only a real change moves updated_at.
+    changed = (deal.status, Decimal(deal.revenue), deal.currency) != (status, revenue, currency)
+    if call_id is not None and call_id != deal.call_id:
+        deal.call_id, changed = call_id, True
+    if not changed:
+        return
+    if status == "open":
+        deal.closed_at = None
+    elif deal.status != status or deal.closed_at is None:
+        deal.closed_at = now
+    deal.status, deal.revenue, deal.currency = status, revenue, currency
+    deal.updated_at = now
+
+
+async def list_deals(
+    db: AsyncSession, *, site_id: uuid.UUID, call_id: uuid.UUID | None, limit: int = 500
+) -> list[Deal]:
+    return await repository.deals(db, site_id=site_id, call_id=call_id, limit=limit)
+
+
+async def calls_of(db: AsyncSession, deals: Sequence[Deal]) -> dict[uuid.UUID, Call]:
+    return await repository.calls_by_id(db, (d.call_id for d in deals if d.call_id))

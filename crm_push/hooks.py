@@ -1,0 +1,83 @@
+"""POST /hooks/crm/{connector_id}: deal outcomes pushed by amoCRM (lead status webhooks) and
+Bitrix24 (ONCRMDEALUPDATE). A webhook only names deals; each is read back through the CRM's
+API before it is stored, and a read that fails leaves the deal to the next poll."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qsl
+
+import httpx
+from fastapi import APIRouter, Request
+
+from app.deps import Now
+from app.exceptions import AppError, NotFound, PayloadTooLarge
+from app.models import CrmConnector
+from crm_push import deals, deals_sync, repository
+from crm_push.connectors import DEAL_SOURCES
+from crm_push.connectors.base import ConnectorData
+from crm_push.redaction import install_log_redaction
+from crm_push.schemas import HookAnswer
+from crm_push.transport import CrmHttp, secrets_of
+from crm_push.worker import real_sleep_until
+
+hooks_router = APIRouter(tags=["crm webhooks"])
+MAX_BODY_BYTES = 256 * 1024
+# A CRM batches a handful of changes per webhook; more than this waits for the poll.
+MAX_DEALS_PER_HOOK = 50
+# CRMs give up on (and eventually disable) webhooks that answer slowly.
+READ_BACK_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+
+
+class ConnectorGone(AppError):
+    status_code = 410
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"webhook body is larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+async def _connector(request: Request, connector_id: uuid.UUID) -> ConnectorData:
+    async with request.app.state.sessionmaker() as db:
+        row = await db.get(CrmConnector, connector_id)
+    if row is None:
+        raise NotFound(f"no CRM connector {connector_id}")
+    if row.retired_at is not None:
+        raise ConnectorGone(f"CRM connector {connector_id} is retired")
+    if row.kind not in DEAL_SOURCES:
+        raise NotFound(f"a {row.kind} connector takes no deal webhooks")
+    return ConnectorData.of(row)
+
+
+@hooks_router.post("/hooks/crm/{connector_id}", response_model=HookAnswer)
+async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: Now) -> HookAnswer:
+    connector = await _connector(request, connector_id)
+    form = parse_qsl(
+        (await _body(request)).decode("utf-8", errors="replace"), keep_blank_values=True
+    )
+    deal_ids = DEAL_SOURCES[connector.kind].hook_deal_ids(form, connector)[:MAX_DEALS_PER_HOOK]
+    if not deal_ids:
+        return HookAnswer(received=0, stored=0)
+    install_log_redaction()
+    clock = request.app.state.clock
+    async with httpx.AsyncClient() as http:
+        crm = CrmHttp(
+            client=http,
+            clock=clock,
+            sleep_until=real_sleep_until(clock),
+            secrets=secrets_of(connector.credentials),
+            timeout=READ_BACK_TIMEOUT,
+        )
+        found, failed = await deals_sync.read_back(crm, connector, deal_ids)
+    async with request.app.state.sessionmaker() as db:
+        stored = await deals.record_crm_deals(db, connector=connector, deals=found, now=now)
+        if failed:
+            # The CRM will not send this webhook again: poll it soon instead.
+            await repository.set_poll(db, connector_id=connector.id, deals_poll_at=now)
+        await db.commit()
+    return HookAnswer(received=len(deal_ids), stored=stored)

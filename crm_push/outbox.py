@@ -1,0 +1,56 @@
+"""The transactional outbox: a delivery row per call and connector, written in the same
+transaction as the call's state, so a call that is stored is a call that will be pushed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Call
+from crm_push import repository
+from crm_push.connectors import get_connector
+
+CallEventName = Literal["call.started", "call.attributed"]
+_KEY_NAMESPACE = uuid.UUID("5d1bb7c2-8f44-4f5e-9a49-3f1f7a6c2b10")
+
+
+def idempotency_key(*, connector_id: uuid.UUID, call_id: uuid.UUID, event: str) -> str:
+    """The key the CRM keeps with the record. Derived, not random: the same (connector, call,
+    event) always has the same key, whatever happens to the row."""
+    return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/{call_id}/{event}").hex
+
+
+async def enqueue_for_call(
+    db: AsyncSession, *, call: Call, event: CallEventName, now: datetime
+) -> None:
+    """One delivery per active connector of the call's site that wants `event`; repeating it
+    (a replayed PBX event) adds nothing. Does not commit: the caller's transaction does."""
+    for connector in await repository.connectors(db, site_id=call.site_id, include_retired=False):
+        if event not in get_connector(connector.kind).events(connector.config):
+            continue
+        await repository.insert_delivery(
+            db,
+            {
+                "id": uuid.uuid4(),
+                "connector_id": connector.id,
+                "call_id": call.id,
+                "event": event,
+                "idempotency_key": idempotency_key(
+                    connector_id=connector.id, call_id=call.id, event=event
+                ),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "external_id": None,
+                "external_refs": None,
+                "claim_token": None,
+                "maybe_created": False,
+                "created_at": now,
+                "updated_at": now,
+                "sent_at": None,
+            },
+        )

@@ -1,0 +1,248 @@
+"""`callsource worker`: drains the outbox and polls the CRMs for deal outcomes.
+
+Each delivery runs in three short transactions: the claim (committed before any request goes
+out), the HTTP exchange outside any transaction, and the outcome. Several workers on one
+PostgreSQL database share the queue; on SQLite run one.
+
+Time comes from the injected clock and waits go through `sleep_until`, so the tests drive an
+hour-long outage, backoff and rate limits on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.kit.clock import Clock, utcnow
+from crm_push import deals_sync, dispatch
+from crm_push.connectors import get_connector
+from crm_push.ratelimit import Rate, RateLimiter, create_rate_limiter
+from crm_push.redaction import install_log_redaction
+from crm_push.retry import RetryPolicy
+from crm_push.transport import CrmHttp, RateDeferred, SleepUntil, secrets_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    batch_size: int = 20
+    concurrency: int = 10
+    # Longer than any one delivery can take (a few requests, each bounded by the timeout and
+    # the rate-limit wait); a worker that dies leaves its rows to others after this.
+    lease_s: float = 300.0
+    idle_s: float = 1.0
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    # Off for benchmarks against the local CRM server; per kind otherwise (None: connector's).
+    rate_limits: bool = True
+    rates: dict[str, Rate] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    deals_poll_interval_s: float = 600.0
+    # CRM clocks and ours differ: each poll re-reads a little of the previous window.
+    deals_overlap_s: float = 300.0
+
+
+def _by_caller(claims: list[dispatch.Claim]) -> list[list[dispatch.Claim]]:
+    """One caller's calls to one CRM go in call order, one after another: the second must see
+    the record the first created (Bitrix24 adds a repeat call to it instead of a new lead)."""
+    groups: dict[tuple[object, ...], list[dispatch.Claim]] = {}
+    for claim in claims:
+        call = claim.job.call
+        key = (claim.job.connector.id, call.caller or claim.job.delivery_id)
+        groups.setdefault(key, []).append(claim)
+    return [sorted(group, key=lambda c: c.job.call.started_at) for group in groups.values()]
+
+
+def real_sleep_until(clock: Clock) -> SleepUntil:
+    async def sleep_until(moment: datetime) -> None:
+        delay = (moment - clock()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    return sleep_until
+
+
+class Worker:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        http: httpx.AsyncClient,
+        limiter: RateLimiter,
+        config: WorkerConfig | None = None,
+        clock: Clock = utcnow,
+        sleep_until: SleepUntil | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.http = http
+        self.limiter = limiter
+        self.config = config or WorkerConfig()
+        self.clock = clock
+        self.sleep_until = sleep_until or real_sleep_until(clock)
+        self.rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+        install_log_redaction()
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    async def deliver_due(self) -> int:
+        """Claim one batch of due deliveries and attempt them; the number claimed."""
+        lease = timedelta(seconds=self.config.lease_s)
+        async with self.sessionmaker() as db:
+            claims = await dispatch.claim_due(
+                db, now=self.clock(), limit=self.config.batch_size, lease=lease
+            )
+            await db.commit()
+        await asyncio.gather(*(self._deliver_in_order(group) for group in _by_caller(claims)))
+        return len(claims)
+
+    async def _deliver_in_order(self, claims: list[dispatch.Claim]) -> None:
+        for claim in claims:
+            await self._deliver(claim)
+
+    async def _deliver(self, claim: dispatch.Claim) -> None:
+        async with self._slots:
+            crm = self.crm_http(
+                claim.job.connector.kind,
+                claim.job.connector.id.hex,
+                claim.job.connector.credentials,
+                deadline=claim.lease_until,
+            )
+            started = time.perf_counter()
+            try:
+                outcome = await dispatch.attempt(crm, claim)
+            except RateDeferred as deferred:
+                async with self.sessionmaker() as db:
+                    await dispatch.release(db, claim, until=deferred.until, now=self.clock())
+                    await db.commit()
+                return
+            except Exception as exc:
+                log.exception("delivery %s failed unexpectedly", claim.job.delivery_id)
+                outcome = dispatch.failed_unexpectedly(claim, exc)
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            async with self.sessionmaker() as db:
+                stored = await dispatch.record(
+                    db,
+                    claim,
+                    outcome,
+                    now=self.clock(),
+                    policy=self.config.retry,
+                    rng=self.rng,
+                    duration_ms=duration_ms,
+                )
+                await db.commit()
+            if stored and outcome.failure is not None:
+                log.info(
+                    "delivery %s to %s connector %s failed: %s",
+                    claim.job.delivery_id,
+                    claim.job.connector.kind,
+                    claim.job.connector.id,
+                    outcome.failure.message,
+                )
+
+    def crm_http(
+        self,
+        kind: str,
+        rate_key: str,
+        credentials: dict[str, object],
+        *,
+        deadline: datetime | None,
+    ) -> CrmHttp:
+        rate = self.config.rates.get(kind, get_connector(kind).rate)
+        limited = self.config.rate_limits and rate is not None
+        return CrmHttp(
+            client=self.http,
+            clock=self.clock,
+            sleep_until=self.sleep_until,
+            secrets=secrets_of(dict(credentials)),
+            limiter=self.limiter if limited else None,
+            rate=rate if limited else None,
+            rate_key=rate_key,
+            # Stop waiting for a rate slot well before the lease runs out.
+            deadline=deadline - timedelta(seconds=self.config.lease_s / 3) if deadline else None,
+            timeout=httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
+        )
+
+    # --- deals ----------------------------------------------------------------------------
+
+    async def poll_deals_due(self) -> int:
+        """Poll every CRM whose deals poll is due; the number of deals stored."""
+        return await deals_sync.poll_due(self)
+
+    # --- loops ----------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One round: a batch of deliveries and the due deal polls."""
+        delivered = await self.deliver_due()
+        await self.poll_deals_due()
+        return delivered
+
+    async def drain(self) -> int:
+        """Everything due now, then the due polls (`callsource worker --once`)."""
+        total = 0
+        while claimed := await self.deliver_due():
+            total += claimed
+        await self.poll_deals_due()
+        return total
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        while not stop_event.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                # The database or Redis went away for a moment: keep the worker alive.
+                log.exception("CRM worker round failed; trying again")
+                claimed = 0
+            if claimed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), timeout=self.config.idle_s)
+
+
+@contextlib.asynccontextmanager
+async def open_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    config: WorkerConfig | None = None,
+) -> AsyncIterator[Worker]:
+    """A worker with its HTTP client and rate limiter (Redis when configured), closed after."""
+    config = config or WorkerConfig()
+    limiter = create_rate_limiter(settings.redis_url)
+    limits = httpx.Limits(max_connections=config.concurrency * 2)
+    try:
+        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
+            yield Worker(sessionmaker, http=http, limiter=limiter, config=config, clock=clock)
+    finally:
+        await limiter.close()
+
+
+async def run_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    stop_event: asyncio.Event,
+    clock: Clock = utcnow,
+    config: WorkerConfig | None = None,
+    once: bool = False,
+) -> int:
+    """Run the worker until `stop_event` is set (or, with `once`, until nothing is due).
+    For `serve`/`demo`: `asyncio.create_task(run_worker(app.state.sessionmaker, settings,
+    stop_event=event))` in the lifespan, and set the event on shutdown."""
+    async with open_worker(sessionmaker, settings, clock=clock, config=config) as worker:
+        if once:
+            return await worker.drain()
+        await worker.run(stop_event)
+        return 0
