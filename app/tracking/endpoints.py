@@ -20,7 +20,7 @@ from app.ratelimit import PublicLimits, RateLimiter
 from app.sites import repository as sites_repository
 from app.tracking import http, service
 from app.tracking.bots import is_bot
-from app.tracking.schemas import SessionAnswer, SessionRequest
+from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
 from numberpool.store import PoolStore
 
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
@@ -59,6 +59,15 @@ async def _limit(limiter: RateLimiter, request: Request, site: Site, now: dateti
 def _parse(raw: Any) -> SessionRequest:
     try:
         return SessionRequest.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        raise InvalidField(field, str(error["msg"]).removeprefix("Value error, ")) from exc
+
+
+def _parse_ping(raw: Any) -> PingRequest:
+    try:
+        return PingRequest.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "body"
@@ -115,8 +124,10 @@ async def ping_session(
     with _cors_on_errors(cors):
         http.check_origin(site, origin)
         await _limit(limiter, request, site, now)
-        await http.read_json_body(request)
-        answer = await service.ping_session(db, store, site=site, session_id=session_id, now=now)
+        data = _parse_ping(await http.read_json_body(request))
+        answer = await service.ping_session(
+            db, store, site=site, session_id=session_id, data=data, now=now
+        )
     return _json(answer, cors)
 
 

@@ -32,6 +32,17 @@ class SessionRequest(BaseModel):
         return value or None
 
 
+class PingRequest(BaseModel):
+    """A ping carries the page's state; only a consent given since the last call matters."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    visitor_id: uuid.UUID | None = None
+    consent: bool | None = None
+    ga_client_id: str | None = Field(default=None, max_length=100)
+    ym_client_id: str | None = Field(default=None, max_length=100)
+
+
 class ShownNumber(BaseModel):
     target: str
     number: str

@@ -12,7 +12,7 @@ from app.exceptions import NotFound
 from app.models import Pool, Site, TargetNumber, TrackingNumber, TrackingSession, Visitor
 from app.numbers.source_rules import pick_source_number
 from app.tracking import repository
-from app.tracking.schemas import SessionAnswer, SessionRequest, ShownNumber
+from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest, ShownNumber
 from app.tracking.sources import Touch, classify
 from numberpool import service as pool_service
 from numberpool.store import PoolStore
@@ -79,6 +79,7 @@ async def ping_session(
     *,
     site: Site,
     session_id: uuid.UUID,
+    data: PingRequest | None = None,
     now: datetime,
 ) -> SessionAnswer:
     session = await repository.session(db, site_id=site.id, session_id=session_id)
@@ -88,10 +89,26 @@ async def ping_session(
         session.ended_at = session.last_seen_at + SESSION_TIMEOUT
         await db.flush()
         raise NotFound(f"session {session_id} has ended: start a new one")
+    if data is not None and data.consent and not session.consent:
+        await _consent_given(db, site=site, session=session, data=data, now=now)
     targets = await repository.targets_and_pools(db, site_id=site.id)
     return await _answer(
         db, store, site=site, session=session, targets=targets, renew=True, now=now
     )
+
+
+async def _consent_given(
+    db: AsyncSession, *, site: Site, session: TrackingSession, data: PingRequest, now: datetime
+) -> None:
+    """The visitor accepted cookies during the visit: from now on they are tracked as one,
+    and the next numbers they see can be dynamic."""
+    start = SessionRequest(url=session.landing_url, visitor_id=data.visitor_id, consent=True)
+    visitor = await _visitor(db, site=site, data=start, now=now)
+    session.consent = True
+    session.visitor_id = visitor.id
+    session.ga_client_id = data.ga_client_id
+    session.ym_client_id = data.ym_client_id
+    await db.flush()
 
 
 async def _visitor(db: AsyncSession, *, site: Site, data: SessionRequest, now: datetime) -> Visitor:

@@ -69,6 +69,7 @@ async def test_a_worker_killed_mid_batch_leaves_each_call_in_the_crm_once(
     assert interrupted == 3
 
 
+@pytest.mark.postgresql_only
 async def test_two_workers_share_one_postgresql_outbox(
     world: World,
     crm: FakeCrmServer,
@@ -76,8 +77,6 @@ async def test_two_workers_share_one_postgresql_outbox(
     http: httpx.AsyncClient,
     clock: ManualClock,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs a single worker")
     await world.webhook(crm)
     for n in range(24):
         await world.call(caller=f"+7900111{n:04d}")

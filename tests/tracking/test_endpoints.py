@@ -345,3 +345,27 @@ async def test_rate_limit_per_address(anonymous: AsyncClient, site: dict[str, An
     assert statuses[120] == 429
     limited = await start(anonymous, site, user_agent=bot)
     assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_consent_given_during_the_visit_upgrades_the_session(
+    anonymous: AsyncClient, site: dict[str, Any], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    declined = (await start(anonymous, site, consent=False)).json()
+    assert declined["numbers"][0]["kind"] == "target"
+
+    accepted = await anonymous.post(
+        f"/t/{site['public_key']}/sessions/{declined['session_id']}/ping",
+        content=json.dumps({"consent": True, "ga_client_id": "5.6"}),
+        headers={"Content-Type": "text/plain", "User-Agent": BROWSER, "Origin": ORIGIN},
+    )
+
+    assert accepted.status_code == 200
+    answer = accepted.json()
+    assert answer["session_id"] == declined["session_id"]
+    assert answer["visitor_id"] is not None
+    assert answer["numbers"][0]["kind"] == "dynamic"
+    async with sessionmaker() as db:
+        session = await db.get(TrackingSession, uuid.UUID(answer["session_id"]))
+        assert session is not None
+        assert (session.consent, session.ga_client_id) == (True, "5.6")
+        assert str(session.visitor_id) == answer["visitor_id"]
