@@ -59,15 +59,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
     token = settings.require_admin_token()
+    base = f"http://{args.host}:{args.port}"
+    if "public_url" not in settings.model_fields_set:
+        # Snippet and webhook URLs must point where this demo actually listens.
+        settings = settings.model_copy(update={"public_url": base})
     if settings.is_sqlite:
         migrations.upgrade(settings.database_url)
     site = asyncio.run(_seed_demo(settings))
-    base = f"http://{args.host}:{args.port}"
     print(
         "\nCallsource demo is running\n"
-        f"  dashboard:   {base}/\n"
+        f"  dashboard:   {base}/  (first visit: /setup makes your account with the token)\n"
+        f"  demo shop:   {base}/demo  (the snippet, test calls, the CRM inbox)\n"
         f"  admin token: {token}\n"
-        f"  demo site:   {site} \n"
+        f"  demo site:   {site}\n"
         f"  API docs:    {base}/docs\n"
         f"  try:         curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites\n",
         flush=True,
@@ -85,7 +89,9 @@ async def _seed_demo(settings: Settings) -> str:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as db:
-            site, _created = await ensure_demo_site(db, now=utcnow())
+            site, _created = await ensure_demo_site(
+                db, now=utcnow(), public_url=settings.public_url
+            )
             await db.commit()
             return f"{site.name} (id {site.id}, public key {site.public_key})"
     finally:

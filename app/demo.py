@@ -1,4 +1,5 @@
-"""The demo site `callsource demo` creates on first run: pool, static numbers, PBX integration."""
+"""The demo site `callsource demo` creates on first run: pool, static numbers, PBX integration,
+and a webhook CRM connector that delivers leads to the dashboard's demo CRM inbox."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.models import Site
 from app.numbers import service as numbers_service
 from app.numbers.schemas import PoolCreate, StaticNumberCreate
 from app.sites import repository as sites_repository
 from app.sites import service as sites_service
 from app.sites.schemas import SiteCreate
+from crm_push import service as crm_service
+from crm_push.schemas import WebhookCreate
 from pbx_webhooks import service as pbx_service
 from pbx_webhooks.schemas import GenericCreate
 
@@ -20,12 +24,39 @@ DEMO_TARGET = "+7 495 123-45-67"
 DEMO_POOL = [f"+7 495 000-00-{n:02d}" for n in range(1, 6)]
 DEMO_SOURCE_NUMBER = ("+7 495 000-01-01", "yandex", "organic")
 DEMO_OFFLINE_NUMBER = ("+7 495 000-02-01", "spring-flyers")
+# The dashboard's demo CRM inbox (app/dashboard/demo_endpoints.py) receives leads here.
+DEMO_INBOX_PATH = "/demo/crm-inbox/hook"
 
 
-async def ensure_demo_site(db: AsyncSession, *, now: datetime) -> tuple[Site, bool]:
+async def find_demo_site(db: AsyncSession) -> Site | None:
+    return await sites_repository.get_by_name(db, DEMO_SITE_NAME)
+
+
+async def ensure_demo_crm(
+    db: AsyncSession, site: Site, *, now: datetime, public_url: str | None = None
+) -> bool:
+    """The webhook connector to the demo CRM inbox, created unless there is one; True if new.
+
+    Separate from the site so that a demo database made before the inbox existed gets it too.
+    """
+    for connector in await crm_service.list_connectors(db, site_id=site.id):
+        if connector.kind == "webhook" and str(connector.config.get("url", "")).endswith(
+            DEMO_INBOX_PATH
+        ):
+            return False
+    base = public_url or get_settings().public_url
+    data = WebhookCreate(kind="webhook", name="Demo CRM inbox", url=base + DEMO_INBOX_PATH)
+    await crm_service.create_connector(db, site, data, now=now)
+    return True
+
+
+async def ensure_demo_site(
+    db: AsyncSession, *, now: datetime, public_url: str | None = None
+) -> tuple[Site, bool]:
     """The demo site, created with its numbers the first time; (site, created)."""
-    existing = await sites_repository.get_by_name(db, DEMO_SITE_NAME)
+    existing = await find_demo_site(db)
     if existing is not None:
+        await ensure_demo_crm(db, existing, now=now, public_url=public_url)
         return existing, False
     site = await sites_service.create_site(
         db,
@@ -56,4 +87,5 @@ async def ensure_demo_site(db: AsyncSession, *, now: datetime) -> tuple[Site, bo
     await pbx_service.create_integration(
         db, site, GenericCreate(provider="generic", name="Demo PBX"), now=now
     )
+    await ensure_demo_crm(db, site, now=now, public_url=public_url)
     return site, True

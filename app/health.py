@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operations"])
 
@@ -37,4 +40,12 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+    state = request.app.state
+    try:
+        async with state.sessionmaker() as db:
+            await state.pool_metrics.refresh(db, state.pool_store, now=state.clock())
+            await db.commit()
+    except Exception:
+        # The HTTP figures are still worth serving when the pool figures cannot be read.
+        log.exception("could not refresh the pool metrics")
+    return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

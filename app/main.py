@@ -15,9 +15,11 @@ from app import health
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
+from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
+from app.housekeeping import run_housekeeping
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
@@ -30,6 +32,7 @@ from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.worker import run_worker
 from numberpool import endpoints as pool_endpoints
+from numberpool.metrics import PoolMetrics
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
 from pbx_webhooks import hooks as pbx_hooks
@@ -52,20 +55,25 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.pool_store = create_store(settings.redis_url)
         app.state.rate_limiter = create_rate_limiter(settings.redis_url)
-        stop_worker = asyncio.Event()
-        worker = (
+        stop = asyncio.Event()
+        background: list[asyncio.Task[object]] = [
             asyncio.create_task(
-                run_worker(app.state.sessionmaker, settings, stop_event=stop_worker, clock=clock)
+                run_housekeeping(
+                    app.state.sessionmaker, app.state.pool_store, clock=clock, stop_event=stop
+                )
             )
-            if with_worker
-            else None
-        )
+        ]
+        if with_worker:
+            background.append(
+                asyncio.create_task(
+                    run_worker(app.state.sessionmaker, settings, stop_event=stop, clock=clock)
+                )
+            )
         try:
             yield
         finally:
-            stop_worker.set()
-            if worker is not None:
-                await worker
+            stop.set()
+            await asyncio.gather(*background)
             await app.state.rate_limiter.close()
             await app.state.pool_store.close()
             await engine.dispose()
@@ -82,6 +90,7 @@ def create_app(
     app.state.clock = clock
     app.state.public_limits = public_limits or PublicLimits()
     app.state.registry = registry
+    app.state.pool_metrics = PoolMetrics(registry)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     install_error_handlers(app)
 
@@ -108,8 +117,6 @@ def create_app(
         return snippet_response(request, snippet)
 
     # The dashboard (HTML pages, sign-in, the demo) and its static files under /dashboard/static.
-    from app.dashboard.endpoints import install as install_dashboard
-
     install_dashboard(app)
 
     return app

@@ -102,9 +102,7 @@ class SessionCodec:
         if not raw:
             return None
         try:
-            payload = self._serializer.loads(
-                raw, max_age=int(SESSION_LIFETIME.total_seconds())
-            )
+            payload = self._serializer.loads(raw, max_age=int(SESSION_LIFETIME.total_seconds()))
             csrf = payload["c"]
             user_id = uuid.UUID(payload["u"]) if "u" in payload else None
             auth = payload.get("a")

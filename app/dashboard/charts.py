@@ -89,21 +89,22 @@ def nice_ceiling(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 x 10^k at or above `value`: round axis ends."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power:
             return float(step * power)
-    return 10.0 * power
+    return float(10 * power)
 
 
-def _y_ticks(plot: Plot, top_value: float, *, count: int = 4, integer: bool = True) -> list[Tick]:
+def _y_ticks(plot: Plot, top_value: float, *, most: int = 5) -> list[Tick]:
+    """Gridlines at whole, round steps (counts of calls and numbers are whole)."""
+    step = max(1.0, nice_ceiling(top_value / most))
     ticks = []
-    for i in range(count + 1):
-        value = top_value * i / count
-        if integer and value != int(value):
-            continue
-        label = f"{int(value)}" if integer else f"{value:g}"
-        ticks.append(Tick(pos=plot.bottom - plot.height * i / count, label=label))
+    value = 0.0
+    while value <= top_value + 1e-9:
+        pos = plot.bottom - plot.height * value / top_value
+        ticks.append(Tick(pos=round(pos, 2), label=f"{value:g}"))
+        value += step
     return ticks
 
 
@@ -271,7 +272,7 @@ def pool_chart(
                 key=moment.isoformat(),
                 series="fallback share",
                 value=round(share, 4),
-                title=f"{moment.strftime(time_label)}: {share * 100:.0f} % of sessions got no pool number",
+                title=f"{moment.strftime(time_label)}: {share:.0%} of sessions got no pool number",
             )
         )
     step = _every(n, 8)

@@ -37,7 +37,9 @@ async def delete_user(db: AsyncSession, row: User) -> None:
     await db.delete(row)
 
 
-async def site_ids(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+async def site_ids(
+    db: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
     """The sites each of `user_ids` may see (viewers; admins have no rows)."""
     wanted = list(user_ids)
     found: dict[uuid.UUID, set[uuid.UUID]] = {user_id: set() for user_id in wanted}

@@ -114,7 +114,9 @@ async def _check_sites(db: AsyncSession, site_ids: tuple[uuid.UUID, ...] | list[
         await sites_service.get_site(db, site_id)
 
 
-async def authenticate(db: AsyncSession, *, email: str, password: str, now: datetime) -> User | None:
+async def authenticate(
+    db: AsyncSession, *, email: str, password: str, now: datetime
+) -> User | None:
     """The account these credentials open, or None; the same answer (and time) whether the
     e-mail or the password was wrong."""
     try:
@@ -202,9 +204,7 @@ async def set_disabled(
     return user
 
 
-async def change_password(
-    db: AsyncSession, *, user: User, current: str, new: str
-) -> None:
+async def change_password(db: AsyncSession, *, user: User, current: str, new: str) -> None:
     if not await auth.verify_password(user.password_hash, current):
         raise InvalidField("current_password", "is not right")
     problem = auth.password_problem(new)
@@ -212,3 +212,7 @@ async def change_password(
         raise InvalidField("new_password", problem)
     user.password_hash = await auth.hash_password(new)
     await db.flush()
+
+
+async def all_sites(db: AsyncSession) -> list[Site]:
+    return await sites_service.list_sites(db)

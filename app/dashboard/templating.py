@@ -27,10 +27,10 @@ def number(value: int | float | Decimal | None, places: int = 0) -> str:
     return f"{value:,.{places}f}".replace(",", _GROUP)
 
 
-def money(value: int | float | Decimal | None, currency: str | None = None) -> str:
+def money(value: int | float | Decimal | None, currency: str | None = None, places: int = 2) -> str:
     if value is None:
         return "—"
-    text = number(value, 2)
+    text = number(value, places)
     return f"{text} {currency}" if currency else text
 
 
@@ -49,7 +49,7 @@ def duration(seconds: int | None) -> str:
 
 
 @cache
-def _zone(name: str) -> ZoneInfo:
+def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -62,7 +62,7 @@ def local_time(moment: datetime | None, timezone: str = "UTC", fmt: str = "%Y-%m
         return "—"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_zone(timezone)).strftime(fmt)
+    return moment.astimezone(zone(timezone)).strftime(fmt)
 
 
 def phone(value: str | None) -> str:

@@ -8,7 +8,7 @@ page instead of the API's JSON, so the dashboard needs no handler of its own in 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -100,7 +100,16 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     session = load_session(request)
-    values = {"request": request, "csrf_token": session.csrf, "path": request.url.path}
+    values: dict[str, Any] = {
+        "request": request,
+        "csrf_token": session.csrf,
+        "path": request.url.path,
+        "account": None,
+        "sites": [],
+        "site": None,
+        "nav": "",
+        "notice": None,
+    }
     values |= getattr(request.state, "dashboard_context", {})
     values |= context or {}
     html = environment().get_template(template).render(values)
@@ -130,7 +139,10 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def error_page(request: Request, status_code: int, detail: str) -> HTMLResponse:
     return render(
-        request, "error.html", {"status_code": status_code, "detail": detail}, status_code=status_code
+        request,
+        "error.html",
+        {"status_code": status_code, "detail": detail},
+        status_code=status_code,
     )
 
 
@@ -138,7 +150,7 @@ class HtmlRoute(APIRoute):
     """A route whose errors are pages, whose responses carry the session cookie when it
     changed, and the security headers of the dashboard."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def html_handler(request: Request) -> Response:
@@ -163,7 +175,9 @@ async def optional_account(request: Request, db: DbSession) -> Account | None:
     if session.user_id is None:
         return None
     found = await service.account(db, user_id=session.user_id)
-    if found is None or session.auth != auth.fingerprint(found.user.password_hash, _codec(request).key):
+    if found is None or session.auth != auth.fingerprint(
+        found.user.password_hash, _codec(request).key
+    ):
         # Deleted, disabled, or the password changed since: this session is over.
         store_session(request, SessionData.anonymous())
         return None
@@ -183,7 +197,10 @@ async def required_account(
 
 def sign_in(request: Request, account_user_id: uuid.UUID, password_hash: str) -> None:
     session = load_session(request)
-    store_session(request, session.signed_in(account_user_id, auth.fingerprint(password_hash, _codec(request).key)))
+    store_session(
+        request,
+        session.signed_in(account_user_id, auth.fingerprint(password_hash, _codec(request).key)),
+    )
 
 
 def sign_out(request: Request) -> None:
@@ -205,12 +222,17 @@ class Page:
         settings: Settings = self.request.app.state.settings
         return settings
 
-    def render(self, template: str, context: dict[str, Any] | None = None, **kw: Any) -> HTMLResponse:
+    def render(
+        self, template: str, context: dict[str, Any] | None = None, **kw: Any
+    ) -> HTMLResponse:
         return render(self.request, template, {**(context or {}), **kw})
 
 
 async def page(
-    request: Request, db: DbSession, now: Now, account: Annotated[Account, Depends(required_account)]
+    request: Request,
+    db: DbSession,
+    now: Now,
+    account: Annotated[Account, Depends(required_account)],
 ) -> Page:
     sites = await service.visible_sites(db, account)
     request.state.dashboard_context = {"account": account, "sites": sites, "site": None}
@@ -246,7 +268,9 @@ class SitePage:
         """The URL prefix of this site's pages."""
         return f"/sites/{self.site.id}"
 
-    def render(self, template: str, context: dict[str, Any] | None = None, **kw: Any) -> HTMLResponse:
+    def render(
+        self, template: str, context: dict[str, Any] | None = None, **kw: Any
+    ) -> HTMLResponse:
         return self.page.render(template, context, **kw)
 
 

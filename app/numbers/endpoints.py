@@ -19,6 +19,8 @@ from app.numbers.schemas import (
     StaticNumberUpdate,
 )
 from app.sites import service as sites_service
+from numberpool import service as pool_service
+from numberpool.deps import Store
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["numbers"], dependencies=[AdminOnly])
 
@@ -83,16 +85,23 @@ async def get_pool(site_id: uuid.UUID, pool_id: uuid.UUID, db: DbSession) -> Poo
 
 @router.patch("/pools/{pool_id}", response_model=PoolOut)
 async def update_pool(
-    site_id: uuid.UUID, pool_id: uuid.UUID, data: PoolUpdate, db: DbSession, now: Now
+    site_id: uuid.UUID, pool_id: uuid.UUID, data: PoolUpdate, db: DbSession, store: Store, now: Now
 ) -> PoolOut:
     site = await sites_service.get_active_site(db, site_id)
     pool = await service.update_pool(db, site, pool_id, data, now=now)
+    # The store must see the committed numbers and settings before it leases again.
+    await db.commit()
+    await pool_service.refresh_pool(db, store, pool=pool, now=now)
     return (await _pools_out(db, [pool]))[0]
 
 
 @router.delete("/pools/{pool_id}", response_model=PoolOut)
-async def retire_pool(site_id: uuid.UUID, pool_id: uuid.UUID, db: DbSession, now: Now) -> PoolOut:
+async def retire_pool(
+    site_id: uuid.UUID, pool_id: uuid.UUID, db: DbSession, store: Store, now: Now
+) -> PoolOut:
     pool = await service.retire_pool(db, site_id=site_id, pool_id=pool_id, now=now)
+    await db.commit()
+    await store.drop(str(pool.id))
     return (await _pools_out(db, [pool]))[0]
 
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import PUBLIC_URL
 from tests.clock import ManualClock
+from tests.conftest import PUBLIC_URL
 from tests.factories import create_site
 
 SITE = {"name": "Shop", "domains": ["shop.example"], "country": "RU", "timezone": "Europe/Moscow"}

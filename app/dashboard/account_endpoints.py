@@ -1,0 +1,229 @@
+"""Sign-in, the first admin (/setup), sign-out, the account's password and, for admins, the
+accounts of others."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from app.dashboard import service, web
+from app.dashboard.csrf import CsrfChecked
+from app.dashboard.service import Account, Role
+from app.dashboard.web import HtmlRoute, SignedIn, optional_account, redirect, render, safe_next
+from app.deps import DbSession, Now
+from app.exceptions import AppError, InvalidField, TooManyRequests
+from app.ratelimit import Limit, RateLimiter
+from app.tracking.http import client_address
+
+router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+
+# Per client address: enough for people who mistype, useless for guessing (argon2 also makes
+# each guess cost ~50 ms of our CPU, which this keeps bounded).
+SIGN_IN_LIMIT = Limit("dashboard-sign-in", requests=10, window_s=300)
+Text = Annotated[str, Form(max_length=1024)]
+NOTICES = {
+    "user-created": "The account is created: give its owner the e-mail and password.",
+    "sites-saved": "The viewer's sites are saved.",
+    "user-disabled": "The account is disabled: its sessions ended.",
+    "user-enabled": "The account can sign in again.",
+    "password-changed": "Your password is changed; other sessions of yours have ended.",
+}
+
+
+async def _limit(request: Request, now: Now) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    retry_after = await limiter.hit(SIGN_IN_LIMIT, client_address(request), now=now)
+    if retry_after is not None:
+        raise TooManyRequests(
+            f"too many sign-in attempts: try again in {retry_after} s", retry_after_s=retry_after
+        )
+
+
+SignInLimited = Depends(_limit)
+MaybeAccount = Annotated[Account | None, Depends(optional_account)]
+
+
+@router.get("/setup")
+async def setup_form(request: Request, db: DbSession) -> Response:
+    if not await service.setup_needed(db):
+        return redirect("/login")
+    return render(request, "setup.html", {"error": None, "email": ""})
+
+
+@router.post("/setup", dependencies=[CsrfChecked, SignInLimited])
+async def setup(
+    request: Request,
+    db: DbSession,
+    now: Now,
+    admin_token: Text,
+    email: Text,
+    password: Text,
+    password_again: Text,
+) -> Response:
+    try:
+        if password != password_again:
+            raise InvalidField("password_again", "the two passwords differ")
+        user = await service.create_first_admin(
+            db,
+            presented_token=admin_token,
+            admin_token=request.app.state.admin_token,
+            email=email,
+            password=password,
+            now=now,
+        )
+    except service.SetupClosed:
+        return redirect("/login")
+    except AppError as exc:
+        context = {"error": exc.detail, "email": email}
+        return render(request, "setup.html", context, status_code=exc.status_code)
+    web.sign_in(request, user.id, user.password_hash)
+    return redirect("/")
+
+
+@router.get("/login")
+async def login_form(request: Request, db: DbSession, account: MaybeAccount) -> Response:
+    target = safe_next(request.query_params.get("next"))
+    if account is not None:
+        return redirect(target)
+    if await service.setup_needed(db):
+        return redirect("/setup")
+    return render(request, "login.html", {"error": None, "email": "", "next": target})
+
+
+@router.post("/login", dependencies=[CsrfChecked, SignInLimited])
+async def login(
+    request: Request,
+    db: DbSession,
+    now: Now,
+    email: Text,
+    password: Text,
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    user = await service.authenticate(db, email=email, password=password, now=now)
+    if user is None:
+        context = {"error": "Wrong e-mail or password.", "email": email, "next": safe_next(next)}
+        return render(request, "login.html", context, status_code=401)
+    web.sign_in(request, user.id, user.password_hash)
+    return redirect(safe_next(next))
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+async def logout(request: Request) -> Response:
+    web.sign_out(request)
+    return redirect("/login")
+
+
+@router.get("/")
+async def home(page: SignedIn) -> Response:
+    if page.sites:
+        return redirect(f"/sites/{page.sites[0].id}/overview")
+    return page.render("no_sites.html")
+
+
+# --- the account's own password ------------------------------------------------------------
+
+
+@router.get("/account")
+async def account_page(page: SignedIn, notice: str = "") -> Response:
+    return page.render("account.html", error=None, notice=NOTICES.get(notice))
+
+
+@router.post("/account/password", dependencies=[CsrfChecked])
+async def change_password(
+    page: SignedIn, current_password: Text, new_password: Text, new_password_again: Text
+) -> Response:
+    try:
+        if new_password != new_password_again:
+            raise InvalidField("new_password_again", "the two passwords differ")
+        await service.change_password(
+            page.db, user=page.account.user, current=current_password, new=new_password
+        )
+    except AppError as exc:
+        response = page.render("account.html", error=exc.detail, notice=None)
+        response.status_code = exc.status_code
+        return response
+    # The old session's fingerprint no longer matches: sign this one in again with the new.
+    web.sign_in(page.request, page.account.user.id, page.account.user.password_hash)
+    return redirect("/account?notice=password-changed")
+
+
+# --- accounts of others (admins) -----------------------------------------------------------
+
+
+def _admin(page: SignedIn) -> SignedIn:
+    service.require_admin(page.account)
+    return page
+
+
+AdminPage = Annotated[web.Page, Depends(_admin)]
+SiteIds = Annotated[list[uuid.UUID], Form()]
+
+
+async def _users_page(
+    page: web.Page, *, error: str | None = None, notice: str = "", status: int = 200
+) -> Response:
+    all_sites = await service.all_sites(page.db)
+    response = page.render(
+        "users.html",
+        users=await service.list_users(page.db),
+        all_sites=all_sites,
+        site_names={s.id: s.name for s in all_sites},
+        error=error,
+        notice=NOTICES.get(notice),
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/users")
+async def users(page: AdminPage, notice: str = "") -> Response:
+    return await _users_page(page, notice=notice)
+
+
+@router.post("/users", dependencies=[CsrfChecked])
+async def create_user(
+    page: AdminPage,
+    email: Text,
+    password: Text,
+    role: Annotated[Role, Form()],
+    sites: SiteIds = [],  # noqa: B006 - FastAPI copies defaults per request
+) -> Response:
+    try:
+        await service.create_user(
+            page.db, email=email, password=password, role=role, site_ids=sites, now=page.now
+        )
+    except AppError as exc:
+        return await _users_page(page, error=exc.detail, status=exc.status_code)
+    return redirect("/users?notice=user-created")
+
+
+@router.post("/users/{user_id}/sites", dependencies=[CsrfChecked])
+async def set_sites(
+    user_id: uuid.UUID,
+    page: AdminPage,
+    sites: SiteIds = [],  # noqa: B006 - FastAPI copies defaults per request
+) -> Response:
+    try:
+        await service.set_viewer_sites(page.db, user_id=user_id, site_ids=sites, now=page.now)
+    except AppError as exc:
+        return await _users_page(page, error=exc.detail, status=exc.status_code)
+    return redirect("/users?notice=sites-saved")
+
+
+@router.post("/users/{user_id}/disable", dependencies=[CsrfChecked])
+async def disable_user(user_id: uuid.UUID, page: AdminPage) -> Response:
+    await service.set_disabled(
+        page.db, actor=page.account, user_id=user_id, disabled=True, now=page.now
+    )
+    return redirect("/users?notice=user-disabled")
+
+
+@router.post("/users/{user_id}/enable", dependencies=[CsrfChecked])
+async def enable_user(user_id: uuid.UUID, page: AdminPage) -> Response:
+    await service.set_disabled(
+        page.db, actor=page.account, user_id=user_id, disabled=False, now=page.now
+    )
+    return redirect("/users?notice=user-enabled")

@@ -1,0 +1,206 @@
+"""The dashboard's pages of one site: overview, sources, calls, numbers, integrations.
+
+Handlers parse the request, call services and render; `install` wires the whole dashboard
+(these pages, accounts, ad costs, the demo, static files) into the app.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Query
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+
+from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_endpoints, inventory
+from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
+from app.dashboard.csrf import CsrfChecked
+from app.dashboard.service import require_admin
+from app.dashboard.templating import STATIC, STATIC_PREFIX
+from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
+from app.exceptions import InvalidField
+from app.reports.attribution_models import GroupBy, Model
+from app.reports.params import From, To
+from crm_push import deliveries as deliveries_service
+from crm_push import service as crm_service
+from crm_push.schemas import WebhookCreate
+from numberpool.store import PoolStore
+from pbx_webhooks import service as pbx_service
+from pbx_webhooks.schemas import GenericCreate
+
+router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_schema=False)
+
+ModelParam = Annotated[Model, Query()]
+NOTICES = {
+    "retried": "The delivery is queued again: the worker sends it within a minute.",
+}
+
+
+@pages.get("/overview")
+async def overview(
+    at: OnSite, since: From = None, until: To = None, model: ModelParam = Model.LAST_NON_DIRECT
+) -> Response:
+    period = analytics.period_of(at.site, since, until, now=at.now)
+    data = await analytics.overview(at.db, site=at.site, period=period, model=model)
+    return at.render(
+        "overview.html", nav="overview", period=period, model=model, models=MODEL_NAMES, data=data
+    )
+
+
+@pages.get("/sources")
+async def sources(
+    at: OnSite,
+    since: From = None,
+    until: To = None,
+    model: ModelParam = Model.LAST_NON_DIRECT,
+    group_by: Annotated[GroupBy, Query()] = GroupBy.SOURCE,
+) -> Response:
+    period = analytics.period_of(at.site, since, until, now=at.now)
+    report = await analytics.sources(
+        at.db, site=at.site, period=period, group_by=group_by, model=model
+    )
+    return at.render(
+        "sources.html",
+        nav="sources",
+        period=period,
+        model=model,
+        models=MODEL_NAMES,
+        group_by=group_by,
+        groups=GROUP_NAMES,
+        report=report,
+        currency=analytics.currency_of(report),
+    )
+
+
+@pages.get("/calls")
+async def calls(
+    at: OnSite,
+    since: From = None,
+    until: To = None,
+    source: Annotated[str, Query(max_length=200)] = "",
+    method: Annotated[str, Query(pattern="^(|dynamic|source|offline|none)$")] = "",
+    outcome: Annotated[str, Query(pattern="^(|answered|missed)$")] = "",
+    first_time: bool = False,
+    hide_spam: bool = False,
+    caller: Annotated[str, Query(max_length=40)] = "",
+    min_duration: Annotated[int | None, Query(ge=0, le=86_400)] = None,
+) -> Response:
+    period = analytics.period_of(at.site, since, until, now=at.now)
+    filters = CallFilters(
+        source=source,
+        method=method,
+        outcome=outcome,
+        first_time=first_time,
+        hide_spam=hide_spam,
+        caller=caller,
+        min_duration=min_duration,
+    )
+    found = await analytics.call_list(at.db, site=at.site, period=period, filters=filters)
+    return at.render("calls.html", nav="calls", period=period, filters=filters, found=found)
+
+
+@pages.get("/calls/{call_id}")
+async def call(at: OnSite, call_id: uuid.UUID, notice: str = "") -> Response:
+    detail = await analytics.call_detail(at.db, site=at.site, call_id=call_id)
+    deliveries = await inventory.call_deliveries(at.db, site=at.site, call=detail.call)
+    return at.render(
+        "call.html",
+        nav="calls",
+        detail=detail,
+        deliveries=deliveries,
+        notice=NOTICES.get(notice),
+    )
+
+
+@pages.post("/crm/{connector_id}/deliveries/{delivery_id}/retry", dependencies=[CsrfChecked])
+async def retry_delivery(
+    at: OnSite,
+    connector_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    require_admin(at.account)
+    connector = await crm_service.get_connector(
+        at.db, site_id=at.site.id, connector_id=connector_id
+    )
+    await deliveries_service.retry(at.db, connector=connector, delivery_id=delivery_id, now=at.now)
+    target = safe_next(next, f"{at.base}/integrations")
+    return redirect(target + ("&" if "?" in target else "?") + "notice=retried")
+
+
+@pages.get("/numbers")
+async def numbers(at: OnSite, since: From = None, until: To = None) -> Response:
+    period = analytics.period_of(at.site, since, until, now=at.now)
+    store: PoolStore = at.request.app.state.pool_store
+    view = await inventory.numbers(
+        at.db, store, site=at.site, now=at.now, since=period.period.since
+    )
+    return at.render("numbers.html", nav="numbers", period=period, view=view)
+
+
+@pages.get("/numbers/offline/print")
+async def print_offline_numbers(at: OnSite) -> Response:
+    numbers = await inventory.offline_numbers(at.db, site=at.site)
+    return at.render("print_offline.html", numbers=numbers)
+
+
+@pages.get("/integrations")
+async def integrations(at: OnSite, notice: str = "") -> Response:
+    return await _integrations(at, notice=NOTICES.get(notice))
+
+
+async def _integrations(
+    at: OnSite, *, notice: str | None = None, created: dict[str, str] | None = None
+) -> Response:
+    public_url = at.page.settings.public_url
+    view = await inventory.integrations(at.db, site=at.site, public_url=public_url)
+    response = at.render(
+        "integrations.html", nav="integrations", view=view, notice=notice, created=created
+    )
+    return response
+
+
+@pages.post("/integrations/pbx", dependencies=[CsrfChecked])
+async def create_pbx(at: OnSite, name: Annotated[str, Form(max_length=200)] = "") -> Response:
+    require_admin(at.account)
+    integration = await pbx_service.create_integration(
+        at.db, at.site, GenericCreate(provider="generic", name=name or None), now=at.now
+    )
+    url = pbx_service.webhook_url(integration, public_url=at.page.settings.public_url)
+    # The secret is shown in this answer only; it is never rendered again.
+    created = {"what": "PBX webhook", "url": url, "secret": integration.credentials["secret"]}
+    return await _integrations(at, created=created)
+
+
+@pages.post("/integrations/crm", dependencies=[CsrfChecked])
+async def create_crm_webhook(
+    at: OnSite,
+    url: Annotated[str, Form(max_length=1000)],
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    require_admin(at.account)
+    try:
+        data = WebhookCreate(kind="webhook", url=url, name=name or None)
+    except ValidationError as exc:
+        raise InvalidField(
+            "url", str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        ) from exc
+    connector = await crm_service.create_connector(at.db, at.site, data, now=at.now)
+    created = {"what": "CRM webhook", "url": url, "secret": connector.credentials["secret"]}
+    return await _integrations(at, created=created)
+
+
+router.include_router(account_endpoints.router)
+router.include_router(pages)
+router.include_router(costs_endpoints.router)
+router.include_router(demo_endpoints.router)
+router.include_router(demo_endpoints.hooks)
+
+
+def install(app: FastAPI) -> None:
+    """The dashboard's routes and its static files (CSS, the demo's script)."""
+    app.include_router(router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="dashboard-static")

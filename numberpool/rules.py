@@ -1,0 +1,153 @@
+"""The pool's rules as pure functions: settings, time in milliseconds, what a logged lease means.
+
+Both stores keep time as integer milliseconds since the Unix epoch: exact, cheap to compare, and
+what Redis sorted-set scores hold without rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+# Idle numbers are ordered by (released at, assignments); a sorted-set score packs both as
+# released_ms * GENERATION_SLOTS + min(generation, GENERATION_SLOTS - 1). Milliseconds up to the
+# year 2248 times 1024 stay below 2**53, so the score is an exact integer in a double.
+GENERATION_SLOTS = 1024
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, exactly (floor), for an aware datetime."""
+    return (moment - EPOCH) // _MS
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """How long a number stays with a visitor; the pool row's columns, in seconds."""
+
+    idle_timeout_s: float = 300
+    cooldown_s: float = 900
+    max_lease_s: float = 14400
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout_s <= 0 or self.cooldown_s < 0 or self.max_lease_s <= 0:
+            raise ValueError("idle_timeout_s and max_lease_s must be positive, cooldown_s >= 0")
+
+    @property
+    def idle_ms(self) -> int:
+        return round(self.idle_timeout_s * 1000)
+
+    @property
+    def cooldown_ms(self) -> int:
+        return round(self.cooldown_s * 1000)
+
+    @property
+    def max_ms(self) -> int:
+        return round(self.max_lease_s * 1000)
+
+
+def lease_expiry_ms(*, started_ms: int, now_ms: int, settings: PoolSettings) -> int:
+    """Keep-alive: `now + idle`, but never past `started + max_lease`."""
+    return min(now_ms + settings.idle_ms, started_ms + settings.max_ms)
+
+
+def is_capped(*, started_ms: int, ended_ms: int, settings: PoolSettings) -> bool:
+    """Whether a lease ended because it hit max_lease; such a number is not given back sticky."""
+    return ended_ms >= started_ms + settings.max_ms
+
+
+def idle_order(ended_ms: int, generation: int) -> tuple[int, int]:
+    """Sort key of an idle number: least recently released first, then fewest assignments."""
+    return ended_ms, min(generation, GENERATION_SLOTS - 1)
+
+
+NumberState = Literal["free", "leased", "cooling"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedLease:
+    """The latest row of the assignment log for one number, as read back for a rebuild."""
+
+    generation: int
+    session_id: str
+    visitor_id: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRecord:
+    """What a store must know about one number to serve the pool again after losing it.
+
+    `until` is the lease's expiry for a leased number and the release time otherwise (None for
+    a number never released).
+    """
+
+    number: str
+    generation: int
+    state: NumberState
+    session_id: str | None = None
+    visitor_id: str | None = None
+    started_at: datetime | None = None
+    until: datetime | None = None
+    capped: bool = False
+
+
+def restore_record(
+    number: str, latest: LoggedLease | None, *, settings: PoolSettings, now: datetime
+) -> NumberRecord:
+    """The store's view of `number` rebuilt from its latest log row.
+
+    An open row may have been kept alive by pings the log never saw, so it is restored as a
+    lease with a full idle timeout from now (capped by max_lease): the rebuild errs towards
+    keeping a number with its holder, never towards handing it to someone else early.
+    """
+    if latest is None:
+        return NumberRecord(number=number, generation=0, state="free")
+    now_ms = to_ms(now)
+    started_ms = to_ms(latest.started_at)
+    if latest.ended_at is None:
+        expires_ms = lease_expiry_ms(started_ms=started_ms, now_ms=now_ms, settings=settings)
+        if expires_ms > now_ms:
+            return NumberRecord(
+                number=number,
+                generation=latest.generation,
+                state="leased",
+                session_id=latest.session_id,
+                visitor_id=latest.visitor_id,
+                started_at=latest.started_at,
+                until=from_ms(expires_ms),
+            )
+        ended_ms = expires_ms
+    else:
+        ended_ms = to_ms(latest.ended_at)
+    state: NumberState = "cooling" if ended_ms + settings.cooldown_ms > now_ms else "free"
+    return NumberRecord(
+        number=number,
+        generation=latest.generation,
+        state=state,
+        session_id=latest.session_id if state == "cooling" else None,
+        visitor_id=latest.visitor_id if state == "cooling" else None,
+        started_at=latest.started_at if state == "cooling" else None,
+        until=from_ms(ended_ms),
+        capped=is_capped(started_ms=started_ms, ended_ms=ended_ms, settings=settings),
+    )
+
+
+def fresh_records(numbers: list[str]) -> list[NumberRecord]:
+    """A pool that has never leased anything (the simulator's and the benchmarks' start)."""
+    return [NumberRecord(number=number, generation=0, state="free") for number in numbers]
+
+
+def restore_order(records: Sequence[NumberRecord]) -> list[NumberRecord]:
+    """Records in the order a store loads them: by lease start, so a visitor or session that
+    appears twice points at its latest number."""
+    return sorted(records, key=lambda r: (to_ms(r.started_at) if r.started_at else -1, r.number))

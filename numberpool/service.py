@@ -1,0 +1,460 @@
+"""The number pool service: the store decides, the assignment log in the database records.
+
+Every function takes the database session first and never commits: the request or job that
+calls it commits once. The store (Redis or embedded) is a cache of the log's open rows; when it
+has lost a pool, the pool is rebuilt from the log before it serves again, and when it cannot
+answer, the visitor gets the fallback (source number, else the target) without an error.
+
+Fencing: each lease carries a generation per number and the log refuses a second row with the
+same (number, generation). A store that is behind the log (a lost write, a stale copy) would hand
+out a generation the log already has; the insert then fails, the pool is rebuilt from the log and
+the lease is tried again, so the log never shows two holders of one number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import NumberAssignment, Pool
+from numberpool import health, repository
+from numberpool.health import PoolHealth
+from numberpool.rules import LoggedLease, PoolSettings, restore_record
+from numberpool.store import (
+    Closed,
+    Exhausted,
+    Lease,
+    NeedsRebuild,
+    PoolStats,
+    PoolStore,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+ServedKind = Literal["dynamic", "source", "target"]
+FallbackReason = Literal["exhausted", "store_unavailable"]
+_Outcome = TypeVar("_Outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedNumber:
+    """What to show instead of the pool's target number."""
+
+    number: str  # E.164
+    kind: ServedKind
+    tracking_number_id: uuid.UUID | None  # None when the target itself is shown
+
+
+@dataclass(frozen=True, slots=True)
+class _Visit:
+    session_id: uuid.UUID
+    visitor_id: uuid.UUID | None
+    source: str
+    medium: str | None
+    campaign: str | None
+
+
+def pool_settings(pool: Pool) -> PoolSettings:
+    return PoolSettings(
+        idle_timeout_s=pool.idle_timeout_s, cooldown_s=pool.cooldown_s, max_lease_s=pool.max_lease_s
+    )
+
+
+async def lease_for_session(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: Pool,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    source: str,
+    medium: str | None,
+    campaign: str | None,
+    now: datetime,
+) -> ServedNumber:
+    """The number a session starting now is shown; never raises for store trouble."""
+    visit = _Visit(session_id, visitor_id, source, medium, campaign)
+    return await _lease(db, store, pool=pool, visit=visit, now=now)
+
+
+async def ping_session(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: Pool,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    source: str,
+    medium: str | None,
+    campaign: str | None,
+    now: datetime,
+) -> ServedNumber:
+    """Keep the session's number alive, or give it the number it should see from now on.
+
+    A session that found the pool full keeps its fallback for the rest of the visit (swapping
+    numbers under a visitor who may have noted one helps nobody, and it keeps the pool a loss
+    system that Erlang B sizes). While the store is down, a session keeps the number the log
+    says it holds.
+    """
+    visit = _Visit(session_id, visitor_id, source, medium, campaign)
+    settings = pool_settings(pool)
+    try:
+        outcome = await _with_pool(
+            db,
+            store,
+            pool=pool,
+            now=now,
+            step=lambda: store.ping(
+                str(pool.id),
+                session_id=str(session_id),
+                visitor_id=_str(visitor_id),
+                settings=settings,
+                now=now,
+            ),
+        )
+    except StoreUnavailable:
+        return await _from_log(db, pool=pool, visit=visit, now=now)
+    assert not isinstance(outcome, NeedsRebuild)
+    await _close(db, outcome.closed)
+    if isinstance(outcome, Lease):
+        if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
+            return await _dynamic(db, outcome)
+        await _invalidate(store, pool)
+        return await _lease(db, store, pool=pool, visit=visit, now=now)
+    reasons = await repository.fallback_reasons(db, pool_id=pool.id, session_id=session_id)
+    if isinstance(outcome, Exhausted):
+        # Its lease reached max_lease and no other number is free.
+        record = "exhausted" not in reasons
+        return await _fallback(
+            db, pool=pool, visit=visit, reason="exhausted", now=now, record=record
+        )
+    if "exhausted" in reasons:
+        return await _fallback(
+            db, pool=pool, visit=visit, reason="exhausted", now=now, record=False
+        )
+    return await _lease(db, store, pool=pool, visit=visit, now=now)
+
+
+async def release_session(
+    db: AsyncSession, store: PoolStore, *, pool: Pool, session_id: uuid.UUID, now: datetime
+) -> None:
+    """End the session's lease now (the visitor left); the number rests for the cooldown."""
+    settings = pool_settings(pool)
+    try:
+        outcome = await _with_pool(
+            db,
+            store,
+            pool=pool,
+            now=now,
+            step=lambda: store.release(
+                str(pool.id), session_id=str(session_id), settings=settings, now=now
+            ),
+        )
+    except StoreUnavailable:
+        return  # the lease idles out instead
+    assert not isinstance(outcome, NeedsRebuild)
+    await _close(db, outcome.closed)
+
+
+async def close_expired(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> int:
+    """Write the end of every lease that expired by `now`; returns how many.
+
+    Leases are closed in the log by whichever step notices them first; a quiet pool can call
+    this (a periodic job, /metrics) so that its log is closed without waiting for traffic.
+    """
+    settings = pool_settings(pool)
+    outcome = await _with_pool(
+        db,
+        store,
+        pool=pool,
+        now=now,
+        step=lambda: store.sweep(str(pool.id), settings=settings, now=now),
+    )
+    assert not isinstance(outcome, NeedsRebuild)
+    await _close(db, outcome.closed)
+    return len(outcome.closed)
+
+
+async def who_held(
+    db: AsyncSession, *, tracking_number_id: uuid.UUID, at: datetime
+) -> NumberAssignment | None:
+    """The lease a call to this number at `at` belongs to: the one whose [start, end + cooldown]
+    covers `at`; the latest if several do (a visitor given their number back)."""
+    found = await repository.held_at(db, tracking_number_id=tracking_number_id, at=at)
+    if found is None:
+        return None
+    row, pool = found
+    # An open row has not been closed yet; it cannot have outlived max_lease.
+    end = row.ended_at or row.started_at + timedelta(seconds=pool.max_lease_s)
+    return row if at <= end + timedelta(seconds=pool.cooldown_s) else None
+
+
+async def rebuild_pool(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> bool:
+    """Load the pool into the store from the log; False if another caller is already at it."""
+    key = str(pool.id)
+    token = await store.begin_rebuild(key)
+    if token is None:
+        return False
+    try:
+        numbers = await repository.pool_number_ids(db, pool_id=pool.id)
+        latest = await repository.latest_assignments(db, tracking_number_ids=numbers)
+        settings = pool_settings(pool)
+        records = [
+            restore_record(str(number), _logged(latest.get(number)), settings=settings, now=now)
+            for number in numbers
+        ]
+        restored = await store.restore(key, records, token=token)
+        if restored:
+            # An open row restored as over (it ran out its max_lease meanwhile) is closed now:
+            # no later step will report it.
+            for number, record in zip(numbers, records, strict=True):
+                row = latest.get(number)
+                if row is not None and row.ended_at is None and record.state != "leased":
+                    assert record.until is not None
+                    await repository.close_assignment(
+                        db,
+                        tracking_number_id=number,
+                        generation=row.generation,
+                        ended_at=record.until,
+                    )
+    except Exception:
+        with contextlib.suppress(StoreUnavailable):  # if so, the lock expires by itself
+            await store.abandon_rebuild(key, token=token)
+        raise
+    if restored:
+        log.info("pool %s rebuilt from the log: %d numbers", key, len(records))
+    return restored
+
+
+async def refresh_pool(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> bool:
+    """Reload the pool after its numbers changed (call after the change is committed)."""
+    await store.invalidate(str(pool.id))
+    return await rebuild_pool(db, store, pool=pool, now=now)
+
+
+async def pool_health(
+    db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime, hours: float = 24
+) -> PoolHealth:
+    """Size, use now and at peak, sessions and fallbacks over the last `hours`, and the size
+    the busiest hour of that traffic calls for."""
+    settings = pool_settings(pool)
+    cooldown = timedelta(seconds=pool.cooldown_s)
+    max_lease = timedelta(seconds=pool.max_lease_s)
+    size = len(await repository.pool_number_ids(db, pool_id=pool.id))
+    stats: PoolStats | None = None
+    try:
+        await close_expired(db, store, pool=pool, now=now)
+        found = await store.stats(str(pool.id), settings=settings, now=now)
+        stats = found if isinstance(found, PoolStats) else None
+    except StoreUnavailable:
+        pass  # the log answers alone
+    start = now - timedelta(hours=hours)
+    window = await repository.log_window(db, pool=pool, start=start, end=now)
+    spans = health.occupied(window.leases, cooldown=cooldown, max_lease=max_lease, now=now)
+    in_use = stats.in_use if stats is not None else health.in_use_at(spans, now)
+    sessions = len(window.sessions)
+    fallback_sessions = len(window.fallback_sessions)
+    holding_s = health.mean_holding_s(
+        window.leases,
+        idle_timeout=timedelta(seconds=pool.idle_timeout_s),
+        cooldown=cooldown,
+        max_lease=max_lease,
+        start=start,
+        now=now,
+    )
+    return PoolHealth(
+        size=size,
+        in_use=in_use,
+        peak_in_use=max(in_use, health.peak_in_use(spans, start=start, end=now)),
+        sessions=sessions,
+        fallback_sessions=fallback_sessions,
+        fallback_share=fallback_sessions / sessions if sessions else 0.0,
+        recommended_size=health.recommended_size(
+            busiest_hour_sessions=health.busiest_hour(window.sessions.values()),
+            holding_s=holding_s,
+        ),
+    )
+
+
+# --- internals -----------------------------------------------------------------------------
+
+
+async def _lease(
+    db: AsyncSession, store: PoolStore, *, pool: Pool, visit: _Visit, now: datetime
+) -> ServedNumber:
+    settings = pool_settings(pool)
+    # The second attempt follows a fencing conflict, after which the pool was invalidated.
+    for _attempt in range(2):
+        try:
+            outcome = await _with_pool(
+                db,
+                store,
+                pool=pool,
+                now=now,
+                step=lambda: store.lease(
+                    str(pool.id),
+                    session_id=str(visit.session_id),
+                    visitor_id=_str(visit.visitor_id),
+                    settings=settings,
+                    now=now,
+                ),
+            )
+        except StoreUnavailable:
+            break
+        assert not isinstance(outcome, NeedsRebuild)
+        await _close(db, outcome.closed)
+        if isinstance(outcome, Exhausted):
+            return await _fallback(db, pool=pool, visit=visit, reason="exhausted", now=now)
+        if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
+            return await _dynamic(db, outcome)
+        await _invalidate(store, pool)
+    return await _fallback(db, pool=pool, visit=visit, reason="store_unavailable", now=now)
+
+
+async def _with_pool(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: Pool,
+    now: datetime,
+    step: Callable[[], Awaitable[_Outcome]],
+) -> _Outcome:
+    """Run a store step; if the store has lost the pool, rebuild it from the log first.
+
+    Never returns NeedsRebuild (callers assert it away for the type checker).
+    """
+    outcome = await step()
+    if not isinstance(outcome, NeedsRebuild):
+        return outcome
+    if not await rebuild_pool(db, store, pool=pool, now=now):
+        raise StoreUnavailable(f"pool {pool.id} is being rebuilt by another process")
+    outcome = await step()
+    if isinstance(outcome, NeedsRebuild):
+        raise StoreUnavailable(f"pool {pool.id} was lost again right after its rebuild")
+    return outcome
+
+
+async def _log_lease(db: AsyncSession, *, pool: Pool, visit: _Visit, lease: Lease) -> bool:
+    """Write a new lease to the log; False if its generation is already there (fenced)."""
+    if not lease.is_new:
+        return True
+    number = uuid.UUID(lease.number)
+    inserted = await repository.insert_assignment(
+        db,
+        pool_id=pool.id,
+        tracking_number_id=number,
+        session_id=visit.session_id,
+        visitor_id=visit.visitor_id,
+        generation=lease.generation,
+        started_at=lease.started_at,
+    )
+    if not inserted:
+        log.warning(
+            "pool %s: generation %d of %s is already logged", pool.id, lease.generation, number
+        )
+        return False
+    # Nobody else could take the number before the previous holder's cooldown ran out.
+    await repository.close_forgotten(
+        db,
+        tracking_number_id=number,
+        generation=lease.generation,
+        ended_at=lease.started_at - timedelta(seconds=pool.cooldown_s),
+    )
+    return True
+
+
+async def _invalidate(store: PoolStore, pool: Pool) -> None:
+    with contextlib.suppress(StoreUnavailable):  # if so, the next step finds it down anyway
+        await store.invalidate(str(pool.id))
+
+
+async def _close(db: AsyncSession, closed: tuple[Closed, ...]) -> None:
+    for lease in closed:
+        await repository.close_assignment(
+            db,
+            tracking_number_id=uuid.UUID(lease.number),
+            generation=lease.generation,
+            ended_at=lease.ended_at,
+        )
+
+
+async def _dynamic(db: AsyncSession, lease: Lease) -> ServedNumber:
+    number_id = uuid.UUID(lease.number)
+    number = await repository.number_e164(db, tracking_number_id=number_id)
+    return ServedNumber(number=number, kind="dynamic", tracking_number_id=number_id)
+
+
+async def _fallback(
+    db: AsyncSession,
+    *,
+    pool: Pool,
+    visit: _Visit,
+    reason: FallbackReason,
+    now: datetime,
+    record: bool = True,
+) -> ServedNumber:
+    """The source-level static number for the visit's source, else the target; counted."""
+    candidates = await repository.source_numbers(
+        db,
+        site_id=pool.site_id,
+        target_number_id=pool.target_number_id,
+        source=visit.source,
+        medium=visit.medium,
+        campaign=visit.campaign,
+    )
+    if candidates:
+        # The most specific rule wins: a campaign rule over a medium rule over the source alone.
+        best = max(candidates, key=lambda n: (bool(n.campaign), bool(n.medium)))
+        served = ServedNumber(number=best.number, kind="source", tracking_number_id=best.id)
+    else:
+        target = await repository.target_e164(db, target_number_id=pool.target_number_id)
+        served = ServedNumber(number=target, kind="target", tracking_number_id=None)
+    if record:
+        await repository.insert_fallback(
+            db,
+            pool_id=pool.id,
+            session_id=visit.session_id,
+            tracking_number_id=served.tracking_number_id,
+            kind=served.kind,
+            reason=reason,
+            served_at=now,
+        )
+    return served
+
+
+async def _from_log(db: AsyncSession, *, pool: Pool, visit: _Visit, now: datetime) -> ServedNumber:
+    """A ping while the store is down: the number the log says the session holds, if any."""
+    row = await repository.open_assignment(db, pool_id=pool.id, session_id=visit.session_id)
+    if row is not None and now < row.started_at + timedelta(seconds=pool.max_lease_s):
+        number = await repository.number_e164(db, tracking_number_id=row.tracking_number_id)
+        return ServedNumber(
+            number=number, kind="dynamic", tracking_number_id=row.tracking_number_id
+        )
+    reasons = await repository.fallback_reasons(db, pool_id=pool.id, session_id=visit.session_id)
+    return await _fallback(
+        db, pool=pool, visit=visit, reason="store_unavailable", now=now, record=not reasons
+    )
+
+
+def _logged(row: NumberAssignment | None) -> LoggedLease | None:
+    if row is None:
+        return None
+    return LoggedLease(
+        generation=row.generation,
+        session_id=str(row.session_id),
+        visitor_id=_str(row.visitor_id),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+    )
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
