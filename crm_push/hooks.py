@@ -11,7 +11,8 @@ import httpx
 from fastapi import APIRouter, Request
 
 from app.deps import Now
-from app.exceptions import AppError, NotFound, PayloadTooLarge
+from app.exceptions import AppError, NotFound
+from app.kit.http import read_body
 from app.models import CrmConnector
 from crm_push import deals, deals_sync, repository
 from crm_push.connectors import DEAL_SOURCES
@@ -33,15 +34,6 @@ class ConnectorGone(AppError):
     status_code = 410
 
 
-async def _body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"webhook body is larger than {MAX_BODY_BYTES} bytes")
-    return body
-
-
 async def _connector(request: Request, connector_id: uuid.UUID) -> ConnectorData:
     async with request.app.state.sessionmaker() as db:
         row = await db.get(CrmConnector, connector_id)
@@ -58,7 +50,8 @@ async def _connector(request: Request, connector_id: uuid.UUID) -> ConnectorData
 async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: Now) -> HookAnswer:
     connector = await _connector(request, connector_id)
     form = parse_qsl(
-        (await _body(request)).decode("utf-8", errors="replace"), keep_blank_values=True
+        (await read_body(request, limit=MAX_BODY_BYTES)).decode("utf-8", errors="replace"),
+        keep_blank_values=True,
     )
     deal_ids = DEAL_SOURCES[connector.kind].hook_deal_ids(form, connector)[:MAX_DEALS_PER_HOOK]
     if not deal_ids:

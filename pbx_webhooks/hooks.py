@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.deps import Now
-from app.exceptions import AppError, NotFound, PayloadTooLarge
+from app.exceptions import AppError, NotFound
+from app.kit.http import read_body
 from app.models import PbxIntegration, Site
 from pbx_webhooks import inbox
 from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent
@@ -21,15 +22,6 @@ MAX_BODY_BYTES = 256 * 1024
 
 class IntegrationGone(AppError):
     status_code = 410
-
-
-async def _body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"webhook body is larger than {MAX_BODY_BYTES} bytes")
-    return body
 
 
 def _inbound(request: Request, body: bytes, subpath: str, public_url: str) -> InboundRequest:
@@ -66,7 +58,10 @@ async def receive_webhook(
     integration, site = await _integration(request, integration_id)
     provider = get_provider(integration.provider)
     inbound = _inbound(
-        request, await _body(request), subpath, request.app.state.settings.public_url
+        request,
+        await read_body(request, limit=MAX_BODY_BYTES),
+        subpath,
+        request.app.state.settings.public_url,
     )
     echo = provider.echo(inbound)
     if echo is not None:

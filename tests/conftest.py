@@ -165,14 +165,16 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgresql_only` (several workers on one outbox, say) are not generated
-    for SQLite at all, rather than skipped there."""
+    """A test marked `only_on("postgresql")` (several workers on one outbox, say) is not
+    generated for the other backend at all, rather than skipped there."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
+        marker = item.get_closest_marker("only_on")
         callspec = getattr(item, "callspec", None)
-        sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
-        (dropped if sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
+        backend = callspec.params.get("database_url") if callspec is not None else None
+        wrong = marker is not None and backend is not None and backend != marker.args[0]
+        (dropped if wrong else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

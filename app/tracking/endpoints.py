@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import DbSession, Now
@@ -22,6 +22,8 @@ from app.tracking import http, service
 from app.tracking.bots import is_bot
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
 from numberpool.store import PoolStore
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
 
@@ -56,18 +58,9 @@ async def _limit(limiter: RateLimiter, request: Request, site: Site, now: dateti
             raise TooManyRequests(f"too many requests ({limit.name})", retry_after_s=retry_after)
 
 
-def _parse(raw: Any) -> SessionRequest:
+def _parse(model: type[_Body], raw: Any) -> _Body:
     try:
-        return SessionRequest.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidField(field, str(error["msg"]).removeprefix("Value error, ")) from exc
-
-
-def _parse_ping(raw: Any) -> PingRequest:
-    try:
-        return PingRequest.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "body"
@@ -81,11 +74,19 @@ def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
     )
 
 
-@contextmanager
-def _cors_on_errors(cors: dict[str, str]) -> Iterator[None]:
-    """Errors carry the CORS grant too, so the snippet can read a 404 or a 429."""
+@asynccontextmanager
+async def _public_call(
+    request: Request, db: AsyncSession, public_key: str, limiter: RateLimiter, now: datetime
+) -> AsyncIterator[tuple[Site, dict[str, str]]]:
+    """The site, its CORS grant for this origin, the origin and rate checks; errors raised
+    inside carry the CORS grant too, so the snippet can read a 404 or a 429."""
+    site = await _site(db, public_key)
+    origin = request.headers.get("origin")
+    cors = http.cors_headers(site, origin)
     try:
-        yield
+        http.check_origin(site, origin)
+        await _limit(limiter, request, site, now)
+        yield site, cors
     except AppError as exc:
         exc.headers.update(cors)
         raise
@@ -95,13 +96,8 @@ def _cors_on_errors(cors: dict[str, str]) -> Iterator[None]:
 async def start_session(
     public_key: str, request: Request, db: DbSession, store: Store, limiter: Limiter, now: Now
 ) -> JSONResponse:
-    site = await _site(db, public_key)
-    origin = request.headers.get("origin")
-    cors = http.cors_headers(site, origin)
-    with _cors_on_errors(cors):
-        http.check_origin(site, origin)
-        await _limit(limiter, request, site, now)
-        data = _parse(await http.read_json_body(request))
+    async with _public_call(request, db, public_key, limiter, now) as (site, cors):
+        data = _parse(SessionRequest, await http.read_json_body(request))
         user_agent = request.headers.get("user-agent")
         visit = service.Visit(user_agent=user_agent, is_bot=is_bot(user_agent))
         answer = await service.start_session(db, store, site=site, data=data, visit=visit, now=now)
@@ -118,13 +114,8 @@ async def ping_session(
     limiter: Limiter,
     now: Now,
 ) -> JSONResponse:
-    site = await _site(db, public_key)
-    origin = request.headers.get("origin")
-    cors = http.cors_headers(site, origin)
-    with _cors_on_errors(cors):
-        http.check_origin(site, origin)
-        await _limit(limiter, request, site, now)
-        data = _parse_ping(await http.read_json_body(request))
+    async with _public_call(request, db, public_key, limiter, now) as (site, cors):
+        data = _parse(PingRequest, await http.read_json_body(request))
         answer = await service.ping_session(
             db, store, site=site, session_id=session_id, data=data, now=now
         )

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from app.exceptions import BadRequest, Forbidden, PayloadTooLarge
+from app.exceptions import BadRequest, Forbidden
 from app.kit.domains import origin_allowed
+from app.kit.http import read_body
 from app.models import Site
 
 MAX_BODY_BYTES = 8 * 1024
@@ -34,14 +35,7 @@ def check_origin(site: Site, origin: str | None) -> None:
 
 async def read_json_body(request: Request) -> Any:
     """The body as JSON whether it came as text/plain (the snippet: no preflight) or JSON."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    body = await read_body(request, limit=MAX_BODY_BYTES)
     if not body.strip():
         return {}
     try:

@@ -69,7 +69,7 @@ async def test_a_worker_killed_mid_batch_leaves_each_call_in_the_crm_once(
     assert interrupted == 3
 
 
-@pytest.mark.postgresql_only
+@pytest.mark.only_on("postgresql")
 async def test_two_workers_share_one_postgresql_outbox(
     world: World,
     crm: FakeCrmServer,
