@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from numberpool.store import PoolStore
 
 
-def get_pool_store(request: Request) -> PoolStore:
+async def get_pool_store(request: Request) -> PoolStore:
     store: PoolStore = request.app.state.pool_store
     return store
 

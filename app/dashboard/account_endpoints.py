@@ -153,7 +153,7 @@ async def change_password(
 # --- accounts of others (admins) -----------------------------------------------------------
 
 
-def _admin(page: SignedIn) -> SignedIn:
+async def _admin(page: SignedIn) -> SignedIn:
     service.require_admin(page.account)
     return page
 

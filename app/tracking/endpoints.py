@@ -28,12 +28,12 @@ _Body = TypeVar("_Body", bound=BaseModel)
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
 
 
-def _store(request: Request) -> PoolStore:
+async def _store(request: Request) -> PoolStore:
     store: PoolStore = request.app.state.pool_store
     return store
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
