@@ -20,6 +20,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
 from app.housekeeping import run_housekeeping
+from app.json_bodies import FormLabelledJson
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
@@ -92,6 +93,7 @@ def create_app(
     app.state.registry = registry
     app.state.pool_metrics = PoolMetrics(registry)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(FormLabelledJson)
     install_error_handlers(app)
 
     app.include_router(health.router)

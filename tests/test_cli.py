@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -112,15 +113,18 @@ def test_demo_serves_the_admin_api_with_its_printed_token(demo: tuple[str, str])
     auth = {"Authorization": f"Bearer {token}"}
 
     sites = httpx.get(f"{base}/api/v1/sites", headers=auth, timeout=10).json()["items"]
+    # Exactly the README's curl: `-d` without a content type labels the JSON as a form.
     created = httpx.post(
         f"{base}/api/v1/sites",
-        headers=auth,
-        json={
-            "name": "Shop",
-            "domains": ["shop.example"],
-            "country": "RU",
-            "timezone": "Europe/Moscow",
-        },
+        headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
+        content=json.dumps(
+            {
+                "name": "Shop",
+                "domains": ["shop.example"],
+                "country": "RU",
+                "timezone": "Europe/Moscow",
+            }
+        ),
         timeout=10,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -135,3 +136,22 @@ async def test_admin_api_needs_the_token(anonymous: AsyncClient, headers: dict[s
     created = await anonymous.post("/api/v1/sites", json=SITE, headers=headers)
     assert created.status_code == 401
     assert "detail" in created.json()
+
+
+async def test_json_sent_by_curl_without_a_content_type_is_read(client: AsyncClient) -> None:
+    # `curl -d '{...}'` labels JSON as a form; the admin API takes no forms.
+    response = await client.post(
+        "/api/v1/sites",
+        content=json.dumps(SITE),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    not_json = await client.post(
+        "/api/v1/sites",
+        content=b"name=Shop&country=RU",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 201
+    assert response.json()["name"] == "Shop"
+    assert not_json.status_code == 422
+    assert "JSON" in not_json.json()["detail"]
