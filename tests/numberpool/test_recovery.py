@@ -84,6 +84,7 @@ async def test_losing_the_store_mid_run_never_double_leases(
     clock = [T0]
     done = [0]
     halfway = asyncio.Event()
+    store_steps = asyncio.Lock()
     total_steps, workers = 240, 6
     shown = {"dynamic": 0, "source": 0, "target": 0}
 
@@ -91,25 +92,29 @@ async def test_losing_the_store_mid_run_never_double_leases(
         rng = random.Random(seed)
         active: list[TrackingSession] = []
         for _ in range(total_steps // workers):
-            clock[0] += timedelta(seconds=rng.uniform(0, 4))
-            now = clock[0]
             async with sessionmaker() as db:
                 roll = rng.random()
-                if roll < 0.35 or not active:
-                    visit = await create_session(db, setup, now=now)
-                    if active and rng.random() < 0.3:
-                        visit.visitor_id = rng.choice(active).visitor_id  # a second tab
-                    active = [*active[-2:], visit]
-                    served = await serve(db, stores[0], setup, visit, now)
-                elif roll < 0.9:
-                    visit = rng.choice(active)
-                    served = await serve(db, stores[0], setup, visit, now, ping=True)
-                else:
-                    visit = active.pop(rng.randrange(len(active)))
-                    await service.release_session(
-                        db, stores[0], pool=setup.pool, session_id=visit.id, now=now
-                    )
-                    served = None
+                # The clock moves and the store step runs under one lock, so the store sees
+                # time only go forward (as requests a few ms apart do); the transactions
+                # around the steps still overlap, uncommitted, when the store is lost.
+                async with store_steps:
+                    clock[0] += timedelta(seconds=rng.uniform(0, 4))
+                    now = clock[0]
+                    if roll < 0.35 or not active:
+                        visit = await create_session(db, setup, now=now)
+                        if active and rng.random() < 0.3:
+                            visit.visitor_id = rng.choice(active).visitor_id  # a second tab
+                        active = [*active[-2:], visit]
+                        served = await serve(db, stores[0], setup, visit, now)
+                    elif roll < 0.9:
+                        visit = rng.choice(active)
+                        served = await serve(db, stores[0], setup, visit, now, ping=True)
+                    else:
+                        visit = active.pop(rng.randrange(len(active)))
+                        await service.release_session(
+                            db, stores[0], pool=setup.pool, session_id=visit.id, now=now
+                        )
+                        served = None
                 if served is not None:
                     await assert_held_by(db, served, visit, now)
                     shown[served.kind] += 1
