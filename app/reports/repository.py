@@ -69,10 +69,13 @@ def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime) -> Subque
 
 async def _without_jit(db: AsyncSession) -> None:
     """PostgreSQL prices a correlated subquery per call so high that it JIT-compiles the
-    query, which then costs seconds of compiling for a few hundred ms of work. Reports are
-    read-only: switching JIT off for the rest of the transaction touches nothing else."""
+    query, which then costs seconds of compiling for a few hundred ms of work. And after a
+    few runs of a prepared statement it switches to a generic plan that guesses the period
+    holds a few hundred calls, not a hundred thousand (1.4-2.2x slower, bench/reports.py).
+    Reports are read-only: these settings last for the rest of the transaction only."""
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(text("SET LOCAL jit = off"))
+        await db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 async def calls_by_channel(
