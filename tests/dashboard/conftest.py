@@ -4,36 +4,24 @@ Chromium and a week of data for the browser ones."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dashboard import service
 from app.dashboard.service import Role
+from tests.browser import launch_chromium
 from tests.clock import ManualClock
 from tests.dashboard.live import DESKTOP_CHROME, Live, serve
 from tests.dashboard.world import World
 
-CHROMIUM = os.environ.get("CALLSOURCE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN_EMAIL = "admin@shop.example"
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -73,17 +61,8 @@ def _databases_before_browsers(request: pytest.FixtureRequest) -> None:
 # which would break the async tests of other modules that run after these in the same session.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ snippet against the real app instead.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,25 +25,14 @@ from playwright.sync_api import (
     Error,
     Page,
     Route,
-    sync_playwright,
 )
 
 from app.tracking.snippet import build_snippet
+from tests.browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACKER = ROOT / "static" / "tracker.js"
 PAGES = Path(__file__).resolve().parent / "pages"
-CHROMIUM = os.environ.get("CALLSOURCE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 SITE = "pk_test"
 SESSION_ID = "s_1"
@@ -292,26 +279,6 @@ def server() -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
-
-
-@contextmanager
-def launch_chromium() -> Iterator[Browser]:
-    """Debian's Chromium under Playwright's sync API; a skip without it, a failure under CI=true.
-
-    While it runs, the sync API keeps its event loop marked as running in this thread: nothing
-    here may call asyncio.run() (or run async fixtures) until it has ended.
-    """
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 # Module scope, not session: between calls the sync API leaves its event loop marked as running,

@@ -36,8 +36,9 @@ from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
 from app.models import Base, NumberAssignment, TrackingNumber, TrackingSession
+from tests.browser import launch_chromium
 from tests.conftest import TEST_ADMIN_TOKEN
-from tests.tracker.conftest import DYNAMIC_PAGES, REQUEST_RECORDER, launch_chromium
+from tests.tracker.conftest import DYNAMIC_PAGES, REQUEST_RECORDER
 
 T = TypeVar("T")
 
