@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -137,7 +137,3 @@ async def short_calls_from(
         or_(Call.duration.is_(None), Call.duration < shorter_than_s),
     )
     return int(await db.scalar(query) or 0)
-
-
-def window(at: datetime, *, seconds: float) -> datetime:
-    return at - timedelta(seconds=seconds)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls import repository
 from app.calls.attribution import Attribution, attribute
 from app.calls.merge import CallFacts, facts_from, final_outcome, fold
-from app.exceptions import NotFound
+from app.exceptions import InvalidField, NotFound
 from app.kit.phones import to_e164
 from app.models import Call, PbxIntegration, Site, TrackingSession
 from crm_push.outbox import enqueue_for_call
@@ -31,7 +31,7 @@ def _normalise(raw: str | None, country: str) -> str | None:
         return None
     try:
         return to_e164(raw, country, field="number")
-    except ValueError:
+    except InvalidField:
         return raw[:32]
 
 

@@ -343,3 +343,12 @@ async def test_outcome_does_not_depend_on_event_order(world: World, order: tuple
 
     [call] = (await world.client.get(f"/api/v1/sites/{world.site['id']}/calls")).json()["items"]
     assert (call["status"], call["outcome"], call["missed"]) == ("ended", "answered", False)
+
+
+async def test_a_caller_that_is_not_a_phone_number_is_kept_as_sent(world: World) -> None:
+    # PBXs send "anonymous" for withheld callers, or an internal extension.
+    call = await world.call("+74950000101", caller="anonymous")
+
+    assert call["caller"] == "anonymous"
+    assert call["attribution"]["method"] == "source"
+    assert call["first_time_caller"] is True
