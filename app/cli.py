@@ -22,7 +22,7 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> No
     from app.main import create_app
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, with_worker=with_worker),
         host=host,
         port=port,
         log_config=uvicorn_log_config(),

@@ -135,3 +135,27 @@ def test_demo_serves_the_admin_api_with_its_printed_token(demo: tuple[str, str])
     assert created.json()["public_key"]
     assert "<script" in created.json()["snippet"]
     assert httpx.get(f"{base}/api/v1/sites", timeout=10).status_code == 401
+
+
+def test_demo_runs_the_crm_worker_so_a_test_call_reaches_the_inbox(
+    demo: tuple[str, str],
+) -> None:
+    base, _token = demo
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        page = browser.get("/demo/").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf, page
+        placed = browser.post(
+            "/demo/call",
+            data={"csrf_token": csrf.group(1), "called": "+74951234567", "caller": "+79161234567"},
+        )
+        assert placed.status_code == 200, placed.text
+        # Only the worker `demo` runs delivers the lead; nothing else writes to the inbox.
+        deadline = time.monotonic() + 30
+        inbox = ""
+        while time.monotonic() < deadline:
+            inbox = browser.get("/demo/crm-inbox").text
+            if "data-call=" in inbox:
+                break
+            time.sleep(0.5)
+    assert 'data-call="' in inbox, inbox[-2000:]
