@@ -20,7 +20,13 @@ def create_engine(database_url: str) -> AsyncEngine:
         # One writer at a time: wait for the lock instead of failing with "database is locked".
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        # Connections beyond pool_size are closed when returned, and a new one costs PostgreSQL
+        # a process: size the pool for the concurrency one server process sees at peak.
+        kwargs["pool_size"] = 20
+        kwargs["max_overflow"] = 10
+    # No pool_pre_ping: its extra round trip on every checkout cost more than the tracker's own
+    # statements. A connection PostgreSQL dropped fails one request; SQLAlchemy then treats it
+    # as a disconnect and replaces every pooled connection opened before it.
     engine = create_async_engine(database_url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

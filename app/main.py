@@ -28,6 +28,7 @@ from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
 from app.sites import endpoints as sites_endpoints
 from app.tracking import endpoints as tracking_endpoints
+from app.tracking.site_config import SiteConfigCache
 from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
@@ -37,6 +38,7 @@ from numberpool.metrics import PoolMetrics
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
 from pbx_webhooks import hooks as pbx_hooks
+from pbx_webhooks.integrations import HookCache
 
 
 def create_app(
@@ -56,6 +58,8 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.pool_store = create_store(settings.redis_url)
         app.state.rate_limiter = create_rate_limiter(settings.redis_url)
+        app.state.site_configs = SiteConfigCache()
+        app.state.pbx_hooks = HookCache()
         stop = asyncio.Event()
         background: list[asyncio.Task[object]] = [
             asyncio.create_task(
@@ -96,6 +100,10 @@ def create_app(
     app.add_middleware(FormLabelledJson)
     install_error_handlers(app)
 
+    # Routes are matched in order: the two that take the traffic (every page view of every
+    # visitor, every PBX event) come first.
+    app.include_router(tracking_endpoints.router)
+    app.include_router(pbx_hooks.router)
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
     app.include_router(numbers_endpoints.router)
@@ -104,12 +112,10 @@ def create_app(
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
     app.include_router(crm_hooks.hooks_router)
-    app.include_router(tracking_endpoints.router)
     app.include_router(calls_endpoints.router)
     app.include_router(reports_endpoints.router)
     app.include_router(costs_endpoints.router)
     app.include_router(exports_endpoints.router)
-    app.include_router(pbx_hooks.router)
 
     snippet = build_snippet()
 

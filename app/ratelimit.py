@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -33,9 +34,25 @@ class PublicLimits:
     per_site: Limit = Limit("tracker-site", requests=30_000, window_s=60)
 
 
+# One request checked against several limits in order; a refusal stops there, so requests an
+# address was refused for do not use up the site's budget (one flooding address must not shut
+# out everyone else).
+Checks = Sequence[tuple[Limit, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    limit: Limit
+    retry_after_s: int
+
+
 class RateLimiter(Protocol):
     async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
         """Count one request; None when allowed, else the seconds until the window ends."""
+        ...
+
+    async def hit_all(self, checks: Checks, *, now: datetime) -> Refusal | None:
+        """Count one request against each limit in turn (one round trip); the first refusal."""
         ...
 
     async def close(self) -> None: ...
@@ -64,6 +81,13 @@ class MemoryRateLimiter:
         self._counts[slot] = (count, (index + 1) * limit.window_s)
         return None if count <= limit.requests else left
 
+    async def hit_all(self, checks: Checks, *, now: datetime) -> Refusal | None:
+        for limit, key in checks:
+            retry_after = await self.hit(limit, key, now=now)
+            if retry_after is not None:
+                return Refusal(limit, retry_after)
+        return None
+
     def _forget_ended_windows(self, epoch: float) -> None:
         self._counts = {slot: v for slot, v in self._counts.items() if v[1] > epoch}
         if len(self._counts) >= self._max_keys:
@@ -74,9 +98,22 @@ class MemoryRateLimiter:
         self._counts.clear()
 
 
+# KEYS: the window counters in order; ARGV: each one's limit, then each one's expiry. Returns
+# 0 when every counter is within its limit, else the 1-based index of the first one over it.
+_HIT_ALL = """
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    if count == 1 then redis.call('EXPIRE', key, ARGV[#KEYS + i]) end
+    if count > tonumber(ARGV[i]) then return i end
+end
+return 0
+"""
+
+
 class RedisRateLimiter:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._hit_all = redis.register_script(_HIT_ALL)
 
     async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
         index, left = _window(limit, now)
@@ -90,6 +127,23 @@ class RedisRateLimiter:
             log.warning("rate limit store unavailable, allowing the request: %s", exc)
             return None
         return None if int(count) <= limit.requests else left
+
+    async def hit_all(self, checks: Checks, *, now: datetime) -> Refusal | None:
+        windows = [_window(limit, now) for limit, _key in checks]
+        names = [
+            f"cs:rl:{limit.name}:{key}:{index}"
+            for (limit, key), (index, _left) in zip(checks, windows, strict=True)
+        ]
+        limits = [limit.requests for limit, _key in checks]
+        expiries = [limit.window_s + 1 for limit, _key in checks]
+        try:
+            over = int(await self._hit_all(keys=names, args=[*limits, *expiries]))
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit store unavailable, allowing the request: %s", exc)
+            return None
+        if over == 0:
+            return None
+        return Refusal(checks[over - 1][0], windows[over - 1][1])
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
     NumberAssignment,
@@ -22,6 +21,7 @@ from app.models import (
     TargetNumber,
     TrackingNumber,
 )
+from app.numbers.source_rules import SourceRule, live_rules
 
 
 async def pool_of_site(db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID) -> Pool | None:
@@ -79,6 +79,44 @@ async def latest_assignments(
     return {row.tracking_number_id: row for row in rows}
 
 
+# The statements of every lease and fallback, built once: constructing them per call cost more
+# than running them.
+_ASSIGNMENTS = cast(Table, NumberAssignment.__table__)
+_FALLBACKS = cast(Table, NumberFallback.__table__)
+_INSERT_FALLBACK = insert(_FALLBACKS)
+_CLOSE_ASSIGNMENT = (
+    update(_ASSIGNMENTS)
+    .where(
+        _ASSIGNMENTS.c.tracking_number_id == bindparam("b_number"),
+        _ASSIGNMENTS.c.generation == bindparam("b_generation"),
+        _ASSIGNMENTS.c.ended_at.is_(None),
+    )
+    .values(ended_at=bindparam("b_ended_at"))
+)
+_CLOSE_FORGOTTEN = (
+    update(_ASSIGNMENTS)
+    .where(
+        _ASSIGNMENTS.c.tracking_number_id == bindparam("b_number"),
+        _ASSIGNMENTS.c.generation < bindparam("b_generation"),
+        _ASSIGNMENTS.c.ended_at.is_(None),
+        _ASSIGNMENTS.c.started_at <= bindparam("b_ended_at"),
+    )
+    .values(ended_at=bindparam("b_ended_at"))
+)
+
+
+def _insert_assignment(dialect: str) -> Insert:
+    insert_into = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert_into(_ASSIGNMENTS)
+        .on_conflict_do_nothing(index_elements=["tracking_number_id", "generation"])
+        .returning(_ASSIGNMENTS.c.id)
+    )
+
+
+_INSERT_ASSIGNMENT = {dialect: _insert_assignment(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 async def insert_assignment(
     db: AsyncSession,
     *,
@@ -100,28 +138,18 @@ async def insert_assignment(
         "started_at": started_at,
         "ended_at": None,
     }
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(NumberAssignment)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["tracking_number_id", "generation"])
-        .returning(NumberAssignment.id)
-    )
-    return (await db.execute(statement)).scalar_one_or_none() is not None
+    connection = await db.connection()
+    statement = _INSERT_ASSIGNMENT[connection.dialect.name]
+    return (await connection.execute(statement, values)).scalar_one_or_none() is not None
 
 
 async def close_assignment(
     db: AsyncSession, *, tracking_number_id: uuid.UUID, generation: int, ended_at: datetime
 ) -> None:
-    await db.execute(
-        update(NumberAssignment)
-        .where(
-            NumberAssignment.tracking_number_id == tracking_number_id,
-            NumberAssignment.generation == generation,
-            NumberAssignment.ended_at.is_(None),
-        )
-        .values(ended_at=ended_at)
-        .execution_options(synchronize_session=False)
+    connection = await db.connection()
+    await connection.execute(
+        _CLOSE_ASSIGNMENT,
+        {"b_number": tracking_number_id, "b_generation": generation, "b_ended_at": ended_at},
     )
 
 
@@ -133,16 +161,10 @@ async def close_forgotten(
     They are open only if a step's closes were lost (a request that failed after its store
     call); the store knew they had ended, by `ended_at` at the latest.
     """
-    await db.execute(
-        update(NumberAssignment)
-        .where(
-            NumberAssignment.tracking_number_id == tracking_number_id,
-            NumberAssignment.generation < generation,
-            NumberAssignment.ended_at.is_(None),
-            NumberAssignment.started_at <= ended_at,
-        )
-        .values(ended_at=ended_at)
-        .execution_options(synchronize_session=False)
+    connection = await db.connection()
+    await connection.execute(
+        _CLOSE_FORGOTTEN,
+        {"b_number": tracking_number_id, "b_generation": generation, "b_ended_at": ended_at},
     )
 
 
@@ -156,18 +178,19 @@ async def insert_fallback(
     reason: str,
     served_at: datetime,
 ) -> None:
-    db.add(
-        NumberFallback(
-            id=uuid.uuid4(),
-            pool_id=pool_id,
-            session_id=session_id,
-            tracking_number_id=tracking_number_id,
-            kind=kind,
-            reason=reason,
-            served_at=served_at,
-        )
+    connection = await db.connection()
+    await connection.execute(
+        _INSERT_FALLBACK,
+        {
+            "id": uuid.uuid4(),
+            "pool_id": pool_id,
+            "session_id": session_id,
+            "tracking_number_id": tracking_number_id,
+            "kind": kind,
+            "reason": reason,
+            "served_at": served_at,
+        },
     )
-    await db.flush()
 
 
 async def fallback_reasons(
@@ -196,38 +219,18 @@ async def open_assignment(
     return (await db.execute(query)).scalar_one_or_none()
 
 
-async def source_numbers(
-    db: AsyncSession,
-    *,
-    site_id: uuid.UUID,
-    target_number_id: uuid.UUID,
-    source: str,
-    medium: str | None,
-    campaign: str | None,
-) -> Sequence[TrackingNumber]:
-    """The site's active source-level numbers for this target whose rule matches the visit.
-
-    The source must match; an empty medium or campaign in the rule matches any. Case is
-    ignored: rules are typed by people, sources come from the classifier.
-    """
-
+async def source_rules(
+    db: AsyncSession, *, site_id: uuid.UUID, target_number_id: uuid.UUID
+) -> list[SourceRule]:
+    """The live source-level numbers of a target, oldest first (the first wins a tie)."""
     query = select(TrackingNumber).where(
         TrackingNumber.site_id == site_id,
         TrackingNumber.kind == NumberKind.SOURCE.value,
         TrackingNumber.target_number_id == target_number_id,
         TrackingNumber.retired_at.is_(None),
-        func.lower(TrackingNumber.source) == source.lower(),
-        _rule_matches(TrackingNumber.medium, medium),
-        _rule_matches(TrackingNumber.campaign, campaign),
     )
-    return (await db.execute(query.order_by(TrackingNumber.created_at))).scalars().all()
-
-
-def _rule_matches(
-    column: InstrumentedAttribute[str | None], value: str | None
-) -> ColumnElement[bool]:
-    empty = or_(column.is_(None), column == "")
-    return empty if not value else or_(empty, func.lower(column) == value.lower())
+    numbers = (await db.execute(query.order_by(TrackingNumber.created_at))).scalars()
+    return live_rules(numbers)
 
 
 async def held_at(

@@ -16,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import NumberAssignment, Pool
+from app.numbers.source_rules import SourceRule, pick_source_number
 from numberpool import health, repository
 from numberpool.health import PoolHealth
 from numberpool.rules import LoggedLease, PoolSettings, restore_record
@@ -53,6 +54,34 @@ class ServedNumber:
     tracking_number_id: uuid.UUID | None  # None when the target itself is shown
 
 
+class PoolLike(Protocol):
+    """What the service reads of a pool: an ORM Pool, or a snapshot of one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def site_id(self) -> uuid.UUID: ...
+    @property
+    def target_number_id(self) -> uuid.UUID: ...
+    @property
+    def idle_timeout_s(self) -> int: ...
+    @property
+    def cooldown_s(self) -> int: ...
+    @property
+    def max_lease_s(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KnownNumbers:
+    """What a pool may show, when the caller already has it (the tracker keeps a snapshot of
+    each site): the pool's numbers in E.164, the source-level rules of its target, and the
+    target. Without it the service reads them from the database."""
+
+    target: str
+    dynamic: Mapping[uuid.UUID, str] = field(default_factory=dict)
+    rules: tuple[SourceRule, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class _Visit:
     session_id: uuid.UUID
@@ -60,9 +89,10 @@ class _Visit:
     source: str
     medium: str | None
     campaign: str | None
+    known: KnownNumbers | None
 
 
-def pool_settings(pool: Pool) -> PoolSettings:
+def pool_settings(pool: PoolLike) -> PoolSettings:
     return PoolSettings(
         idle_timeout_s=pool.idle_timeout_s, cooldown_s=pool.cooldown_s, max_lease_s=pool.max_lease_s
     )
@@ -72,16 +102,17 @@ async def lease_for_session(
     db: AsyncSession,
     store: PoolStore,
     *,
-    pool: Pool,
+    pool: PoolLike,
     session_id: uuid.UUID,
     visitor_id: uuid.UUID | None,
     source: str,
     medium: str | None,
     campaign: str | None,
     now: datetime,
+    known: KnownNumbers | None = None,
 ) -> ServedNumber:
     """The number a session starting now is shown; never raises for store trouble."""
-    visit = _Visit(session_id, visitor_id, source, medium, campaign)
+    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
     return await _lease(db, store, pool=pool, visit=visit, now=now)
 
 
@@ -89,13 +120,14 @@ async def ping_session(
     db: AsyncSession,
     store: PoolStore,
     *,
-    pool: Pool,
+    pool: PoolLike,
     session_id: uuid.UUID,
     visitor_id: uuid.UUID | None,
     source: str,
     medium: str | None,
     campaign: str | None,
     now: datetime,
+    known: KnownNumbers | None = None,
 ) -> ServedNumber:
     """Keep the session's number alive, or give it the number it should see from now on.
 
@@ -104,7 +136,7 @@ async def ping_session(
     system that Erlang B sizes). While the store is down, a session keeps the number the log
     says it holds.
     """
-    visit = _Visit(session_id, visitor_id, source, medium, campaign)
+    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
     settings = pool_settings(pool)
     try:
         outcome = await _with_pool(
@@ -126,7 +158,7 @@ async def ping_session(
     await _close(db, outcome.closed)
     if isinstance(outcome, Lease):
         if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
-            return await _dynamic(db, outcome)
+            return await _dynamic(db, outcome, visit.known)
         await _invalidate(store, pool)
         return await _lease(db, store, pool=pool, visit=visit, now=now)
     reasons = await repository.fallback_reasons(db, pool_id=pool.id, session_id=session_id)
@@ -144,7 +176,7 @@ async def ping_session(
 
 
 async def release_session(
-    db: AsyncSession, store: PoolStore, *, pool: Pool, session_id: uuid.UUID, now: datetime
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, session_id: uuid.UUID, now: datetime
 ) -> None:
     """End the session's lease now (the visitor left); the number rests for the cooldown."""
     settings = pool_settings(pool)
@@ -164,7 +196,9 @@ async def release_session(
     await _close(db, outcome.closed)
 
 
-async def close_expired(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> int:
+async def close_expired(
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, now: datetime
+) -> int:
     """Write the end of every lease that expired by `now`; returns how many.
 
     Leases are closed in the log by whichever step notices them first; a quiet pool can call
@@ -197,7 +231,9 @@ async def who_held(
     return row if at <= end + timedelta(seconds=pool.cooldown_s) else None
 
 
-async def rebuild_pool(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> bool:
+async def rebuild_pool(
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, now: datetime
+) -> bool:
     """Load the pool into the store from the log; False if another caller is already at it."""
     key = str(pool.id)
     token = await store.begin_rebuild(key)
@@ -234,7 +270,9 @@ async def rebuild_pool(db: AsyncSession, store: PoolStore, *, pool: Pool, now: d
     return restored
 
 
-async def refresh_pool(db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime) -> bool:
+async def refresh_pool(
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, now: datetime
+) -> bool:
     """Reload the pool after its numbers changed (call after the change is committed)."""
     await store.invalidate(str(pool.id))
     return await rebuild_pool(db, store, pool=pool, now=now)
@@ -288,7 +326,7 @@ async def pool_health(
 
 
 async def _lease(
-    db: AsyncSession, store: PoolStore, *, pool: Pool, visit: _Visit, now: datetime
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: _Visit, now: datetime
 ) -> ServedNumber:
     settings = pool_settings(pool)
     # The second attempt follows a fencing conflict, after which the pool was invalidated.
@@ -314,7 +352,7 @@ async def _lease(
         if isinstance(outcome, Exhausted):
             return await _fallback(db, pool=pool, visit=visit, reason="exhausted", now=now)
         if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
-            return await _dynamic(db, outcome)
+            return await _dynamic(db, outcome, visit.known)
         await _invalidate(store, pool)
     return await _fallback(db, pool=pool, visit=visit, reason="store_unavailable", now=now)
 
@@ -323,7 +361,7 @@ async def _with_pool(
     db: AsyncSession,
     store: PoolStore,
     *,
-    pool: Pool,
+    pool: PoolLike,
     now: datetime,
     step: Callable[[], Awaitable[_Outcome]],
 ) -> _Outcome:
@@ -342,7 +380,7 @@ async def _with_pool(
     return outcome
 
 
-async def _log_lease(db: AsyncSession, *, pool: Pool, visit: _Visit, lease: Lease) -> bool:
+async def _log_lease(db: AsyncSession, *, pool: PoolLike, visit: _Visit, lease: Lease) -> bool:
     """Write a new lease to the log; False if its generation is already there (fenced)."""
     if not lease.is_new:
         return True
@@ -371,7 +409,7 @@ async def _log_lease(db: AsyncSession, *, pool: Pool, visit: _Visit, lease: Leas
     return True
 
 
-async def _invalidate(store: PoolStore, pool: Pool) -> None:
+async def _invalidate(store: PoolStore, pool: PoolLike) -> None:
     with contextlib.suppress(StoreUnavailable):  # if so, the next step finds it down anyway
         await store.invalidate(str(pool.id))
 
@@ -386,36 +424,45 @@ async def _close(db: AsyncSession, closed: tuple[Closed, ...]) -> None:
         )
 
 
-async def _dynamic(db: AsyncSession, lease: Lease) -> ServedNumber:
+async def _dynamic(db: AsyncSession, lease: Lease, known: KnownNumbers | None) -> ServedNumber:
     number_id = uuid.UUID(lease.number)
-    number = await repository.number_e164(db, tracking_number_id=number_id)
+    number = known.dynamic.get(number_id) if known is not None else None
+    if number is None:  # no snapshot, or the pool changed since it was taken
+        number = await repository.number_e164(db, tracking_number_id=number_id)
     return ServedNumber(number=number, kind="dynamic", tracking_number_id=number_id)
 
 
 async def _fallback(
     db: AsyncSession,
     *,
-    pool: Pool,
+    pool: PoolLike,
     visit: _Visit,
     reason: FallbackReason,
     now: datetime,
     record: bool = True,
 ) -> ServedNumber:
     """The source-level static number for the visit's source, else the target; counted."""
-    candidates = await repository.source_numbers(
-        db,
-        site_id=pool.site_id,
-        target_number_id=pool.target_number_id,
+    known = visit.known
+    rules: Sequence[SourceRule]
+    if known is None:
+        rules = await repository.source_rules(
+            db, site_id=pool.site_id, target_number_id=pool.target_number_id
+        )
+        target = None
+    else:
+        rules, target = known.rules, known.target
+    rule = pick_source_number(
+        rules,
+        target_id=pool.target_number_id,
         source=visit.source,
         medium=visit.medium,
         campaign=visit.campaign,
     )
-    if candidates:
-        # The most specific rule wins: a campaign rule over a medium rule over the source alone.
-        best = max(candidates, key=lambda n: (bool(n.campaign), bool(n.medium)))
-        served = ServedNumber(number=best.number, kind="source", tracking_number_id=best.id)
+    if rule is not None:
+        served = ServedNumber(number=rule.number, kind="source", tracking_number_id=rule.id)
     else:
-        target = await repository.target_e164(db, target_number_id=pool.target_number_id)
+        if target is None:
+            target = await repository.target_e164(db, target_number_id=pool.target_number_id)
         served = ServedNumber(number=target, kind="target", tracking_number_id=None)
     if record:
         await repository.insert_fallback(
@@ -430,7 +477,9 @@ async def _fallback(
     return served
 
 
-async def _from_log(db: AsyncSession, *, pool: Pool, visit: _Visit, now: datetime) -> ServedNumber:
+async def _from_log(
+    db: AsyncSession, *, pool: PoolLike, visit: _Visit, now: datetime
+) -> ServedNumber:
     """A ping while the store is down: the number the log says the session holds, if any."""
     row = await repository.open_assignment(db, pool_id=pool.id, session_id=visit.session_id)
     if row is not None and now < row.started_at + timedelta(seconds=pool.max_lease_s):

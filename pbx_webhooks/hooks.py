@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -11,9 +10,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from app.deps import Now
 from app.exceptions import AppError, NotFound
 from app.kit.http import read_body
-from app.models import PbxIntegration, Site
 from pbx_webhooks import inbox
 from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent
+from pbx_webhooks.integrations import Hook, HookCache
 from pbx_webhooks.providers import get_provider
 
 router = APIRouter(tags=["pbx webhooks"])
@@ -40,23 +39,22 @@ def _inbound(request: Request, body: bytes, subpath: str, public_url: str) -> In
     )
 
 
-async def _integration(request: Request, integration_id: uuid.UUID) -> tuple[PbxIntegration, Site]:
+async def _hook(request: Request, integration_id: uuid.UUID) -> Hook:
+    hooks: HookCache = request.app.state.pbx_hooks
     async with request.app.state.sessionmaker() as db:
-        integration = await db.get(PbxIntegration, integration_id)
-        if integration is None:
-            raise NotFound(f"no PBX integration {integration_id}")
-        if integration.retired_at is not None:
-            raise IntegrationGone(f"PBX integration {integration_id} is retired")
-        site = await db.get(Site, integration.site_id)
-        assert site is not None
-        return integration, site
+        hook = await hooks.get(db, integration_id)
+    if hook is None:
+        raise NotFound(f"no PBX integration {integration_id}")
+    if hook.retired:
+        raise IntegrationGone(f"PBX integration {integration_id} is retired")
+    return hook
 
 
 async def receive_webhook(
     integration_id: uuid.UUID, request: Request, now: Now, subpath: str = ""
 ) -> Response:
-    integration, site = await _integration(request, integration_id)
-    provider = get_provider(integration.provider)
+    hook = await _hook(request, integration_id)
+    provider = get_provider(hook.provider)
     inbound = _inbound(
         request,
         await read_body(request, limit=MAX_BODY_BYTES),
@@ -66,16 +64,16 @@ async def receive_webhook(
     echo = provider.echo(inbound)
     if echo is not None:
         return PlainTextResponse(echo)
-    credentials: dict[str, Any] = {**integration.settings, **integration.credentials}
+    credentials = dict(hook.credentials)
     provider.verify(inbound, credentials, now=now)
     sessionmaker = request.app.state.sessionmaker
     try:
         events = provider.parse(inbound, credentials, now=now)
     except (MalformedBody, MalformedEvent) as exc:
-        await inbox.store_rejected(sessionmaker, integration, inbound, error=exc.detail, now=now)
+        await inbox.store_rejected(sessionmaker, hook, inbound, error=exc.detail, now=now)
         raise
     new, repeated = await inbox.receive(
-        sessionmaker, integration=integration, site=site, request=inbound, events=events, now=now
+        sessionmaker, hook=hook, request=inbound, events=events, now=now
     )
     return JSONResponse({"received": new, "repeated": repeated, "ignored": not events})
 

@@ -17,8 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
-from app.models import PbxEvent, PbxIntegration, Site
+from app.models import PbxEvent
 from pbx_webhooks.events import CallEvent, InboundRequest
+from pbx_webhooks.integrations import Hook
 
 log = logging.getLogger(__name__)
 _KEPT_HEADERS = (
@@ -48,11 +49,11 @@ async def _insert(db: AsyncSession, values: dict[str, object]) -> bool:
 
 
 def _values(
-    integration: PbxIntegration, request: InboundRequest, *, dedup_key: str, now: datetime
+    hook: Hook, request: InboundRequest, *, dedup_key: str, now: datetime
 ) -> dict[str, object]:
     return {
         "id": uuid.uuid4(),
-        "integration_id": integration.id,
+        "integration_id": hook.integration_id,
         "dedup_key": dedup_key[:300],
         "subpath": request.subpath[:100],
         "content_type": request.content_type[:100],
@@ -68,7 +69,7 @@ def _values(
 
 async def store_rejected(
     sessionmaker: async_sessionmaker[AsyncSession],
-    integration: PbxIntegration,
+    hook: Hook,
     request: InboundRequest,
     *,
     error: str,
@@ -76,7 +77,7 @@ async def store_rejected(
 ) -> None:
     """A genuine (signed) request we could not read: kept with its error for a later replay."""
     digest = hashlib.sha256(request.subpath.encode() + b"\0" + request.body).hexdigest()
-    values = _values(integration, request, dedup_key=f"rejected:{digest}", now=now)
+    values = _values(hook, request, dedup_key=f"rejected:{digest}", now=now)
     values["error"] = error[:2000]
     async with sessionmaker() as db:
         await _insert(db, values)
@@ -86,8 +87,7 @@ async def store_rejected(
 async def receive(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
-    integration: PbxIntegration,
-    site: Site,
+    hook: Hook,
     request: InboundRequest,
     events: list[CallEvent],
     now: datetime,
@@ -96,14 +96,14 @@ async def receive(
     fresh: list[tuple[uuid.UUID, CallEvent]] = []
     async with sessionmaker() as db:
         for event in events:
-            values = _values(integration, request, dedup_key=event.dedup_key, now=now)
+            values = _values(hook, request, dedup_key=event.dedup_key, now=now)
             values["provider_call_id"] = event.provider_call_id[:200]
             if await _insert(db, values):
                 fresh.append((uuid.UUID(str(values["id"])), event))
         if not events:
             # A genuine notification we deliberately ignore (an outbound leg, a hold): kept too.
             digest = hashlib.sha256(request.body).hexdigest()
-            values = _values(integration, request, dedup_key=f"ignored:{digest}", now=now)
+            values = _values(hook, request, dedup_key=f"ignored:{digest}", now=now)
             values["processed_at"] = now
             await _insert(db, values)
         await db.commit()
@@ -111,8 +111,7 @@ async def receive(
         await process(
             sessionmaker,
             event_id=event_id,
-            integration=integration,
-            site=site,
+            hook=hook,
             event=event,
             now=now,
         )
@@ -123,15 +122,19 @@ async def process(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
     event_id: uuid.UUID,
-    integration: PbxIntegration,
-    site: Site,
+    hook: Hook,
     event: CallEvent,
     now: datetime,
 ) -> None:
     try:
         async with sessionmaker() as db:
             call = await calls_service.record_event(
-                db, integration=integration, site=site, event=event, now=now
+                db,
+                integration_id=hook.integration_id,
+                site_id=hook.site_id,
+                country=hook.country,
+                event=event,
+                now=now,
             )
             await db.execute(
                 update(PbxEvent)

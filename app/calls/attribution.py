@@ -7,6 +7,7 @@ the call's start. Everything else is a fixed meaning of the number called.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,7 +49,9 @@ def _none(reason: str, number: TrackingNumber | None = None) -> Attribution:
     )
 
 
-async def attribute(db: AsyncSession, call: Call) -> Attribution:
+async def attribute(db: AsyncSession, call: Call, *, earlier_calls: Sequence[Call]) -> Attribution:
+    """`earlier_calls`: the caller's calls to this site before this one (the caller looks
+    them up once for this and for the first-time-caller flag)."""
     if not call.called:
         return _none("the PBX did not say which number was called")
     at = call.started_at
@@ -71,7 +74,7 @@ async def attribute(db: AsyncSession, call: Call) -> Attribution:
         )
     if number.kind == "source":
         return await _source_number(db, number, at=at)
-    return await _dynamic_number(db, call, number)
+    return await _dynamic_number(db, call, number, earlier_calls)
 
 
 async def _source_number(db: AsyncSession, number: TrackingNumber, *, at: datetime) -> Attribution:
@@ -98,7 +101,9 @@ async def _source_number(db: AsyncSession, number: TrackingNumber, *, at: dateti
     )
 
 
-async def _dynamic_number(db: AsyncSession, call: Call, number: TrackingNumber) -> Attribution:
+async def _dynamic_number(
+    db: AsyncSession, call: Call, number: TrackingNumber, earlier_calls: Sequence[Call]
+) -> Attribution:
     at = call.started_at
     held = await pool_service.who_held(db, tracking_number_id=number.id, at=at)
     session = await repository.session(db, held.session_id) if held is not None else None
@@ -137,19 +142,16 @@ async def _dynamic_number(db: AsyncSession, call: Call, number: TrackingNumber) 
         medium=session.medium,
         campaign=session.campaign,
     )
-    return await _check_repeat_caller(db, call, attribution)
+    return _check_repeat_caller(call, attribution, earlier_calls)
 
 
-async def _check_repeat_caller(
-    db: AsyncSession, call: Call, attribution: Attribution
+def _check_repeat_caller(
+    call: Call, attribution: Attribution, earlier: Sequence[Call]
 ) -> Attribution:
     """A caller whose earlier calls came from another visitor probably dialled a number they
     saved: flag it rather than pin the call on whoever holds the number now."""
     if not call.caller or attribution.session is None:
         return attribution
-    earlier = await repository.earlier_calls(
-        db, site_id=call.site_id, caller=call.caller, before=call.started_at, exclude=call.id
-    )
     others = {c.visitor_id for c in earlier if c.visitor_id is not None}
     holder = attribution.session.visitor_id
     if not others or holder in others:

@@ -21,9 +21,11 @@ async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[C
         insert(Call)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["integration_id", "provider_call_id"])
-        .returning(Call.id)
+        .returning(Call)
     )
-    inserted = (await db.execute(statement)).scalar_one_or_none()
+    inserted = (await db.scalars(statement)).one_or_none()
+    if inserted is not None:
+        return inserted, True  # our own uncommitted row: nobody else can lock it meanwhile
     query = (
         select(Call)
         .where(
@@ -34,7 +36,7 @@ async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[C
         .execution_options(populate_existing=True)
     )
     call = (await db.execute(query)).scalar_one()
-    return call, inserted is not None
+    return call, False
 
 
 async def tracking_number_at(

@@ -13,7 +13,7 @@ from app.calls.attribution import Attribution, attribute
 from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import to_e164
-from app.models import Call, PbxIntegration, Site, TrackingSession
+from app.models import Call, TrackingSession
 from crm_push.outbox import enqueue_for_call
 from pbx_webhooks.events import CallEvent
 
@@ -53,15 +53,22 @@ def _facts(call: Call) -> CallFacts:
 
 
 async def record_event(
-    db: AsyncSession, *, integration: PbxIntegration, site: Site, event: CallEvent, now: datetime
+    db: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    site_id: uuid.UUID,
+    country: str,
+    event: CallEvent,
+    now: datetime,
 ) -> Call:
-    """Merge one verified event into its call; attribute a new call; flag an ended one."""
-    event = _normalised(event, site.country)
+    """Merge one verified event into its call; attribute a new call; flag an ended one.
+    `country` is the site's: numbers are read as a local caller writes them."""
+    event = _normalised(event, country)
     first = facts_from(event)
     values = {
         "id": uuid.uuid4(),
-        "site_id": site.id,
-        "integration_id": integration.id,
+        "site_id": site_id,
+        "integration_id": integration_id,
         **{("reported_outcome" if k == "outcome" else k): v for k, v in asdict(first).items()},
         "outcome": final_outcome(first),
         "first_time_caller": False,
@@ -103,7 +110,12 @@ def _apply(call: Call, facts: CallFacts) -> None:
 
 
 async def _attribute(db: AsyncSession, call: Call) -> None:
-    result: Attribution = await attribute(db, call)
+    earlier: list[Call] = []
+    if call.caller:
+        earlier = await repository.earlier_calls(
+            db, site_id=call.site_id, caller=call.caller, before=call.started_at, exclude=call.id
+        )
+    result: Attribution = await attribute(db, call, earlier_calls=earlier)
     session: TrackingSession | None = result.session
     call.tracking_number_id = result.tracking_number_id
     call.attribution_method = result.method
@@ -121,13 +133,7 @@ async def _attribute(db: AsyncSession, call: Call) -> None:
     call.referrer = session.referrer if session else None
     call.gclid = session.gclid if session else None
     call.yclid = session.yclid if session else None
-    if call.caller:
-        earlier = await repository.earlier_calls(
-            db, site_id=call.site_id, caller=call.caller, before=call.started_at, exclude=call.id
-        )
-        call.first_time_caller = not earlier
-    else:
-        call.first_time_caller = False
+    call.first_time_caller = bool(call.caller) and not earlier
 
 
 async def _possible_spam(db: AsyncSession, call: Call) -> bool:

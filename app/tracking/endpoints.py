@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import DbSession, Now
 from app.exceptions import AppError, InvalidField, NotFound, TooManyRequests
-from app.models import Site
 from app.ratelimit import PublicLimits, RateLimiter
-from app.sites import repository as sites_repository
 from app.tracking import http, service
 from app.tracking.bots import is_bot
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
+from app.tracking.site_config import SiteConfig, SiteConfigCache
 from numberpool.store import PoolStore
 
 _Body = TypeVar("_Body", bound=BaseModel)
@@ -42,20 +41,22 @@ Store = Annotated[PoolStore, Depends(_store)]
 Limiter = Annotated[RateLimiter, Depends(_limiter)]
 
 
-async def _site(db: AsyncSession, public_key: str) -> Site:
-    site = await sites_repository.get_by_public_key(db, public_key)
-    if site is None or site.retired_at is not None:
+async def _site(request: Request, db: AsyncSession, public_key: str) -> SiteConfig:
+    configs: SiteConfigCache = request.app.state.site_configs
+    site = await configs.get(db, public_key)
+    if site is None or site.retired:
         raise NotFound(f"no site with public key {public_key!r}")
     return site
 
 
-async def _limit(limiter: RateLimiter, request: Request, site: Site, now: datetime) -> None:
+async def _limit(limiter: RateLimiter, request: Request, site: SiteConfig, now: datetime) -> None:
     limits: PublicLimits = request.app.state.public_limits
     checks = ((limits.per_address, http.client_address(request)), (limits.per_site, str(site.id)))
-    for limit, key in checks:
-        retry_after = await limiter.hit(limit, key, now=now)
-        if retry_after is not None:
-            raise TooManyRequests(f"too many requests ({limit.name})", retry_after_s=retry_after)
+    refusal = await limiter.hit_all(checks, now=now)
+    if refusal is not None:
+        raise TooManyRequests(
+            f"too many requests ({refusal.limit.name})", retry_after_s=refusal.retry_after_s
+        )
 
 
 def _parse(model: type[_Body], raw: Any) -> _Body:
@@ -77,10 +78,10 @@ def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
 @asynccontextmanager
 async def _public_call(
     request: Request, db: AsyncSession, public_key: str, limiter: RateLimiter, now: datetime
-) -> AsyncIterator[tuple[Site, dict[str, str]]]:
+) -> AsyncIterator[tuple[SiteConfig, dict[str, str]]]:
     """The site, its CORS grant for this origin, the origin and rate checks; errors raised
     inside carry the CORS grant too, so the snippet can read a 404 or a 429."""
-    site = await _site(db, public_key)
+    site = await _site(request, db, public_key)
     origin = request.headers.get("origin")
     cors = http.cors_headers(site, origin)
     try:
@@ -126,7 +127,7 @@ async def ping_session(
 @router.options("/sessions/{session_id}/ping", include_in_schema=False)
 async def preflight(public_key: str, request: Request, db: DbSession) -> Response:
     """Only needed when a custom integration posts application/json; the snippet never does."""
-    site = await _site(db, public_key)
+    site = await _site(request, db, public_key)
     cors = http.cors_headers(site, request.headers.get("origin"))
     if cors:
         cors |= {

@@ -11,12 +11,12 @@ from fastapi import Request
 from app.exceptions import BadRequest, Forbidden
 from app.kit.domains import origin_allowed
 from app.kit.http import read_body
-from app.models import Site
+from app.tracking.site_config import SiteConfig
 
 MAX_BODY_BYTES = 8 * 1024
 
 
-def cors_headers(site: Site, origin: str | None) -> dict[str, str]:
+def cors_headers(site: SiteConfig, origin: str | None) -> dict[str, str]:
     """A CORS grant for an origin among the site's domains (or their subdomains), else none."""
     if not origin:
         return {}
@@ -26,7 +26,7 @@ def cors_headers(site: Site, origin: str | None) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-def check_origin(site: Site, origin: str | None) -> None:
+def check_origin(site: SiteConfig, origin: str | None) -> None:
     """Browsers always say where a cross-site request comes from: a foreign page may not lease
     numbers of this site (someone else's page could otherwise drain its pool)."""
     if origin and origin != "null" and not cors_headers(site, origin):

@@ -4,16 +4,49 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Pool, TargetNumber, TrackingNumber, TrackingSession, Visitor
+from app.models import TrackingSession, Visitor
+
+# Visits are the hottest writes of the service: plain table statements, built once, skip the
+# ORM's unit of work (which cost more than the database itself did).
+_VISITORS = cast(Table, Visitor.__table__)
+_SESSIONS = cast(Table, TrackingSession.__table__)
+_INSERT_VISITOR = insert(_VISITORS)
+_INSERT_SESSION = insert(_SESSIONS)
+_TOUCH_VISITOR = (
+    update(_VISITORS)
+    .where(_VISITORS.c.id == bindparam("b_id"), _VISITORS.c.site_id == bindparam("b_site_id"))
+    .values(last_seen_at=bindparam("b_now"))
+    .returning(_VISITORS.c.id)
+)
 
 
-async def visitor(db: AsyncSession, *, site_id: uuid.UUID, visitor_id: uuid.UUID) -> Visitor | None:
-    row = await db.get(Visitor, visitor_id)
-    return row if row is not None and row.site_id == site_id else None
+async def insert_visitor(
+    db: AsyncSession, *, site_id: uuid.UUID, visitor_id: uuid.UUID, now: datetime
+) -> None:
+    connection = await db.connection()
+    values = {"id": visitor_id, "site_id": site_id, "created_at": now, "last_seen_at": now}
+    await connection.execute(_INSERT_VISITOR, values)
+
+
+async def touch_visitor(
+    db: AsyncSession, *, site_id: uuid.UUID, visitor_id: uuid.UUID, now: datetime
+) -> bool:
+    """Mark a visitor of this site as seen now; False if the site has no such visitor."""
+    connection = await db.connection()
+    found = await connection.execute(
+        _TOUCH_VISITOR, {"b_id": visitor_id, "b_site_id": site_id, "b_now": now}
+    )
+    return found.first() is not None
+
+
+async def insert_session(db: AsyncSession, values: dict[str, object]) -> None:
+    connection = await db.connection()
+    await connection.execute(_INSERT_SESSION, values)
 
 
 async def session(
@@ -53,25 +86,3 @@ async def last_non_direct_session(
         .limit(1)
     )
     return (await db.execute(query)).scalar_one_or_none()
-
-
-async def targets_and_pools(
-    db: AsyncSession, *, site_id: uuid.UUID
-) -> list[tuple[TargetNumber, Pool | None]]:
-    """Every target number of the site with its live pool, if it has one."""
-    query = (
-        select(TargetNumber, Pool)
-        .outerjoin(Pool, (Pool.target_number_id == TargetNumber.id) & Pool.retired_at.is_(None))
-        .where(TargetNumber.site_id == site_id)
-        .order_by(TargetNumber.created_at, TargetNumber.number)
-    )
-    return [(target, pool) for target, pool in await db.execute(query)]
-
-
-async def source_numbers(db: AsyncSession, *, site_id: uuid.UUID) -> list[TrackingNumber]:
-    query = select(TrackingNumber).where(
-        TrackingNumber.site_id == site_id,
-        TrackingNumber.kind == "source",
-        TrackingNumber.retired_at.is_(None),
-    )
-    return list((await db.execute(query)).scalars())

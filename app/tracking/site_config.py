@@ -1,0 +1,120 @@
+"""What the tracker reads of a site on every visit: its domains, target numbers, pools and
+source-level rules, kept as an in-process snapshot (see app.snapshots for when it is renewed).
+
+Reading them from the database on each request cost four statements, most of the tracker's
+time. A pool retired by another process inside the snapshot's TTL is harmless: its store was
+dropped, so a lease finds it empty and the visitor gets the fallback number."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
+from app.numbers.source_rules import SourceRule, live_rules
+from app.snapshots import SnapshotCache
+from numberpool.service import KnownNumbers
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """The pool settings the number pool service reads (an ORM Pool has the same shape)."""
+
+    id: uuid.UUID
+    site_id: uuid.UUID
+    target_number_id: uuid.UUID
+    idle_timeout_s: int
+    cooldown_s: int
+    max_lease_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    id: uuid.UUID
+    number: str  # E.164
+    pool: PoolConfig | None  # its live pool, if it has one
+    known: KnownNumbers  # what its pool may show: its numbers, rules, the target itself
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    id: uuid.UUID
+    public_key: str
+    domains: list[str]
+    retired: bool
+    targets: tuple[TargetConfig, ...]
+    source_rules: tuple[SourceRule, ...]
+
+
+class SiteConfigCache:
+    def __init__(self, **snapshot_options: Any) -> None:
+        self._snapshots: SnapshotCache[str, SiteConfig | None] = SnapshotCache(**snapshot_options)
+
+    async def get(self, db: AsyncSession, public_key: str) -> SiteConfig | None:
+        """The site's snapshot, or None when no site has this key."""
+        return await self._snapshots.get(public_key, lambda: load(db, public_key))
+
+
+async def load(db: AsyncSession, public_key: str) -> SiteConfig | None:
+    site = (
+        await db.execute(select(Site).where(Site.public_key == public_key))
+    ).scalar_one_or_none()
+    if site is None:
+        return None
+    targets = await db.execute(
+        select(TargetNumber, Pool)
+        .outerjoin(Pool, (Pool.target_number_id == TargetNumber.id) & Pool.retired_at.is_(None))
+        .where(TargetNumber.site_id == site.id)
+        .order_by(TargetNumber.created_at, TargetNumber.number)
+    )
+    live_numbers = (
+        select(TrackingNumber)
+        .where(TrackingNumber.site_id == site.id, TrackingNumber.retired_at.is_(None))
+        .order_by(TrackingNumber.created_at, TrackingNumber.id)
+    )
+    numbers = list((await db.execute(live_numbers)).scalars())
+    rules = tuple(live_rules(numbers))
+    dynamic: dict[uuid.UUID | None, dict[uuid.UUID, str]] = {}
+    for number in numbers:
+        if number.kind == NumberKind.DYNAMIC:
+            dynamic.setdefault(number.pool_id, {})[number.id] = number.number
+    return SiteConfig(
+        id=site.id,
+        public_key=site.public_key,
+        domains=list(site.domains),
+        retired=site.retired_at is not None,
+        targets=tuple(
+            _target(target, pool, rules, dynamic.get(pool.id if pool else None, {}))
+            for target, pool in targets
+        ),
+        source_rules=rules,
+    )
+
+
+def _target(
+    target: TargetNumber,
+    pool: Pool | None,
+    rules: tuple[SourceRule, ...],
+    dynamic: Mapping[uuid.UUID, str],
+) -> TargetConfig:
+    config = None
+    if pool is not None:
+        config = PoolConfig(
+            id=pool.id,
+            site_id=pool.site_id,
+            target_number_id=pool.target_number_id,
+            idle_timeout_s=pool.idle_timeout_s,
+            cooldown_s=pool.cooldown_s,
+            max_lease_s=pool.max_lease_s,
+        )
+    known = KnownNumbers(
+        target=target.number,
+        dynamic=dict(dynamic),
+        rules=tuple(r for r in rules if r.target_number_id == target.id),
+    )
+    return TargetConfig(id=target.id, number=target.number, pool=config, known=known)
