@@ -29,7 +29,9 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     require_redis()
     client = Redis.from_url(TEST_REDIS_URL)
     await client.flushdb()
-    yield RedisRateLimiter(client)
+    redis_limiter = RedisRateLimiter(client)
+    yield redis_limiter
+    await redis_limiter.close()
     cleaner = Redis.from_url(TEST_REDIS_URL)
     await cleaner.flushdb()
     await cleaner.aclose()
@@ -60,3 +62,29 @@ async def test_unreachable_redis_lets_requests_through() -> None:
     limiter = create_rate_limiter("redis://127.0.0.1:1/0")
     assert [await limiter.hit(LIMIT, "k", now=START) for _ in range(5)] == [None] * 5
     await limiter.close()
+
+
+async def test_checks_in_order_and_a_refused_address_does_not_use_up_the_site(
+    limiter: RateLimiter,
+) -> None:
+    per_address = Limit("address", requests=2, window_s=60)
+    per_site = Limit("site", requests=3, window_s=60)
+
+    def checks(address: str) -> list[tuple[Limit, str]]:
+        return [(per_address, address), (per_site, "shop")]
+
+    flood = [await limiter.hit_all(checks("6.6.6.6"), now=START) for _ in range(5)]
+    others = [await limiter.hit_all(checks(f"10.0.0.{n}"), now=START) for n in range(2)]
+    over = await limiter.hit_all(checks("10.0.0.9"), now=START)
+
+    assert flood[:2] == [None, None]
+    refused_by = [r.limit if r is not None else None for r in flood[2:]]
+    assert refused_by == [per_address] * 3
+    assert flood[2] is not None
+    assert flood[2].retry_after_s == 50
+    # The site counted only the 2 requests of the flood it let through: one more visitor fits.
+    assert others[0] is None
+    assert others[1] is not None
+    assert others[1].limit == per_site
+    assert over is not None
+    assert over.limit == per_site
