@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,17 +26,20 @@ def _is_postgres(db: AsyncSession) -> bool:
 # --- connectors ----------------------------------------------------------------------------
 
 
+_CONNECTORS = (
+    select(CrmConnector)
+    .where(CrmConnector.site_id == bindparam("b_site"))
+    .order_by(CrmConnector.created_at, CrmConnector.id)
+)
+# Every call's start and end reads these: built once.
+_LIVE_CONNECTORS = _CONNECTORS.where(CrmConnector.retired_at.is_(None))
+
+
 async def connectors(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool
 ) -> list[CrmConnector]:
-    query = (
-        select(CrmConnector)
-        .where(CrmConnector.site_id == site_id)
-        .order_by(CrmConnector.created_at, CrmConnector.id)
-    )
-    if not include_retired:
-        query = query.where(CrmConnector.retired_at.is_(None))
-    return list((await db.execute(query)).scalars())
+    query = _CONNECTORS if include_retired else _LIVE_CONNECTORS
+    return list((await db.execute(query, {"b_site": site_id})).scalars())
 
 
 async def connectors_by_id(

@@ -233,21 +233,23 @@ async def source_rules(
     return live_rules(numbers)
 
 
+_HELD_AT = (
+    select(NumberAssignment, Pool)
+    .join(Pool, Pool.id == NumberAssignment.pool_id)
+    .where(
+        NumberAssignment.tracking_number_id == bindparam("b_number"),
+        NumberAssignment.started_at <= bindparam("b_at"),
+    )
+    .order_by(NumberAssignment.started_at.desc(), NumberAssignment.generation.desc())
+    .limit(1)
+)
+
+
 async def held_at(
     db: AsyncSession, *, tracking_number_id: uuid.UUID, at: datetime
 ) -> tuple[NumberAssignment, Pool] | None:
     """The latest lease of the number that started at or before `at`, with its pool."""
-    query = (
-        select(NumberAssignment, Pool)
-        .join(Pool, Pool.id == NumberAssignment.pool_id)
-        .where(
-            NumberAssignment.tracking_number_id == tracking_number_id,
-            NumberAssignment.started_at <= at,
-        )
-        .order_by(NumberAssignment.started_at.desc(), NumberAssignment.generation.desc())
-        .limit(1)
-    )
-    row = (await db.execute(query)).first()
+    row = (await db.execute(_HELD_AT, {"b_number": tracking_number_id, "b_at": at})).first()
     return None if row is None else (row[0], row[1])
 
 

@@ -5,38 +5,72 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, NumberFallback, Pool, TargetNumber, TrackingNumber, TrackingSession
 
+# Built once: every PBX event runs them, and building them per event cost more than running them.
+_CREATE = {
+    dialect: insert_into(Call)
+    .on_conflict_do_nothing(index_elements=["integration_id", "provider_call_id"])
+    .returning(Call)
+    for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_LOCK = (
+    select(Call)
+    .where(
+        Call.integration_id == bindparam("b_integration"),
+        Call.provider_call_id == bindparam("b_call_id"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[Call, bool]:
     """The call of (integration, provider call id), locked for this transaction; created from
     `values` if new. Parallel events of one call meet here: one inserts, the other waits."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Call)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["integration_id", "provider_call_id"])
-        .returning(Call)
-    )
-    inserted = (await db.scalars(statement)).one_or_none()
+    statement = _CREATE[db.get_bind().dialect.name]
+    inserted = (await db.scalars(statement, [values])).one_or_none()
     if inserted is not None:
         return inserted, True  # our own uncommitted row: nobody else can lock it meanwhile
-    query = (
-        select(Call)
-        .where(
-            Call.integration_id == values["integration_id"],
-            Call.provider_call_id == values["provider_call_id"],
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    found = await db.execute(
+        _LOCK,
+        {"b_integration": values["integration_id"], "b_call_id": values["provider_call_id"]},
     )
-    call = (await db.execute(query)).scalar_one()
-    return call, False
+    return found.scalar_one(), False
+
+
+_NUMBER_AT = (
+    select(TrackingNumber)
+    .where(
+        TrackingNumber.site_id == bindparam("b_site"),
+        TrackingNumber.number == bindparam("b_number"),
+        TrackingNumber.created_at <= bindparam("b_at"),
+    )
+    .order_by(TrackingNumber.retired_at.is_not(None), TrackingNumber.created_at.desc())
+    .limit(1)
+)
+_IS_TARGET = (
+    select(TargetNumber.id)
+    .where(
+        TargetNumber.site_id == bindparam("b_site"), TargetNumber.number == bindparam("b_number")
+    )
+    .limit(1)
+)
+_EARLIER_CALLS = (
+    select(Call)
+    .where(
+        Call.site_id == bindparam("b_site"),
+        Call.caller == bindparam("b_caller"),
+        Call.started_at < bindparam("b_before"),
+        Call.id != bindparam("b_exclude"),
+    )
+    .order_by(Call.started_at.desc())
+)
 
 
 async def tracking_number_at(
@@ -44,40 +78,20 @@ async def tracking_number_at(
 ) -> TrackingNumber | None:
     """The site's tracking number `number` as it was at `at`; a retired number still routes
     the calls of people who saved it, so the latest one created before the call wins."""
-    query = (
-        select(TrackingNumber)
-        .where(
-            TrackingNumber.site_id == site_id,
-            TrackingNumber.number == number,
-            TrackingNumber.created_at <= at,
-        )
-        .order_by(TrackingNumber.retired_at.is_not(None), TrackingNumber.created_at.desc())
-        .limit(1)
-    )
-    return (await db.execute(query)).scalar_one_or_none()
+    params = {"b_site": site_id, "b_number": number, "b_at": at}
+    return (await db.execute(_NUMBER_AT, params)).scalar_one_or_none()
 
 
 async def is_target(db: AsyncSession, *, site_id: uuid.UUID, number: str) -> bool:
-    query = select(TargetNumber.id).where(
-        TargetNumber.site_id == site_id, TargetNumber.number == number
-    )
-    return (await db.execute(query.limit(1))).first() is not None
+    params = {"b_site": site_id, "b_number": number}
+    return (await db.execute(_IS_TARGET, params)).first() is not None
 
 
 async def earlier_calls(
     db: AsyncSession, *, site_id: uuid.UUID, caller: str, before: datetime, exclude: uuid.UUID
 ) -> list[Call]:
-    query = (
-        select(Call)
-        .where(
-            Call.site_id == site_id,
-            Call.caller == caller,
-            Call.started_at < before,
-            Call.id != exclude,
-        )
-        .order_by(Call.started_at.desc())
-    )
-    return list((await db.execute(query)).scalars())
+    params = {"b_site": site_id, "b_caller": caller, "b_before": before, "b_exclude": exclude}
+    return list((await db.execute(_EARLIER_CALLS, params)).scalars())
 
 
 async def fallbacks_showing(
