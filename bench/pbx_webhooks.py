@@ -5,7 +5,7 @@ Each call is two signed generic webhooks (call.started, then call.ended) to a nu
 pool that a visit through the tracker API holds, so every call goes through the full path:
 signature, raw-event store, call merge, who-held look-up, attribution.
 
-    .venv/bin/python -m bench.pbx_webhooks [--seconds 10]
+    .venv/bin/python -m bench.pbx_webhooks [--seconds 10] [--workers 2]
 """
 
 from __future__ import annotations
@@ -84,12 +84,13 @@ async def run(port: int, seeded: stack.Seeded, seconds: float) -> dict[str, obje
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     seeded = stack.prepare(1000)
-    with stack.server(seeded.database_url) as (port, process):
+    with stack.server(seeded.database_url, workers=args.workers) as (port, process):
         results = asyncio.run(run(port, seeded, args.seconds))
         results["server_rss_mib_after_load"] = stack.rss_mib(process.pid)
-    print(json.dumps({"machine": stack.machine(), **results}, indent=2))
+    print(json.dumps({"machine": stack.machine(), "workers": args.workers, **results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ transaction as the call's state, so a call that is stored is a call that will be
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +25,35 @@ def idempotency_key(*, connector_id: uuid.UUID, call_id: uuid.UUID, event: str) 
     return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/{call_id}/{event}").hex
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectorRef:
+    """What the outbox needs of a connector: which events it wants."""
+
+    id: uuid.UUID
+    kind: str
+    config: Mapping[str, Any]
+
+
+async def live_connectors(db: AsyncSession, *, site_id: uuid.UUID) -> list[ConnectorRef]:
+    found = await repository.connectors(db, site_id=site_id, include_retired=False)
+    return [ConnectorRef(c.id, c.kind, dict(c.config)) for c in found]
+
+
 async def enqueue_for_call(
-    db: AsyncSession, *, call: Call, event: CallEventName, now: datetime
+    db: AsyncSession,
+    *,
+    call: Call,
+    event: CallEventName,
+    now: datetime,
+    connectors: Sequence[ConnectorRef] | None = None,
 ) -> None:
     """One delivery per active connector of the call's site that wants `event`; repeating it
-    (a replayed PBX event) adds nothing. Does not commit: the caller's transaction does."""
-    for connector in await repository.connectors(db, site_id=call.site_id, include_retired=False):
-        if event not in get_connector(connector.kind).events(connector.config):
+    (a replayed PBX event) adds nothing. Does not commit: the caller's transaction does.
+    `connectors`: the site's live connectors, when the caller already has them."""
+    if connectors is None:
+        connectors = await live_connectors(db, site_id=call.site_id)
+    for connector in connectors:
+        if event not in get_connector(connector.kind).events(dict(connector.config)):
             continue
         await repository.insert_delivery(
             db,

@@ -147,6 +147,7 @@ async def process(
                 country=hook.country,
                 event=event,
                 now=now,
+                connectors=hook.connectors,
             )
             connection = await db.connection()
             await connection.execute(_PROCESSED, {"b_id": event_id, "b_at": now, "b_call": call.id})

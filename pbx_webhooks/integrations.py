@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import PbxIntegration, Site
 from app.snapshots import SnapshotCache
+from crm_push.outbox import ConnectorRef, live_connectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class Hook:
     provider: str
     credentials: Mapping[str, Any]  # the integration's settings and secrets together
     retired: bool
+    connectors: tuple[ConnectorRef, ...]  # the site's live CRM connectors, for the outbox
 
 
 class HookCache:
@@ -46,4 +48,5 @@ async def load(db: AsyncSession, integration_id: uuid.UUID) -> Hook | None:
         provider=integration.provider,
         credentials={**integration.settings, **integration.credentials},
         retired=integration.retired_at is not None,
+        connectors=tuple(await live_connectors(db, site_id=site.id)),
     )

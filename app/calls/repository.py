@@ -12,36 +12,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, NumberFallback, Pool, TargetNumber, TrackingNumber, TrackingSession
 
-# Built once: every PBX event runs them, and building them per event cost more than running them.
-_CREATE = {
+# Built once: every PBX event runs it, and building it per event cost more than running it.
+# On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR UPDATE
+# and returns it, in the same round trip that creates a new call.
+_CREATE_OR_LOCK = {
     dialect: insert_into(Call)
-    .on_conflict_do_nothing(index_elements=["integration_id", "provider_call_id"])
+    .on_conflict_do_update(
+        index_elements=["integration_id", "provider_call_id"],
+        set_={"updated_at": Call.__table__.c.updated_at},
+    )
     .returning(Call)
+    .execution_options(populate_existing=True)
     for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-_LOCK = (
-    select(Call)
-    .where(
-        Call.integration_id == bindparam("b_integration"),
-        Call.provider_call_id == bindparam("b_call_id"),
-    )
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
 
 
 async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[Call, bool]:
     """The call of (integration, provider call id), locked for this transaction; created from
     `values` if new. Parallel events of one call meet here: one inserts, the other waits."""
-    statement = _CREATE[db.get_bind().dialect.name]
-    inserted = (await db.scalars(statement, [values])).one_or_none()
-    if inserted is not None:
-        return inserted, True  # our own uncommitted row: nobody else can lock it meanwhile
-    found = await db.execute(
-        _LOCK,
-        {"b_integration": values["integration_id"], "b_call_id": values["provider_call_id"]},
-    )
-    return found.scalar_one(), False
+    statement = _CREATE_OR_LOCK[db.get_bind().dialect.name]
+    call = (await db.scalars(statement, [values])).one()
+    return call, call.id == values["id"]
 
 
 _NUMBER_AT = (

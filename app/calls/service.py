@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import to_e164
 from app.models import Call, TrackingSession
-from crm_push.outbox import enqueue_for_call
+from crm_push.outbox import ConnectorRef, enqueue_for_call
 from pbx_webhooks.events import CallEvent
 
 SPAM_SHORTER_THAN_S = 10
@@ -60,6 +61,7 @@ async def record_event(
     country: str,
     event: CallEvent,
     now: datetime,
+    connectors: Sequence[ConnectorRef] | None = None,
 ) -> Call:
     """Merge one verified event into its call; attribute a new call; flag an ended one.
     `country` is the site's: numbers are read as a local caller writes them."""
@@ -91,9 +93,11 @@ async def record_event(
     await db.flush()
     # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
     if created:
-        await enqueue_for_call(db, call=call, event="call.started", now=now)
+        await enqueue_for_call(db, call=call, event="call.started", now=now, connectors=connectors)
     if after.status == "ended" and (created or before.status != "ended"):
-        await enqueue_for_call(db, call=call, event="call.attributed", now=now)
+        await enqueue_for_call(
+            db, call=call, event="call.attributed", now=now, connectors=connectors
+        )
     return call
 
 

@@ -4,8 +4,10 @@ that want the event, written in the call's own transaction."""
 from __future__ import annotations
 
 from httpx import AsyncClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.models import Call
 from crm_push.outbox import enqueue_for_call, idempotency_key
 from tests.clock import ManualClock
 from tests.crm_push.conftest import World, outbox
@@ -63,3 +65,21 @@ async def test_the_pbx_webhook_writes_the_rows_in_the_calls_transaction(
         "call.attributed",
         "call.started",
     ]
+
+
+async def test_a_connector_added_while_calls_come_in_gets_the_next_call(
+    world: World, crm: FakeCrmServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    who = {"caller": "+79001112233", "called": "+74950000101"}
+    # The hook has served this integration (and kept what it knows of it) before the connector.
+    await world._hook("call.started", "pbx-before", **who)
+
+    await world.webhook(crm, events=["call.started"])
+    await world._hook("call.started", "pbx-after", **who)
+
+    rows = await outbox(sessionmaker)
+    async with sessionmaker() as db:
+        after = (
+            await db.execute(select(Call.id).where(Call.provider_call_id == "pbx-after"))
+        ).scalar_one()
+    assert [(r.call_id, r.event) for r in rows] == [(after, "call.started")]
