@@ -20,6 +20,7 @@ from app.models import (
     Pool,
     TargetNumber,
     TrackingNumber,
+    TrackingSession,
 )
 from app.numbers.source_rules import SourceRule, live_rules
 
@@ -233,9 +234,12 @@ async def source_rules(
     return live_rules(numbers)
 
 
+# The holder's session comes along (into the ORM session's identity map): attribution reads it
+# next, and then finds it without another round trip.
 _HELD_AT = (
-    select(NumberAssignment, Pool)
+    select(NumberAssignment, Pool, TrackingSession)
     .join(Pool, Pool.id == NumberAssignment.pool_id)
+    .outerjoin(TrackingSession, TrackingSession.id == NumberAssignment.session_id)
     .where(
         NumberAssignment.tracking_number_id == bindparam("b_number"),
         NumberAssignment.started_at <= bindparam("b_at"),

@@ -66,14 +66,14 @@ async def receive_webhook(
         return PlainTextResponse(echo)
     credentials = dict(hook.credentials)
     provider.verify(inbound, credentials, now=now)
-    sessionmaker = request.app.state.sessionmaker
+    engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
     try:
         events = provider.parse(inbound, credentials, now=now)
     except (MalformedBody, MalformedEvent) as exc:
-        await inbox.store_rejected(sessionmaker, hook, inbound, error=exc.detail, now=now)
+        await inbox.store_rejected(engine, hook, inbound, error=exc.detail, now=now)
         raise
     new, repeated = await inbox.receive(
-        sessionmaker, hook=hook, request=inbound, events=events, now=now
+        engine, sessionmaker, hook=hook, request=inbound, events=events, now=now
     )
     return JSONResponse({"received": new, "repeated": repeated, "ignored": not events})
 

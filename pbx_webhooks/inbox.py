@@ -1,6 +1,6 @@
 """The raw-event store: every verified webhook kept exactly once, then folded into its call.
 
-Two steps, two transactions: the raw event is committed first, so a bug in processing never
+Two steps: the raw event is committed first (one INSERT, on its own), so a bug in processing never
 loses a genuine event (it stays with its error, ready to be replayed).
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
 from app.models import PbxEvent
@@ -53,11 +55,18 @@ _PROCESSED = (
 )
 
 
-async def _insert(db: AsyncSession, values: dict[str, object]) -> bool:
+async def _insert(connection: AsyncConnection, values: dict[str, object]) -> bool:
     """Insert unless this (integration, dedup key) is already stored; True if inserted."""
-    connection = await db.connection()
     statement = _INSERT[connection.dialect.name]
     return (await connection.execute(statement, values)).scalar_one_or_none() is not None
+
+
+@asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Each raw event is one INSERT, atomic by itself: committed as it runs, it needs no
+    BEGIN and COMMIT round trips around it."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _values(
@@ -80,7 +89,7 @@ def _values(
 
 
 async def store_rejected(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     hook: Hook,
     request: InboundRequest,
     *,
@@ -91,12 +100,12 @@ async def store_rejected(
     digest = hashlib.sha256(request.subpath.encode() + b"\0" + request.body).hexdigest()
     values = _values(hook, request, dedup_key=f"rejected:{digest}", now=now)
     values["error"] = error[:2000]
-    async with sessionmaker() as db:
-        await _insert(db, values)
-        await db.commit()
+    async with _autocommit(engine) as connection:
+        await _insert(connection, values)
 
 
 async def receive(
+    engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
     hook: Hook,
@@ -106,19 +115,18 @@ async def receive(
 ) -> tuple[int, int]:
     """Store the events once each and fold the new ones into their calls: (new, repeated)."""
     fresh: list[tuple[uuid.UUID, CallEvent]] = []
-    async with sessionmaker() as db:
+    async with _autocommit(engine) as connection:
         for event in events:
             values = _values(hook, request, dedup_key=event.dedup_key, now=now)
             values["provider_call_id"] = event.provider_call_id[:200]
-            if await _insert(db, values):
+            if await _insert(connection, values):
                 fresh.append((uuid.UUID(str(values["id"])), event))
         if not events:
             # A genuine notification we deliberately ignore (an outbound leg, a hold): kept too.
             digest = hashlib.sha256(request.body).hexdigest()
             values = _values(hook, request, dedup_key=f"ignored:{digest}", now=now)
             values["processed_at"] = now
-            await _insert(db, values)
-        await db.commit()
+            await _insert(connection, values)
     for event_id, event in fresh:
         await process(
             sessionmaker,
