@@ -157,7 +157,15 @@ async def ping_session(
     assert not isinstance(outcome, NeedsRebuild)
     await _close(db, outcome.closed)
     if isinstance(outcome, Lease):
-        if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
+        logged = await _log_lease(
+            db,
+            pool_id=pool.id,
+            cooldown_s=pool.cooldown_s,
+            session_id=visit.session_id,
+            visitor_id=visit.visitor_id,
+            lease=outcome,
+        )
+        if logged:
             return await _dynamic(db, outcome, visit.known)
         await _invalidate(store, pool)
         return await _lease(db, store, pool=pool, visit=visit, now=now)
@@ -325,36 +333,141 @@ async def pool_health(
 # --- internals -----------------------------------------------------------------------------
 
 
-async def _lease(
-    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: _Visit, now: datetime
+@dataclass(frozen=True, slots=True)
+class LeasePlan:
+    """What the store decided for a session's lease, before the log records it.
+
+    `write_plan` records it in the session's transaction; a caller that batches its own writes
+    (the tracker's new visits) may record the same rows itself, as long as a lease that turns
+    out to be fenced goes through `lease_again`.
+    """
+
+    served: ServedNumber
+    closed: tuple[Closed, ...]  # leases the store ended in this step: close their rows
+    lease: Lease | None  # a new generation to insert (fenced on (number, generation))
+    fallback: FallbackReason | None  # a fallback to count
+    pool_id: uuid.UUID
+    cooldown_s: int
+
+
+async def plan_lease(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: PoolLike,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    source: str,
+    medium: str | None,
+    campaign: str | None,
+    now: datetime,
+    known: KnownNumbers | None = None,
+) -> LeasePlan:
+    """The number a session starting now is shown, and the log rows that says so; nothing is
+    written (the database is only read if the store must be rebuilt or `known` is missing)."""
+    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
+    return await _plan(db, store, pool=pool, visit=visit, now=now)
+
+
+async def write_plan(
+    db: AsyncSession,
+    plan: LeasePlan,
+    *,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    now: datetime,
+) -> bool:
+    """Record a plan in the log; False if its new lease was fenced (nothing else is written)."""
+    await _close(db, plan.closed)
+    if plan.fallback is not None:
+        await repository.insert_fallback(
+            db,
+            pool_id=plan.pool_id,
+            session_id=session_id,
+            tracking_number_id=plan.served.tracking_number_id,
+            kind=plan.served.kind,
+            reason=plan.fallback,
+            served_at=now,
+        )
+    if plan.lease is None:
+        return True
+    return await _log_lease(
+        db,
+        pool_id=plan.pool_id,
+        cooldown_s=plan.cooldown_s,
+        session_id=session_id,
+        visitor_id=visitor_id,
+        lease=plan.lease,
+    )
+
+
+async def lease_again(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: PoolLike,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    source: str,
+    medium: str | None,
+    campaign: str | None,
+    now: datetime,
+    known: KnownNumbers | None = None,
 ) -> ServedNumber:
-    settings = pool_settings(pool)
-    # The second attempt follows a fencing conflict, after which the pool was invalidated.
-    for _attempt in range(2):
-        try:
-            outcome = await _with_pool(
-                db,
-                store,
-                pool=pool,
-                now=now,
-                step=lambda: store.lease(
-                    str(pool.id),
-                    session_id=str(visit.session_id),
-                    visitor_id=_str(visit.visitor_id),
-                    settings=settings,
-                    now=now,
-                ),
-            )
-        except StoreUnavailable:
-            break
-        assert not isinstance(outcome, NeedsRebuild)
-        await _close(db, outcome.closed)
-        if isinstance(outcome, Exhausted):
-            return await _fallback(db, pool=pool, visit=visit, reason="exhausted", now=now)
-        if await _log_lease(db, pool=pool, visit=visit, lease=outcome):
-            return await _dynamic(db, outcome, visit.known)
+    """After a fenced lease: reload the pool from the log and lease once more (written)."""
+    await _invalidate(store, pool)
+    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
+    return await _lease(db, store, pool=pool, visit=visit, now=now, attempts=1)
+
+
+async def _lease(
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    pool: PoolLike,
+    visit: _Visit,
+    now: datetime,
+    attempts: int = 2,
+) -> ServedNumber:
+    # A second attempt follows a fencing conflict, after which the pool was invalidated.
+    for _attempt in range(attempts):
+        plan = await _plan(db, store, pool=pool, visit=visit, now=now)
+        if await write_plan(
+            db, plan, session_id=visit.session_id, visitor_id=visit.visitor_id, now=now
+        ):
+            return plan.served
         await _invalidate(store, pool)
     return await _fallback(db, pool=pool, visit=visit, reason="store_unavailable", now=now)
+
+
+async def _plan(
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: _Visit, now: datetime
+) -> LeasePlan:
+    settings = pool_settings(pool)
+    try:
+        outcome = await _with_pool(
+            db,
+            store,
+            pool=pool,
+            now=now,
+            step=lambda: store.lease(
+                str(pool.id),
+                session_id=str(visit.session_id),
+                visitor_id=_str(visit.visitor_id),
+                settings=settings,
+                now=now,
+            ),
+        )
+    except StoreUnavailable:
+        served = await _fallback_number(db, pool=pool, visit=visit)
+        return LeasePlan(served, (), None, "store_unavailable", pool.id, pool.cooldown_s)
+    assert not isinstance(outcome, NeedsRebuild)
+    if isinstance(outcome, Exhausted):
+        served = await _fallback_number(db, pool=pool, visit=visit)
+        return LeasePlan(served, outcome.closed, None, "exhausted", pool.id, pool.cooldown_s)
+    served = await _dynamic(db, outcome, visit.known)
+    lease = outcome if outcome.is_new else None
+    return LeasePlan(served, outcome.closed, lease, None, pool.id, pool.cooldown_s)
 
 
 async def _with_pool(
@@ -380,33 +493,51 @@ async def _with_pool(
     return outcome
 
 
-async def _log_lease(db: AsyncSession, *, pool: PoolLike, visit: _Visit, lease: Lease) -> bool:
+async def _log_lease(
+    db: AsyncSession,
+    *,
+    pool_id: uuid.UUID,
+    cooldown_s: int,
+    session_id: uuid.UUID,
+    visitor_id: uuid.UUID | None,
+    lease: Lease,
+) -> bool:
     """Write a new lease to the log; False if its generation is already there (fenced)."""
     if not lease.is_new:
         return True
     number = uuid.UUID(lease.number)
     inserted = await repository.insert_assignment(
         db,
-        pool_id=pool.id,
+        pool_id=pool_id,
         tracking_number_id=number,
-        session_id=visit.session_id,
-        visitor_id=visit.visitor_id,
+        session_id=session_id,
+        visitor_id=visitor_id,
         generation=lease.generation,
         started_at=lease.started_at,
     )
     if not inserted:
-        log.warning(
-            "pool %s: generation %d of %s is already logged", pool.id, lease.generation, number
-        )
+        log_fenced(pool_id, lease)
         return False
     # Nobody else could take the number before the previous holder's cooldown ran out.
     await repository.close_forgotten(
         db,
         tracking_number_id=number,
         generation=lease.generation,
-        ended_at=lease.started_at - timedelta(seconds=pool.cooldown_s),
+        ended_at=forgotten_end(lease, cooldown_s),
     )
     return True
+
+
+def forgotten_end(lease: Lease, cooldown_s: int) -> datetime:
+    """When older open rows of a re-leased number ended at the latest: nobody else could take
+    it before the previous holder's cooldown ran out."""
+    return lease.started_at - timedelta(seconds=cooldown_s)
+
+
+def log_fenced(pool_id: uuid.UUID, lease: Lease) -> None:
+    log.warning(
+        "pool %s: generation %d of %s is already logged", pool_id, lease.generation, lease.number
+    )
 
 
 async def _invalidate(store: PoolStore, pool: PoolLike) -> None:
@@ -442,6 +573,22 @@ async def _fallback(
     record: bool = True,
 ) -> ServedNumber:
     """The source-level static number for the visit's source, else the target; counted."""
+    served = await _fallback_number(db, pool=pool, visit=visit)
+    if record:
+        await repository.insert_fallback(
+            db,
+            pool_id=pool.id,
+            session_id=visit.session_id,
+            tracking_number_id=served.tracking_number_id,
+            kind=served.kind,
+            reason=reason,
+            served_at=now,
+        )
+    return served
+
+
+async def _fallback_number(db: AsyncSession, *, pool: PoolLike, visit: _Visit) -> ServedNumber:
+    """The source-level static number for the visit's source, else the target."""
     known = visit.known
     rules: Sequence[SourceRule]
     if known is None:
@@ -459,22 +606,10 @@ async def _fallback(
         campaign=visit.campaign,
     )
     if rule is not None:
-        served = ServedNumber(number=rule.number, kind="source", tracking_number_id=rule.id)
-    else:
-        if target is None:
-            target = await repository.target_e164(db, target_number_id=pool.target_number_id)
-        served = ServedNumber(number=target, kind="target", tracking_number_id=None)
-    if record:
-        await repository.insert_fallback(
-            db,
-            pool_id=pool.id,
-            session_id=visit.session_id,
-            tracking_number_id=served.tracking_number_id,
-            kind=served.kind,
-            reason=reason,
-            served_at=now,
-        )
-    return served
+        return ServedNumber(number=rule.number, kind="source", tracking_number_id=rule.id)
+    if target is None:
+        target = await repository.target_e164(db, target_number_id=pool.target_number_id)
+    return ServedNumber(number=target, kind="target", tracking_number_id=None)
 
 
 async def _from_log(

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.exceptions import NotFound
 from app.models import TrackingSession
 from app.numbers.source_rules import pick_source_number
-from app.tracking import repository
+from app.tracking import repository, visit_log
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest, ShownNumber
 from app.tracking.site_config import PoolConfig, SiteConfig
 from app.tracking.sources import Touch, classify
 from numberpool import service as pool_service
+from numberpool.service import LeasePlan, ServedNumber
 from numberpool.store import PoolStore
 
 # A visit ends after this long without a page view or ping (the analytics convention).
@@ -78,11 +79,19 @@ async def start_session(
         if ongoing is not None:
             ongoing.last_seen_at = now
             shown = await _going_on(db, ongoing, now=now)
-            return await _answer(db, store, site=site, session=shown, renew=True, now=now)
+            return await _answer(db, store, site=site, session=shown, now=now)
     session_id = uuid.uuid4()
-    await repository.insert_session(
+    shown = _Shown(session_id, visitor_id, data.consent, touch.source, touch.medium, touch.campaign)
+    if returning and touch.source == "(direct)":
+        shown = await _with_last_touch(db, shown, now=now)
+    # The pools decide first; then the visit and their decisions are written at once.
+    plans = await _plans(db, store, site=site, session=shown, now=now)
+    fenced = await visit_log.record_new_visit(
         db,
-        _new_session(
+        visitor_id=visitor_id,
+        create_visitor=visitor_id is not None and not returning,
+        site_id=site.id,
+        session=_new_session(
             session_id,
             site=site,
             visitor_id=visitor_id,
@@ -91,11 +100,49 @@ async def start_session(
             visit=visit,
             now=now,
         ),
+        plans=list(plans.values()),
+        now=now,
     )
-    shown = _Shown(session_id, visitor_id, data.consent, touch.source, touch.medium, touch.campaign)
-    if returning and touch.source == "(direct)":
-        shown = await _with_last_touch(db, shown, now=now)
-    return await _answer(db, store, site=site, session=shown, renew=False, now=now)
+    for target_id, plan in plans.items():
+        if plan in fenced:
+            target = next(t for t in site.targets if t.id == target_id)
+            assert target.pool is not None
+            served = await pool_service.lease_again(
+                db,
+                store,
+                pool=target.pool,
+                session_id=shown.id,
+                visitor_id=shown.visitor_id,
+                source=shown.source,
+                medium=shown.medium,
+                campaign=shown.campaign,
+                now=now,
+                known=target.known,
+            )
+            plans[target_id] = replace(plan, served=served)
+    return _numbers(site, shown, {t: p.served for t, p in plans.items()})
+
+
+async def _plans(
+    db: AsyncSession, store: PoolStore, *, site: SiteConfig, session: _Shown, now: datetime
+) -> dict[uuid.UUID, LeasePlan]:
+    """What each pool decides for a new session (nothing written yet), by target."""
+    plans = {}
+    for target in site.targets:
+        if target.pool is not None and session.consent:
+            plans[target.id] = await pool_service.plan_lease(
+                db,
+                store,
+                pool=target.pool,
+                session_id=session.id,
+                visitor_id=session.visitor_id,
+                source=session.source,
+                medium=session.medium,
+                campaign=session.campaign,
+                now=now,
+                known=target.known,
+            )
+    return plans
 
 
 async def ping_session(
@@ -118,7 +165,7 @@ async def ping_session(
         await _consent_given(db, site=site, session=session, data=data, now=now)
     session.last_seen_at = now
     shown = await _going_on(db, session, now=now)
-    return await _answer(db, store, site=site, session=shown, renew=True, now=now)
+    return await _answer(db, store, site=site, session=shown, now=now)
 
 
 async def _consent_given(
@@ -132,7 +179,9 @@ async def _consent_given(
     """The visitor accepted cookies during the visit: from now on they are tracked as one,
     and the next numbers they see can be dynamic."""
     start = SessionRequest(url=session.landing_url, visitor_id=data.visitor_id, consent=True)
-    visitor_id, _returning = await _visitor(db, site=site, data=start, now=now)
+    visitor_id, returning = await _visitor(db, site=site, data=start, now=now)
+    if not returning:
+        await repository.insert_visitor(db, site_id=site.id, visitor_id=visitor_id, now=now)
     session.consent = True
     session.visitor_id = visitor_id
     session.ga_client_id = data.ga_client_id
@@ -142,15 +191,14 @@ async def _consent_given(
 async def _visitor(
     db: AsyncSession, *, site: SiteConfig, data: SessionRequest, now: datetime
 ) -> tuple[uuid.UUID, bool]:
-    """The visitor's id, and whether they were known before."""
+    """The visitor's id, and whether they were known before (a known one is marked as seen; a
+    new one is for the caller to insert, with the visit)."""
     if data.visitor_id is not None and await repository.touch_visitor(
         db, site_id=site.id, visitor_id=data.visitor_id, now=now
     ):
         return data.visitor_id, True
     # An unknown id (another site's, or forged) is not adopted: the visitor gets a new one.
-    visitor_id = uuid.uuid4()
-    await repository.insert_visitor(db, site_id=site.id, visitor_id=visitor_id, now=now)
-    return visitor_id, False
+    return uuid.uuid4(), False
 
 
 def _new_session(
@@ -219,15 +267,13 @@ async def _answer(
     *,
     site: SiteConfig,
     session: _Shown,
-    renew: bool,
     now: datetime,
 ) -> SessionAnswer:
-    """The numbers of a new session, or of a going one (`renew`: a ping keeps its lease)."""
-    shown: list[ShownNumber] = []
+    """The numbers of a going session: a ping keeps its lease."""
+    served: dict[uuid.UUID, ServedNumber] = {}
     for target in site.targets:
         if target.pool is not None and session.consent:
-            serve = pool_service.ping_session if renew else pool_service.lease_for_session
-            served = await serve(
+            served[target.id] = await pool_service.ping_session(
                 db,
                 store,
                 pool=target.pool,
@@ -239,7 +285,21 @@ async def _answer(
                 now=now,
                 known=target.known,
             )
-            shown.append(ShownNumber(target=target.number, number=served.number, kind=served.kind))
+    return _numbers(site, session, served)
+
+
+def _numbers(
+    site: SiteConfig, session: _Shown, served: dict[uuid.UUID, ServedNumber]
+) -> SessionAnswer:
+    """The answer: each target with what its pool served, else its source-level number, else
+    itself."""
+    shown: list[ShownNumber] = []
+    for target in site.targets:
+        from_pool = served.get(target.id)
+        if from_pool is not None:
+            shown.append(
+                ShownNumber(target=target.number, number=from_pool.number, kind=from_pool.kind)
+            )
             continue
         rule = pick_source_number(
             site.source_rules,

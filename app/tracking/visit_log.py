@@ -1,0 +1,199 @@
+"""Writing a new visit: its visitor, its session and what each pool decided for it, together.
+
+This is the busiest write of the service (every first page view of every visitor). On
+PostgreSQL it is one statement, committed as it runs: data-modifying CTEs insert the visitor,
+the session, the lease log rows and the fallbacks, and close the leases the store ended, in one
+round trip instead of seven (BEGIN, five statements, COMMIT). Elsewhere (SQLite, the embedded
+default) the same rows are written one statement at a time in the request's transaction.
+
+Either way the fence holds: a lease whose (number, generation) the log already has is not
+inserted, and is handed back to the caller to lease again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.models import TrackingSession
+from app.tracking import repository
+from numberpool.service import LeasePlan, forgotten_end, log_fenced, write_plan
+
+_SESSION_COLUMNS = [c.name for c in cast(Table, TrackingSession.__table__).columns]
+
+# Arrays keep the text fixed (one prepared statement) whatever the number of pools and closes.
+# `forgotten` skips the rows `closed` ends: one statement must not update a row twice.
+# The only text spliced in is our own table's column names; every value is a bind parameter.
+_NEW_VISIT = text(
+    f"""
+WITH new_visitor AS (
+    INSERT INTO visitors (id, site_id, created_at, last_seen_at)
+    SELECT CAST(:visitor_id AS uuid), CAST(:site_id AS uuid), CAST(:now AS timestamptz),
+        CAST(:now AS timestamptz)
+    WHERE CAST(:create_visitor AS boolean)
+), new_session AS (
+    INSERT INTO tracking_sessions ({", ".join(_SESSION_COLUMNS)})
+    VALUES ({", ".join(f":s_{c}" for c in _SESSION_COLUMNS)})
+), closes AS (
+    SELECT * FROM unnest(
+        CAST(:close_numbers AS uuid[]), CAST(:close_generations AS integer[]),
+        CAST(:close_ends AS timestamptz[])
+    ) AS c(number, generation, ended_at)
+), closed AS (
+    UPDATE number_assignments AS a SET ended_at = closes.ended_at
+    FROM closes
+    WHERE a.tracking_number_id = closes.number AND a.generation = closes.generation
+        AND a.ended_at IS NULL
+), leases AS (
+    SELECT * FROM unnest(
+        CAST(:lease_ids AS uuid[]), CAST(:lease_pools AS uuid[]),
+        CAST(:lease_numbers AS uuid[]), CAST(:lease_generations AS integer[]),
+        CAST(:lease_starts AS timestamptz[]), CAST(:lease_forgotten AS timestamptz[])
+    ) AS l(id, pool_id, number, generation, started_at, forgotten_end)
+), leased AS (
+    INSERT INTO number_assignments
+        (id, pool_id, tracking_number_id, session_id, visitor_id, generation, started_at)
+    SELECT id, pool_id, number, CAST(:s_id AS uuid), CAST(:s_visitor_id AS uuid), generation,
+        started_at
+    FROM leases
+    ON CONFLICT (tracking_number_id, generation) DO NOTHING
+    RETURNING tracking_number_id, generation
+), forgotten AS (
+    UPDATE number_assignments AS a SET ended_at = leases.forgotten_end
+    FROM leased JOIN leases
+        ON leases.number = leased.tracking_number_id AND leases.generation = leased.generation
+    WHERE a.tracking_number_id = leased.tracking_number_id
+        AND a.generation < leased.generation AND a.ended_at IS NULL
+        AND a.started_at <= leases.forgotten_end
+        AND NOT EXISTS (
+            SELECT 1 FROM closes
+            WHERE closes.number = a.tracking_number_id AND closes.generation = a.generation
+        )
+), fell_back AS (
+    INSERT INTO number_fallbacks
+        (id, pool_id, session_id, tracking_number_id, kind, reason, served_at)
+    SELECT f.id, f.pool_id, CAST(:s_id AS uuid), f.number, f.kind, f.reason,
+        CAST(:now AS timestamptz)
+    FROM unnest(
+        CAST(:fallback_ids AS uuid[]), CAST(:fallback_pools AS uuid[]),
+        CAST(:fallback_numbers AS uuid[]), CAST(:fallback_kinds AS varchar[]),
+        CAST(:fallback_reasons AS varchar[])
+    ) AS f(id, pool_id, number, kind, reason)
+)
+SELECT tracking_number_id, generation FROM leased
+"""  # noqa: S608
+)
+
+
+async def record_new_visit(
+    db: AsyncSession,
+    *,
+    visitor_id: uuid.UUID | None,
+    create_visitor: bool,
+    site_id: uuid.UUID,
+    session: dict[str, Any],
+    plans: Sequence[LeasePlan],
+    now: datetime,
+) -> list[LeasePlan]:
+    """Write the visit and its plans; the plans whose new lease was fenced (not written)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return await _one_by_one(
+            db,
+            visitor_id=visitor_id,
+            create_visitor=create_visitor,
+            site_id=site_id,
+            session=session,
+            plans=plans,
+            now=now,
+        )
+    params = _params(
+        visitor_id=visitor_id,
+        create_visitor=create_visitor,
+        site_id=site_id,
+        session=session,
+        plans=plans,
+        now=now,
+    )
+    if db.in_transaction():
+        # The request already wrote something (a returning visitor's last visit): join it.
+        inserted = await _run(await db.connection(), params)
+    else:
+        engine = cast(AsyncEngine, db.bind)
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            inserted = await _run(autocommit, params)
+    fenced = [
+        plan
+        for plan in plans
+        if plan.lease is not None
+        and (uuid.UUID(plan.lease.number), plan.lease.generation) not in inserted
+    ]
+    for plan in fenced:
+        assert plan.lease is not None
+        log_fenced(plan.pool_id, plan.lease)
+    return fenced
+
+
+async def _run(connection: AsyncConnection, params: dict[str, Any]) -> set[tuple[uuid.UUID, int]]:
+    rows = await connection.execute(_NEW_VISIT, params)
+    return {(row[0], row[1]) for row in rows}
+
+
+def _params(
+    *,
+    visitor_id: uuid.UUID | None,
+    create_visitor: bool,
+    site_id: uuid.UUID,
+    session: dict[str, Any],
+    plans: Sequence[LeasePlan],
+    now: datetime,
+) -> dict[str, Any]:
+    closes = [c for plan in plans for c in plan.closed]
+    leases = [plan for plan in plans if plan.lease is not None]
+    fallbacks = [plan for plan in plans if plan.fallback is not None]
+    return {
+        "visitor_id": visitor_id,
+        "create_visitor": create_visitor,
+        "site_id": site_id,
+        "now": now,
+        **{f"s_{column}": session[column] for column in _SESSION_COLUMNS},
+        "close_numbers": [uuid.UUID(c.number) for c in closes],
+        "close_generations": [c.generation for c in closes],
+        "close_ends": [c.ended_at for c in closes],
+        "lease_ids": [uuid.uuid4() for _ in leases],
+        "lease_pools": [p.pool_id for p in leases],
+        "lease_numbers": [uuid.UUID(p.lease.number) for p in leases if p.lease],
+        "lease_generations": [p.lease.generation for p in leases if p.lease],
+        "lease_starts": [p.lease.started_at for p in leases if p.lease],
+        "lease_forgotten": [forgotten_end(p.lease, p.cooldown_s) for p in leases if p.lease],
+        "fallback_ids": [uuid.uuid4() for _ in fallbacks],
+        "fallback_pools": [p.pool_id for p in fallbacks],
+        "fallback_numbers": [p.served.tracking_number_id for p in fallbacks],
+        "fallback_kinds": [p.served.kind for p in fallbacks],
+        "fallback_reasons": [p.fallback for p in fallbacks],
+    }
+
+
+async def _one_by_one(
+    db: AsyncSession,
+    *,
+    visitor_id: uuid.UUID | None,
+    create_visitor: bool,
+    site_id: uuid.UUID,
+    session: dict[str, Any],
+    plans: Sequence[LeasePlan],
+    now: datetime,
+) -> list[LeasePlan]:
+    if create_visitor and visitor_id is not None:
+        await repository.insert_visitor(db, site_id=site_id, visitor_id=visitor_id, now=now)
+    await repository.insert_session(db, session)
+    fenced = []
+    for plan in plans:
+        if not await write_plan(db, plan, session_id=session["id"], visitor_id=visitor_id, now=now):
+            fenced.append(plan)
+    return fenced
