@@ -72,17 +72,21 @@ async def load(db: AsyncSession, public_key: str) -> SiteConfig | None:
         .where(TargetNumber.site_id == site.id)
         .order_by(TargetNumber.created_at, TargetNumber.number)
     )
-    live_numbers = (
+    live = (TrackingNumber.site_id == site.id) & TrackingNumber.retired_at.is_(None)
+    source_numbers = (
         select(TrackingNumber)
-        .where(TrackingNumber.site_id == site.id, TrackingNumber.retired_at.is_(None))
+        .where(live, TrackingNumber.kind == NumberKind.SOURCE.value)
         .order_by(TrackingNumber.created_at, TrackingNumber.id)
     )
-    numbers = list((await db.execute(live_numbers)).scalars())
-    rules = tuple(live_rules(numbers))
+    rules = tuple(live_rules((await db.execute(source_numbers)).scalars()))
+    # Pools hold up to a thousand numbers each: plain rows, not ORM objects, so that renewing
+    # the snapshot does not hold up the requests waiting behind it.
+    pool_numbers = select(TrackingNumber.pool_id, TrackingNumber.id, TrackingNumber.number).where(
+        live, TrackingNumber.kind == NumberKind.DYNAMIC.value
+    )
     dynamic: dict[uuid.UUID | None, dict[uuid.UUID, str]] = {}
-    for number in numbers:
-        if number.kind == NumberKind.DYNAMIC:
-            dynamic.setdefault(number.pool_id, {})[number.id] = number.number
+    for pool_id, number_id, number in await db.execute(pool_numbers):
+        dynamic.setdefault(pool_id, {})[number_id] = number
     return SiteConfig(
         id=site.id,
         public_key=site.public_key,

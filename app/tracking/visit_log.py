@@ -12,12 +12,13 @@ inserted, and is handed back to the caller to lease again.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.models import TrackingSession
@@ -29,8 +30,7 @@ _SESSION_COLUMNS = [c.name for c in cast(Table, TrackingSession.__table__).colum
 # Arrays keep the text fixed (one prepared statement) whatever the number of pools and closes.
 # `forgotten` skips the rows `closed` ends: one statement must not update a row twice.
 # The only text spliced in is our own table's column names; every value is a bind parameter.
-_NEW_VISIT = text(
-    f"""
+_NEW_VISIT_SQL = f"""
 WITH new_visitor AS (
     INSERT INTO visitors (id, site_id, created_at, last_seen_at)
     SELECT CAST(:visitor_id AS uuid), CAST(:site_id AS uuid), CAST(:now AS timestamptz),
@@ -87,7 +87,22 @@ WITH new_visitor AS (
 )
 SELECT tracking_number_id, generation FROM leased
 """  # noqa: S608
-)
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` placeholders as asyncpg's `$n`, and the names in their order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
+
+
+# Run on the driver itself: SQLAlchemy's layers cost more than the statement did.
+_NEW_VISIT, _NEW_VISIT_PARAMS = _numbered(_NEW_VISIT_SQL)
 
 
 async def record_new_visit(
@@ -123,10 +138,10 @@ async def record_new_visit(
         # The request already wrote something (a returning visitor's last visit): join it.
         inserted = await _run(await db.connection(), params)
     else:
+        # A connection nobody began a transaction on: the statement commits as it runs.
         engine = cast(AsyncEngine, db.bind)
         async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            inserted = await _run(autocommit, params)
+            inserted = await _run(connection, params)
     fenced = [
         plan
         for plan in plans
@@ -140,7 +155,9 @@ async def record_new_visit(
 
 
 async def _run(connection: AsyncConnection, params: dict[str, Any]) -> set[tuple[uuid.UUID, int]]:
-    rows = await connection.execute(_NEW_VISIT, params)
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    rows = await driver.fetch(_NEW_VISIT, *(params[name] for name in _NEW_VISIT_PARAMS))
     return {(row[0], row[1]) for row in rows}
 
 
