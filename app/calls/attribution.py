@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import repository
-from app.models import Call, TrackingNumber, TrackingSession
+from app.calls.repository import DialledNumber
+from app.models import Call, TrackingSession
 from numberpool import service as pool_service
 
 LIVE_LEASE = 0.95
@@ -40,7 +41,7 @@ class Attribution:
     conflict: bool = False
 
 
-def _none(reason: str, number: TrackingNumber | None = None) -> Attribution:
+def _none(reason: str, number: DialledNumber | None = None) -> Attribution:
     return Attribution(
         method="none",
         confidence=0.0,
@@ -49,9 +50,11 @@ def _none(reason: str, number: TrackingNumber | None = None) -> Attribution:
     )
 
 
-async def attribute(db: AsyncSession, call: Call, *, earlier_calls: Sequence[Call]) -> Attribution:
-    """`earlier_calls`: the caller's calls to this site before this one (the caller looks
-    them up once for this and for the first-time-caller flag)."""
+async def attribute(
+    db: AsyncSession, call: Call, *, earlier_visitors: Sequence[uuid.UUID | None]
+) -> Attribution:
+    """`earlier_visitors`: the visitors of the caller's earlier calls to this site (the caller
+    looks them up once, for this and for the first-time-caller flag)."""
     if not call.called:
         return _none("the PBX did not say which number was called")
     at = call.started_at
@@ -74,10 +77,10 @@ async def attribute(db: AsyncSession, call: Call, *, earlier_calls: Sequence[Cal
         )
     if number.kind == "source":
         return await _source_number(db, number, at=at)
-    return await _dynamic_number(db, call, number, earlier_calls)
+    return await _dynamic_number(db, call, number, earlier_visitors)
 
 
-async def _source_number(db: AsyncSession, number: TrackingNumber, *, at: datetime) -> Attribution:
+async def _source_number(db: AsyncSession, number: DialledNumber, *, at: datetime) -> Attribution:
     shared = await repository.fallbacks_showing(
         db, tracking_number_id=number.id, since=at - FALLBACK_WINDOW, until=at
     )
@@ -102,7 +105,10 @@ async def _source_number(db: AsyncSession, number: TrackingNumber, *, at: dateti
 
 
 async def _dynamic_number(
-    db: AsyncSession, call: Call, number: TrackingNumber, earlier_calls: Sequence[Call]
+    db: AsyncSession,
+    call: Call,
+    number: DialledNumber,
+    earlier_visitors: Sequence[uuid.UUID | None],
 ) -> Attribution:
     at = call.started_at
     held = await pool_service.who_held(db, tracking_number_id=number.id, at=at)
@@ -142,17 +148,17 @@ async def _dynamic_number(
         medium=session.medium,
         campaign=session.campaign,
     )
-    return _check_repeat_caller(call, attribution, earlier_calls)
+    return _check_repeat_caller(call, attribution, earlier_visitors)
 
 
 def _check_repeat_caller(
-    call: Call, attribution: Attribution, earlier: Sequence[Call]
+    call: Call, attribution: Attribution, earlier_visitors: Sequence[uuid.UUID | None]
 ) -> Attribution:
     """A caller whose earlier calls came from another visitor probably dialled a number they
     saved: flag it rather than pin the call on whoever holds the number now."""
     if not call.caller or attribution.session is None:
         return attribution
-    others = {c.visitor_id for c in earlier if c.visitor_id is not None}
+    others = {v for v in earlier_visitors if v is not None}
     holder = attribution.session.visitor_id
     if not others or holder in others:
         return attribution

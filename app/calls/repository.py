@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -41,8 +42,28 @@ async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[C
     return call, call.id == values["id"]
 
 
+@dataclass(frozen=True, slots=True)
+class DialledNumber:
+    """What attribution reads of the tracking number a call went to."""
+
+    id: uuid.UUID
+    number: str
+    kind: str
+    source: str | None
+    medium: str | None
+    campaign: str | None
+
+
+# Columns, not ORM objects: setting up the ORM's row loading cost more than the query itself.
 _NUMBER_AT = (
-    select(TrackingNumber)
+    select(
+        TrackingNumber.id,
+        TrackingNumber.number,
+        TrackingNumber.kind,
+        TrackingNumber.source,
+        TrackingNumber.medium,
+        TrackingNumber.campaign,
+    )
     .where(
         TrackingNumber.site_id == bindparam("b_site"),
         TrackingNumber.number == bindparam("b_number"),
@@ -59,7 +80,7 @@ _IS_TARGET = (
     .limit(1)
 )
 _EARLIER_CALLS = (
-    select(Call)
+    select(Call.visitor_id)
     .where(
         Call.site_id == bindparam("b_site"),
         Call.caller == bindparam("b_caller"),
@@ -72,11 +93,12 @@ _EARLIER_CALLS = (
 
 async def tracking_number_at(
     db: AsyncSession, *, site_id: uuid.UUID, number: str, at: datetime
-) -> TrackingNumber | None:
+) -> DialledNumber | None:
     """The site's tracking number `number` as it was at `at`; a retired number still routes
     the calls of people who saved it, so the latest one created before the call wins."""
     params = {"b_site": site_id, "b_number": number, "b_at": at}
-    return (await db.execute(_NUMBER_AT, params)).scalar_one_or_none()
+    row = (await db.execute(_NUMBER_AT, params)).first()
+    return None if row is None else DialledNumber(*row)
 
 
 async def is_target(db: AsyncSession, *, site_id: uuid.UUID, number: str) -> bool:
@@ -84,9 +106,11 @@ async def is_target(db: AsyncSession, *, site_id: uuid.UUID, number: str) -> boo
     return (await db.execute(_IS_TARGET, params)).first() is not None
 
 
-async def earlier_calls(
+async def earlier_call_visitors(
     db: AsyncSession, *, site_id: uuid.UUID, caller: str, before: datetime, exclude: uuid.UUID
-) -> list[Call]:
+) -> list[uuid.UUID | None]:
+    """The caller's calls to this site before this one, newest first: the visitor each was
+    attributed to (None when none was)."""
     params = {"b_site": site_id, "b_caller": caller, "b_before": before, "b_exclude": exclude}
     return list((await db.execute(_EARLIER_CALLS, params)).scalars())
 

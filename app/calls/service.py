@@ -123,12 +123,12 @@ def _apply(call: Call, facts: CallFacts) -> None:
 
 
 async def _attribute(db: AsyncSession, call: Call) -> None:
-    earlier: list[Call] = []
+    earlier: list[uuid.UUID | None] = []
     if call.caller:
-        earlier = await repository.earlier_calls(
+        earlier = await repository.earlier_call_visitors(
             db, site_id=call.site_id, caller=call.caller, before=call.started_at, exclude=call.id
         )
-    result: Attribution = await attribute(db, call, earlier_calls=earlier)
+    result: Attribution = await attribute(db, call, earlier_visitors=earlier)
     session: TrackingSession | None = result.session
     call.tracking_number_id = result.tracking_number_id
     call.attribution_method = result.method
