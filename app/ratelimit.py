@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -152,5 +152,9 @@ class RedisRateLimiter:
 def create_rate_limiter(redis_url: str) -> RateLimiter:
     if not redis_url:
         return MemoryRateLimiter()
-    client = Redis.from_url(redis_url, socket_timeout=0.2, socket_connect_timeout=0.2)
-    return RedisRateLimiter(client)
+    # A burst waits briefly for a free connection rather than failing open ("too many
+    # connections" would let it through unlimited).
+    connections = BlockingConnectionPool.from_url(
+        redis_url, socket_timeout=0.2, socket_connect_timeout=0.2, max_connections=64, timeout=0.2
+    )
+    return RedisRateLimiter(Redis.from_pool(connections))

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -68,15 +68,19 @@ class RedisStore:
         *,
         timeout_s: float = 0.1,
         retry_after_s: float = 0.5,
-        max_connections: int | None = 64,
+        max_connections: int = 64,
     ) -> None:
-        self._client: Redis = Redis.from_url(
+        # A burst of visits waits for a free connection (within the call's budget) instead of
+        # failing at once: "too many connections" would trip the breaker while Redis is fine.
+        connections = BlockingConnectionPool.from_url(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0),
             max_connections=max_connections,
+            timeout=timeout_s,
         )
+        self._client: Redis = Redis.from_pool(connections)  # closing the client closes the pool
         self._script = self._client.register_script(POOL_LUA)
         # One budget for the whole call, whatever the socket is doing (connect, handshake, read).
         self._timeout_s = timeout_s * 1.2
