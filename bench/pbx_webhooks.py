@@ -25,15 +25,21 @@ from pbx_webhooks.providers.generic import sign
 
 def webhook_request(seeded: stack.Seeded, held: list[str]) -> loadgen.MakeRequest:
     path = f"/hooks/pbx/{seeded.integration_id}"
+    started: dict[int, int] = {}
 
     def make(n: int) -> loadgen.Request:
         call, final = divmod(n, 2)
+        # A call's two events agree on when it started, as a PBX's do: the end is stamped its
+        # duration after the start (the benchmark sends it at once instead of 70 s later).
+        at = started.pop(call, int(time.time())) + 70 if final else int(time.time())
+        if not final:
+            started[call] = at
         body = {
             "event": "call.ended" if final else "call.started",
             "call_id": f"bench-{call}",
             "caller": f"+7900{call % 10_000_000:07d}",
             "called": held[call % len(held)],
-            "timestamp": int(time.time()),
+            "timestamp": at,
         }
         if final:
             body |= {"status": "answered", "duration": 70, "talk_duration": 60}
@@ -62,11 +68,15 @@ async def hold_numbers(port: int, seeded: stack.Seeded, visits: int) -> list[str
     return held
 
 
-async def run(port: int, seeded: stack.Seeded, seconds: float) -> dict[str, object]:
+async def run(
+    port: int, seeded: stack.Seeded, seconds: float, cpu: stack.CpuMeter
+) -> dict[str, object]:
     held = await hold_numbers(port, seeded, visits=200)
     make = webhook_request(seeded, held)
     host = "127.0.0.1"
+    cpu.start()
     sustained = await loadgen.saturate(host, port, make, connections=16, seconds=seconds)
+    cpu_ms = cpu.per_request_ms(sustained.sent)
     # Fresh call ids for the paced run: offset past what the saturation run used.
     offset = sustained.sent + 2
 
@@ -77,6 +87,7 @@ async def run(port: int, seeded: stack.Seeded, seconds: float) -> dict[str, obje
     return {
         "held_numbers": len(held),
         "webhooks_max": sustained.summary(),
+        "cpu_ms_per_webhook_at_max": cpu_ms,
         "webhooks_at_200_per_s": at_200.summary(),
     }
 
@@ -88,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     seeded = stack.prepare(1000)
     with stack.server(seeded.database_url, workers=args.workers) as (port, process):
-        results = asyncio.run(run(port, seeded, args.seconds))
+        results = asyncio.run(run(port, seeded, args.seconds, stack.CpuMeter(process.pid)))
         results["server_rss_mib_after_load"] = stack.rss_mib(process.pid)
     print(json.dumps({"machine": stack.machine(), "workers": args.workers, **results}, indent=2))
 

@@ -216,3 +216,54 @@ async def _served_counts(url: str) -> dict[str, int]:
 def served_counts(url: str) -> dict[str, int]:
     """How the sessions were served: pool leases, and fallbacks once the pool ran out."""
     return asyncio.run(_served_counts(url))
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def _postgres_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "postgres"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _machine_busy_s() -> float:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / _TICKS  # all but idle and iowait
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds spent per request during a run, by the server, PostgreSQL and the whole
+    machine: steadier than rates on a shared VM, and it says where the time went."""
+
+    server_pid: int
+    _start: dict[str, float] | None = None
+    _pg: dict[int, float] | None = None
+
+    def _server_s(self) -> float:
+        pids = [self.server_pid, *(int(p) for p in _children(self.server_pid))]
+        return sum(_process_cpu_s(pid) for pid in pids)
+
+    def start(self) -> None:
+        self._pg = {pid: _process_cpu_s(pid) for pid in _postgres_pids()}
+        self._start = {"server": self._server_s(), "machine": _machine_busy_s()}
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        if self._start is None or self._pg is None:
+            raise RuntimeError("CpuMeter.start() first")
+        # PostgreSQL forks a process per connection: count new ones from zero.
+        postgres = sum(_process_cpu_s(pid) - self._pg.get(pid, 0.0) for pid in _postgres_pids())
+        spent = {
+            "server": self._server_s() - self._start["server"],
+            "postgres": postgres,
+            "machine": _machine_busy_s() - self._start["machine"],
+        }
+        return {name: round(1000 * s / max(requests, 1), 2) for name, s in spent.items()}

@@ -42,19 +42,22 @@ def bare(_n: int) -> loadgen.Request:
     return "POST", "/bench/bare", b"{}", {"Content-Type": "application/json"}
 
 
-async def run(port: int, public_key: str, seconds: float) -> dict[str, object]:
+async def run(port: int, public_key: str, seconds: float, cpu: stack.CpuMeter) -> dict[str, object]:
     host = "127.0.0.1"
     make = session_request(public_key)
     # Warm-up: the first lease loads the pool into Redis.
     await loadgen.saturate(host, port, make, connections=4, seconds=2)
     bare_max = await loadgen.saturate(host, port, bare, connections=32, seconds=seconds)
+    cpu.start()
     sessions_max = await loadgen.saturate(host, port, make, connections=32, seconds=seconds)
+    cpu_ms = cpu.per_request_ms(sessions_max.sent)
     half = max(sessions_max.rate / 2, 1)
     at_half = await loadgen.at_rate(host, port, make, rate=half, seconds=seconds, connections=64)
     at_500 = await loadgen.at_rate(host, port, make, rate=500, seconds=seconds, connections=128)
     return {
         "bare_endpoint_max": bare_max.summary(),
         "sessions_max": sessions_max.summary(),
+        "cpu_ms_per_session_at_max": cpu_ms,
         f"sessions_at_{round(half)}_per_s": at_half.summary(),
         "sessions_at_500_per_s": at_500.summary(),
     }
@@ -68,7 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     seeded = stack.prepare(args.numbers)
     with stack.server(seeded.database_url, workers=args.workers) as (port, process):
-        results = asyncio.run(run(port, seeded.public_key, args.seconds))
+        cpu = stack.CpuMeter(process.pid)
+        results = asyncio.run(run(port, seeded.public_key, args.seconds, cpu))
         results["server_rss_mib_after_load"] = stack.rss_mib(process.pid)
     results["served"] = stack.served_counts(seeded.database_url)
     print(json.dumps({"machine": stack.machine(), "workers": args.workers, **results}, indent=2))
