@@ -7,11 +7,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call
 from crm_push import repository
 from crm_push.connectors import get_connector
 
@@ -39,10 +38,19 @@ async def live_connectors(db: AsyncSession, *, site_id: uuid.UUID) -> list[Conne
     return [ConnectorRef(c.id, c.kind, dict(c.config)) for c in found]
 
 
+class CallRef(Protocol):
+    """The call a delivery is for: an ORM Call, or the row being recorded."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def site_id(self) -> uuid.UUID: ...
+
+
 async def enqueue_for_call(
     db: AsyncSession,
     *,
-    call: Call,
+    call: CallRef,
     event: CallEventName,
     now: datetime,
     connectors: Sequence[ConnectorRef] | None = None,

@@ -148,7 +148,7 @@ async def process(
 ) -> None:
     try:
         async with sessionmaker() as db:
-            call = await calls_service.record_event(
+            call_id = await calls_service.record_event(
                 db,
                 integration_id=hook.integration_id,
                 site_id=hook.site_id,
@@ -158,7 +158,7 @@ async def process(
                 connectors=hook.connectors,
             )
             connection = await db.connection()
-            await connection.execute(_PROCESSED, {"b_id": event_id, "b_at": now, "b_call": call.id})
+            await connection.execute(_PROCESSED, {"b_id": event_id, "b_at": now, "b_call": call_id})
             await db.commit()
     except Exception as exc:
         # Our failure, not the PBX's: the event is stored and answered 200; it waits, with its

@@ -10,12 +10,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import repository
 from app.calls.repository import DialledNumber
-from app.models import Call, TrackingSession
+from app.models import TrackingSession
 from numberpool import service as pool_service
 
 LIVE_LEASE = 0.95
@@ -26,6 +27,21 @@ OFFLINE_NUMBER = 0.9
 CONFLICT = 0.3
 # How far back "this source number was also a pool's overflow" is looked for.
 FALLBACK_WINDOW = timedelta(hours=1)
+
+
+class CallLike(Protocol):
+    """What attribution reads of a call."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def site_id(self) -> uuid.UUID: ...
+    @property
+    def caller(self) -> str | None: ...
+    @property
+    def called(self) -> str | None: ...
+    @property
+    def started_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +67,7 @@ def _none(reason: str, number: DialledNumber | None = None) -> Attribution:
 
 
 async def attribute(
-    db: AsyncSession, call: Call, *, earlier_visitors: Sequence[uuid.UUID | None]
+    db: AsyncSession, call: CallLike, *, earlier_visitors: Sequence[uuid.UUID | None]
 ) -> Attribution:
     """`earlier_visitors`: the visitors of the caller's earlier calls to this site (the caller
     looks them up once, for this and for the first-time-caller flag)."""
@@ -106,7 +122,7 @@ async def _source_number(db: AsyncSession, number: DialledNumber, *, at: datetim
 
 async def _dynamic_number(
     db: AsyncSession,
-    call: Call,
+    call: CallLike,
     number: DialledNumber,
     earlier_visitors: Sequence[uuid.UUID | None],
 ) -> Attribution:
@@ -152,7 +168,7 @@ async def _dynamic_number(
 
 
 def _check_repeat_caller(
-    call: Call, attribution: Attribution, earlier_visitors: Sequence[uuid.UUID | None]
+    call: CallLike, attribution: Attribution, earlier_visitors: Sequence[uuid.UUID | None]
 ) -> Attribution:
     """A caller whose earlier calls came from another visitor probably dialled a number they
     saved: flag it rather than pin the call on whoever holds the number now."""

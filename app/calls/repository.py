@@ -5,41 +5,52 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, NumberFallback, Pool, TargetNumber, TrackingNumber, TrackingSession
 
-# Built once: every PBX event runs it, and building it per event cost more than running it.
-# On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR UPDATE
-# and returns it, in the same round trip that creates a new call. A plain table statement read
-# back into a Call: the ORM's bulk-insert path cost several times more for a single row.
+# Built once: every PBX event runs them, and building them per event cost more than running
+# them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
+# UPDATE and returns it, in the same round trip that creates a new call.
 _CALLS = cast(Table, Call.__table__)
 _CREATE_OR_LOCK = {
-    dialect: select(Call)
-    .from_statement(
-        insert_into(_CALLS)
-        .on_conflict_do_update(
-            index_elements=["integration_id", "provider_call_id"],
-            set_={"updated_at": _CALLS.c.updated_at},
-        )
-        .returning(*_CALLS.c)
+    dialect: insert_into(_CALLS)
+    .on_conflict_do_update(
+        index_elements=["integration_id", "provider_call_id"],
+        set_={"updated_at": _CALLS.c.updated_at},
     )
-    .execution_options(populate_existing=True)
+    .returning(*_CALLS.c)
     for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_FIXED = {"id", "site_id", "integration_id", "provider_call_id", "created_at"}
+_WRITABLE = [c.name for c in _CALLS.columns if c.name not in _FIXED]
+_WRITE_BACK = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _WRITABLE})
+)
 
 
-async def lock_or_create(db: AsyncSession, values: dict[str, object]) -> tuple[Call, bool]:
-    """The call of (integration, provider call id), locked for this transaction; created from
-    `values` if new. Parallel events of one call meet here: one inserts, the other waits."""
-    statement = _CREATE_OR_LOCK[db.get_bind().dialect.name]
-    call = (await db.execute(statement, values)).scalar_one()
-    return call, call.id == values["id"]
+async def lock_or_create(db: AsyncSession, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The call of (integration, provider call id) as a row, locked for this transaction;
+    created from `values` if new. Parallel events of one call meet here: one inserts, the
+    other waits."""
+    connection = await db.connection()
+    found = await connection.execute(_CREATE_OR_LOCK[connection.dialect.name], values)
+    row = dict(found.mappings().one())
+    return row, row["id"] == values["id"]
+
+
+async def write_back(db: AsyncSession, row: dict[str, Any]) -> None:
+    """Store a call row read by `lock_or_create` and changed since."""
+    connection = await db.connection()
+    params = {"b_id": row["id"], **{f"b_{name}": row[name] for name in _WRITABLE}}
+    await connection.execute(_WRITE_BACK, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +175,16 @@ async def journey(
 
 
 async def short_calls_from(
-    db: AsyncSession, *, site_id: uuid.UUID, caller: str, since: datetime, shorter_than_s: int
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    caller: str,
+    since: datetime,
+    shorter_than_s: int,
+    exclude: uuid.UUID,
 ) -> int:
     query = select(func.count()).where(
+        Call.id != exclude,
         Call.site_id == site_id,
         Call.caller == caller,
         Call.started_at >= since,

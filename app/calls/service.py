@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,20 +37,31 @@ def _normalise(raw: str | None, country: str) -> str | None:
         return raw[:32]
 
 
-def _facts(call: Call) -> CallFacts:
+@dataclass(frozen=True, slots=True)
+class CallKey:
+    """What attribution and the outbox read of a call being recorded."""
+
+    id: uuid.UUID
+    site_id: uuid.UUID
+    caller: str | None
+    called: str | None
+    started_at: datetime
+
+
+def _facts(row: dict[str, Any]) -> CallFacts:
     return CallFacts(
-        provider_call_id=call.provider_call_id,
-        status=call.status,
-        started_at=call.started_at,
-        caller=call.caller,
-        called=call.called,
-        answered_at=call.answered_at,
-        ended_at=call.ended_at,
-        outcome=call.reported_outcome,
-        duration=call.duration,
-        talk_duration=call.talk_duration,
-        recording_url=call.recording_url,
-        last_sequence=call.last_sequence,
+        provider_call_id=row["provider_call_id"],
+        status=row["status"],
+        started_at=row["started_at"],
+        caller=row["caller"],
+        called=row["called"],
+        answered_at=row["answered_at"],
+        ended_at=row["ended_at"],
+        outcome=row["reported_outcome"],
+        duration=row["duration"],
+        talk_duration=row["talk_duration"],
+        recording_url=row["recording_url"],
+        last_sequence=row["last_sequence"],
     )
 
 
@@ -62,9 +74,14 @@ async def record_event(
     event: CallEvent,
     now: datetime,
     connectors: Sequence[ConnectorRef] | None = None,
-) -> Call:
+) -> uuid.UUID:
     """Merge one verified event into its call; attribute a new call; flag an ended one.
-    `country` is the site's: numbers are read as a local caller writes them."""
+    `country` is the site's: numbers are read as a local caller writes them. Returns the
+    call's id.
+
+    The call is handled as a plain row (one upsert that creates or locks it, one UPDATE that
+    writes it back): loading and flushing it through the ORM cost more than everything else
+    an event does."""
     event = _normalised(event, country)
     first = facts_from(event)
     values = {
@@ -73,32 +90,35 @@ async def record_event(
         "integration_id": integration_id,
         **_columns(first),
         "outcome": final_outcome(first),
+        "tracking_number_id": None,
         "first_time_caller": False,
         "possible_spam": False,
         "attribution_method": "none",
         "confidence": 0.0,
+        "confidence_reason": None,
         "attribution_conflict": False,
+        **dict.fromkeys(_FROM_SESSION),
         "created_at": now,
         "updated_at": now,
     }
-    call, created = await repository.lock_or_create(db, values)
-    before = _facts(call)
+    row, created = await repository.lock_or_create(db, values)
+    before = _facts(row)
     after = before if created else fold(before, event)
-    _apply(call, after)
-    call.updated_at = now
+    row.update(_columns(after), outcome=final_outcome(after), updated_at=now)
+    key = CallKey(row["id"], site_id, row["caller"], row["called"], row["started_at"])
     if created or after.started_at != before.started_at or after.called != before.called:
-        await _attribute(db, call)
+        row.update(await _attribute(db, key))
     if after.status == "ended":
-        call.possible_spam = await _possible_spam(db, call)
-    await db.flush()
+        row["possible_spam"] = await _possible_spam(db, key, duration=row["duration"])
+    await repository.write_back(db, row)
     # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
     if created:
-        await enqueue_for_call(db, call=call, event="call.started", now=now, connectors=connectors)
+        await enqueue_for_call(db, call=key, event="call.started", now=now, connectors=connectors)
     if after.status == "ended" and (created or before.status != "ended"):
         await enqueue_for_call(
-            db, call=call, event="call.attributed", now=now, connectors=connectors
+            db, call=key, event="call.attributed", now=now, connectors=connectors
         )
-    return call
+    return key.id
 
 
 def _normalised(event: CallEvent, country: str) -> CallEvent:
@@ -107,7 +127,7 @@ def _normalised(event: CallEvent, country: str) -> CallEvent:
     )
 
 
-def _columns(facts: CallFacts) -> dict[str, object]:
+def _columns(facts: CallFacts) -> dict[str, Any]:
     """The facts under their column names. Not dataclasses.asdict: it deep-copies every value,
     which cost more than the rest of the merge."""
     return {
@@ -116,13 +136,24 @@ def _columns(facts: CallFacts) -> dict[str, object]:
     }
 
 
-def _apply(call: Call, facts: CallFacts) -> None:
-    for name, value in _columns(facts).items():
-        setattr(call, name, value)
-    call.outcome = final_outcome(facts)
+# What a dynamic attribution copies from the visit.
+_FROM_SESSION = (
+    "session_id",
+    "visitor_id",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "landing_url",
+    "referrer",
+    "gclid",
+    "yclid",
+)
 
 
-async def _attribute(db: AsyncSession, call: Call) -> None:
+async def _attribute(db: AsyncSession, call: CallKey) -> dict[str, Any]:
+    """The attribution columns of the call."""
     earlier: list[uuid.UUID | None] = []
     if call.caller:
         earlier = await repository.earlier_call_visitors(
@@ -130,40 +161,38 @@ async def _attribute(db: AsyncSession, call: Call) -> None:
         )
     result: Attribution = await attribute(db, call, earlier_visitors=earlier)
     session: TrackingSession | None = result.session
-    call.tracking_number_id = result.tracking_number_id
-    call.attribution_method = result.method
-    call.confidence = result.confidence
-    call.confidence_reason = result.reason
-    call.attribution_conflict = result.conflict
-    call.session_id = session.id if session else None
-    call.visitor_id = session.visitor_id if session else None
-    call.source = result.source
-    call.medium = result.medium
-    call.campaign = result.campaign
-    call.term = session.term if session else None
-    call.content = session.content if session else None
-    call.landing_url = session.landing_url if session else None
-    call.referrer = session.referrer if session else None
-    call.gclid = session.gclid if session else None
-    call.yclid = session.yclid if session else None
-    call.first_time_caller = bool(call.caller) and not earlier
+    return {
+        "tracking_number_id": result.tracking_number_id,
+        "attribution_method": result.method,
+        "confidence": result.confidence,
+        "confidence_reason": result.reason,
+        "attribution_conflict": result.conflict,
+        **{name: getattr(session, name) if session else None for name in _FROM_SESSION[2:]},
+        "session_id": session.id if session else None,
+        "visitor_id": session.visitor_id if session else None,
+        # A source or offline number names its source without a visit.
+        "source": result.source,
+        "medium": result.medium,
+        "campaign": result.campaign,
+        "first_time_caller": bool(call.caller) and not earlier,
+    }
 
 
-async def _possible_spam(db: AsyncSession, call: Call) -> bool:
-    duration = call.duration if call.duration is not None else 0
-    if duration < SPAM_SHORTER_THAN_S:
+async def _possible_spam(db: AsyncSession, call: CallKey, *, duration: int | None) -> bool:
+    seconds = duration if duration is not None else 0
+    if seconds < SPAM_SHORTER_THAN_S:
         return True
-    if not call.caller or duration >= SPAM_REPEAT_SHORTER_THAN_S:
+    if not call.caller or seconds >= SPAM_REPEAT_SHORTER_THAN_S:
         return False
-    await db.flush()  # this call counts among the caller's short calls
-    short = await repository.short_calls_from(
+    earlier_short = await repository.short_calls_from(
         db,
         site_id=call.site_id,
         caller=call.caller,
         since=call.started_at - SPAM_WINDOW,
         shorter_than_s=SPAM_REPEAT_SHORTER_THAN_S,
+        exclude=call.id,
     )
-    return short >= SPAM_REPEATS
+    return earlier_short + 1 >= SPAM_REPEATS  # this call is one of the short ones
 
 
 async def list_calls(

@@ -229,6 +229,18 @@ async def test_short_calls_are_possible_spam(world: World) -> None:
     assert short["possible_spam"] is True
 
 
+async def test_the_third_short_call_from_one_caller_in_a_day_is_possible_spam(
+    world: World,
+) -> None:
+    calls = [await world.call("+74950000101", caller="+79000000008", duration=20) for _ in range(3)]
+    other = await world.call("+74950000101", caller="+79000000007", duration=20)
+    longer = await world.call("+74950000101", caller="+79000000008", duration=45)
+
+    assert [c["possible_spam"] for c in calls] == [False, False, True]
+    assert other["possible_spam"] is False
+    assert longer["possible_spam"] is False
+
+
 async def test_forged_or_unsigned_webhooks_are_401_and_store_nothing(
     world: World, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
