@@ -12,6 +12,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calls import service as calls_service
 from app.models import Call, PbxEvent
 from pbx_webhooks.providers.generic import sign
 from tests.clock import ManualClock
@@ -308,6 +309,67 @@ async def test_malformed_signed_body_is_422_and_kept(
     async with sessionmaker() as db:
         stored = (await db.execute(select(PbxEvent))).scalar_one()
         assert stored.error is not None
+        assert await db.scalar(select(func.count()).select_from(Call)) == 0
+
+
+async def test_the_same_delivery_twice_is_stored_once_and_changes_nothing(
+    world: World, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    number = pool_number(await world.visit())
+    body = json.dumps(
+        {
+            "event": "call.ended",
+            "call_id": "c-twice",
+            "caller": CALLER,
+            "called": number,
+            "timestamp": world.clock.now.isoformat(),
+            "status": "answered",
+            "duration": 40,
+        }
+    ).encode()
+    ts = str(int(world.clock.now.timestamp()))
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_twice",
+        "webhook-timestamp": ts,
+        "webhook-signature": sign(world.pbx["secret"], "msg_twice", ts, body),
+    }
+    url = f"/hooks/pbx/{world.pbx['id']}"
+
+    first = await world.anonymous.post(url, content=body, headers=headers)
+    async with sessionmaker() as db:
+        before = (await db.execute(select(Call.updated_at, Call.duration))).one()
+    world.clock.advance(seconds=30)
+    second = await world.anonymous.post(url, content=body, headers=headers)
+
+    assert first.json() == {"received": 1, "repeated": 0, "ignored": False}
+    assert second.status_code == 200
+    assert second.json() == {"received": 0, "repeated": 1, "ignored": False}
+    async with sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(PbxEvent)) == 1
+        assert (await db.execute(select(Call.updated_at, Call.duration))).one() == before
+
+
+async def test_a_processing_failure_keeps_the_event_with_its_error_and_answers_200(
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_args: Any, **_kwargs: Any) -> uuid.UUID:
+        raise RuntimeError("a bug in the merge")
+
+    # A bug of ours, not of the PBX: the genuine event must be kept, ready for a replay.
+    monkeypatch.setattr(calls_service, "record_event", broken)
+    response = await world.hook("call.started", "c-bug", called="+74950000101")
+
+    assert response.status_code == 200
+    assert response.json() == {"received": 1, "repeated": 0, "ignored": False}
+    async with sessionmaker() as db:
+        stored = (await db.execute(select(PbxEvent))).scalar_one()
+        assert stored.provider_call_id == "c-bug"
+        assert stored.processed_at is None
+        assert stored.error is not None
+        assert "a bug in the merge" in stored.error
         assert await db.scalar(select(func.count()).select_from(Call)) == 0
 
 
