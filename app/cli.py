@@ -19,10 +19,12 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> No
     import uvicorn
 
     from app.log_redaction import uvicorn_log_config
-    from app.main import create_app
+    from app.main import create_app, freeze_startup_objects
 
+    application = create_app(settings, with_worker=with_worker)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings, with_worker=with_worker),
+        application,
         host=host,
         port=port,
         log_config=uvicorn_log_config(),

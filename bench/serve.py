@@ -11,7 +11,7 @@ import argparse
 import uvicorn
 from fastapi import FastAPI
 
-from app.main import create_app
+from app.main import create_app, freeze_startup_objects
 from app.ratelimit import Limit, PublicLimits
 
 UNLIMITED = PublicLimits(
@@ -28,6 +28,7 @@ def app() -> FastAPI:
         """What FastAPI and uvicorn cost by themselves on this machine."""
         return {"ok": "yes"}
 
+    freeze_startup_objects()  # as `callsource serve` does
     return application
 
 
