@@ -83,13 +83,15 @@ class KnownNumbers:
 
 
 @dataclass(frozen=True, slots=True)
-class _Visit:
+class PoolVisit:
+    """The session asking a pool for a number, and what it may be shown instead."""
+
     session_id: uuid.UUID
     visitor_id: uuid.UUID | None
     source: str
     medium: str | None
     campaign: str | None
-    known: KnownNumbers | None
+    known: KnownNumbers | None = None
 
 
 def pool_settings(pool: PoolLike) -> PoolSettings:
@@ -112,7 +114,7 @@ async def lease_for_session(
     known: KnownNumbers | None = None,
 ) -> ServedNumber:
     """The number a session starting now is shown; never raises for store trouble."""
-    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
+    visit = PoolVisit(session_id, visitor_id, source, medium, campaign, known)
     return await _lease(db, store, pool=pool, visit=visit, now=now)
 
 
@@ -136,7 +138,7 @@ async def ping_session(
     system that Erlang B sizes). While the store is down, a session keeps the number the log
     says it holds.
     """
-    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
+    visit = PoolVisit(session_id, visitor_id, source, medium, campaign, known)
     settings = pool_settings(pool)
     try:
         outcome = await _with_pool(
@@ -351,21 +353,10 @@ class LeasePlan:
 
 
 async def plan_lease(
-    db: AsyncSession,
-    store: PoolStore,
-    *,
-    pool: PoolLike,
-    session_id: uuid.UUID,
-    visitor_id: uuid.UUID | None,
-    source: str,
-    medium: str | None,
-    campaign: str | None,
-    now: datetime,
-    known: KnownNumbers | None = None,
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: PoolVisit, now: datetime
 ) -> LeasePlan:
     """The number a session starting now is shown, and the log rows that says so; nothing is
     written (the database is only read if the store must be rebuilt or `known` is missing)."""
-    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
     return await _plan(db, store, pool=pool, visit=visit, now=now)
 
 
@@ -380,14 +371,13 @@ async def write_plan(
     """Record a plan in the log; False if its new lease was fenced (nothing else is written)."""
     await _close(db, plan.closed)
     if plan.fallback is not None:
-        await repository.insert_fallback(
+        await _record_fallback(
             db,
             pool_id=plan.pool_id,
             session_id=session_id,
-            tracking_number_id=plan.served.tracking_number_id,
-            kind=plan.served.kind,
+            served=plan.served,
             reason=plan.fallback,
-            served_at=now,
+            now=now,
         )
     if plan.lease is None:
         return True
@@ -402,21 +392,10 @@ async def write_plan(
 
 
 async def lease_again(
-    db: AsyncSession,
-    store: PoolStore,
-    *,
-    pool: PoolLike,
-    session_id: uuid.UUID,
-    visitor_id: uuid.UUID | None,
-    source: str,
-    medium: str | None,
-    campaign: str | None,
-    now: datetime,
-    known: KnownNumbers | None = None,
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: PoolVisit, now: datetime
 ) -> ServedNumber:
     """After a fenced lease: reload the pool from the log and lease once more (written)."""
     await _invalidate(store, pool)
-    visit = _Visit(session_id, visitor_id, source, medium, campaign, known)
     return await _lease(db, store, pool=pool, visit=visit, now=now, attempts=1)
 
 
@@ -425,7 +404,7 @@ async def _lease(
     store: PoolStore,
     *,
     pool: PoolLike,
-    visit: _Visit,
+    visit: PoolVisit,
     now: datetime,
     attempts: int = 2,
 ) -> ServedNumber:
@@ -441,7 +420,7 @@ async def _lease(
 
 
 async def _plan(
-    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: _Visit, now: datetime
+    db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: PoolVisit, now: datetime
 ) -> LeasePlan:
     settings = pool_settings(pool)
     try:
@@ -567,7 +546,7 @@ async def _fallback(
     db: AsyncSession,
     *,
     pool: PoolLike,
-    visit: _Visit,
+    visit: PoolVisit,
     reason: FallbackReason,
     now: datetime,
     record: bool = True,
@@ -575,19 +554,39 @@ async def _fallback(
     """The source-level static number for the visit's source, else the target; counted."""
     served = await _fallback_number(db, pool=pool, visit=visit)
     if record:
-        await repository.insert_fallback(
+        await _record_fallback(
             db,
             pool_id=pool.id,
             session_id=visit.session_id,
-            tracking_number_id=served.tracking_number_id,
-            kind=served.kind,
+            served=served,
             reason=reason,
-            served_at=now,
+            now=now,
         )
     return served
 
 
-async def _fallback_number(db: AsyncSession, *, pool: PoolLike, visit: _Visit) -> ServedNumber:
+async def _record_fallback(
+    db: AsyncSession,
+    *,
+    pool_id: uuid.UUID,
+    session_id: uuid.UUID,
+    served: ServedNumber,
+    reason: FallbackReason,
+    now: datetime,
+) -> None:
+    """Count a session the pool could not serve (pool health reads these)."""
+    await repository.insert_fallback(
+        db,
+        pool_id=pool_id,
+        session_id=session_id,
+        tracking_number_id=served.tracking_number_id,
+        kind=served.kind,
+        reason=reason,
+        served_at=now,
+    )
+
+
+async def _fallback_number(db: AsyncSession, *, pool: PoolLike, visit: PoolVisit) -> ServedNumber:
     """The source-level static number for the visit's source, else the target."""
     known = visit.known
     rules: Sequence[SourceRule]
@@ -613,7 +612,7 @@ async def _fallback_number(db: AsyncSession, *, pool: PoolLike, visit: _Visit) -
 
 
 async def _from_log(
-    db: AsyncSession, *, pool: PoolLike, visit: _Visit, now: datetime
+    db: AsyncSession, *, pool: PoolLike, visit: PoolVisit, now: datetime
 ) -> ServedNumber:
     """A ping while the store is down: the number the log says the session holds, if any."""
     row = await repository.open_assignment(db, pool_id=pool.id, session_id=visit.session_id)

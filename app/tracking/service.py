@@ -13,10 +13,10 @@ from app.models import TrackingSession
 from app.numbers.source_rules import pick_source_number
 from app.tracking import repository, visit_log
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest, ShownNumber
-from app.tracking.site_config import PoolConfig, SiteConfig
+from app.tracking.site_config import PoolConfig, SiteConfig, TargetConfig
 from app.tracking.sources import Touch, classify
 from numberpool import service as pool_service
-from numberpool.service import LeasePlan, ServedNumber
+from numberpool.service import LeasePlan, PoolVisit, ServedNumber
 from numberpool.store import PoolStore
 
 # A visit ends after this long without a page view or ping (the analytics convention).
@@ -108,16 +108,7 @@ async def start_session(
             target = next(t for t in site.targets if t.id == target_id)
             assert target.pool is not None
             served = await pool_service.lease_again(
-                db,
-                store,
-                pool=target.pool,
-                session_id=shown.id,
-                visitor_id=shown.visitor_id,
-                source=shown.source,
-                medium=shown.medium,
-                campaign=shown.campaign,
-                now=now,
-                known=target.known,
+                db, store, pool=target.pool, visit=_pool_visit(shown, target), now=now
             )
             plans[target_id] = replace(plan, served=served)
     return _numbers(site, shown, {t: p.served for t, p in plans.items()})
@@ -131,18 +122,20 @@ async def _plans(
     for target in site.targets:
         if target.pool is not None and session.consent:
             plans[target.id] = await pool_service.plan_lease(
-                db,
-                store,
-                pool=target.pool,
-                session_id=session.id,
-                visitor_id=session.visitor_id,
-                source=session.source,
-                medium=session.medium,
-                campaign=session.campaign,
-                now=now,
-                known=target.known,
+                db, store, pool=target.pool, visit=_pool_visit(session, target), now=now
             )
     return plans
+
+
+def _pool_visit(session: _Shown, target: TargetConfig) -> PoolVisit:
+    return PoolVisit(
+        session_id=session.id,
+        visitor_id=session.visitor_id,
+        source=session.source,
+        medium=session.medium,
+        campaign=session.campaign,
+        known=target.known,
+    )
 
 
 async def ping_session(
