@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -14,19 +15,30 @@ from app.config import ConfigError, Settings, get_settings
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
-    import uvicorn
 
+def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, workers: int = 1) -> int:
+    from app import serving
     from app.log_redaction import uvicorn_log_config
-    from app.main import create_app, freeze_startup_objects
+    from app.main import create_app, tune_gc_for_serving
 
-    application = create_app(settings, with_worker=with_worker)
-    freeze_startup_objects()
-    uvicorn.run(
-        application,
+    if workers > 1 and not settings.redis_url:
+        # The embedded pool and rate limits live in one process: two would lease one number twice.
+        raise ConfigError("--workers above 1 needs CALLSOURCE_REDIS_URL: a pool they all share")
+
+    def build(index: int) -> FastAPI:
+        # One CRM worker is enough; the others would only compete for the same outbox rows.
+        application = create_app(settings, with_worker=with_worker and index == 0)
+        tune_gc_for_serving()
+        return application
+
+    return serving.serve(
+        build,
         host=host,
         port=port,
+        workers=workers,
         log_config=uvicorn_log_config(),
         proxy_headers=True,
     )
@@ -42,8 +54,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.is_sqlite:
         # The embedded default migrates itself; production runs `callsource migrate` on deploy.
         migrations.upgrade(settings.database_url)
-    _serve(settings, args.host, args.port, with_worker=args.with_worker)
-    return 0
+    try:
+        return _serve(
+            settings, args.host, args.port, with_worker=args.with_worker, workers=args.workers
+        )
+    except ConfigError as exc:
+        print(f"callsource serve: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
@@ -79,8 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     # The demo shows the whole chain, CRM included, from one command.
-    _serve(settings, args.host, args.port, with_worker=True)
-    return 0
+    return _serve(settings, args.host, args.port, with_worker=True)
 
 
 async def _seed_demo(settings: Settings) -> str:
@@ -111,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-worker",
         action="store_true",
         help="also run the CRM outbox worker in this process (else run `callsource worker`)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serving processes, each accepting its share of connections (needs Redis above 1)",
     )
     serve.set_defaults(handler=cmd_serve)
 

@@ -18,10 +18,10 @@ import sys
 import time
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
-from app.main import create_app, freeze_startup_objects
+from app import serving
+from app.main import create_app, tune_gc_for_serving
 from app.ratelimit import Limit, PublicLimits
 
 UNLIMITED = PublicLimits(
@@ -30,7 +30,7 @@ UNLIMITED = PublicLimits(
 )
 
 
-def app() -> FastAPI:
+def app(_index: int = 0) -> FastAPI:
     application = create_app(public_limits=UNLIMITED)
 
     @application.post("/bench/bare")
@@ -38,7 +38,7 @@ def app() -> FastAPI:
         """What FastAPI and uvicorn cost by themselves on this machine."""
         return {"ok": "yes"}
 
-    freeze_startup_objects()  # as `callsource serve` does
+    tune_gc_for_serving()  # as `callsource serve` does
     if os.environ.get("BENCH_LAG_PROBE"):
         # The factory runs inside the server's event loop.
         asyncio.get_running_loop().create_task(_lag_probe())
@@ -71,9 +71,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(
-        "bench.serve:app",
-        factory=True,
+    # The way `callsource serve --workers N` runs: a socket of its own per process.
+    serving.serve(
+        app,
         host="127.0.0.1",
         port=args.port,
         workers=args.workers,

@@ -234,6 +234,16 @@ def _postgres_pids() -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+def _redis_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _own_cpu_s() -> float:
+    spent = os.times()
+    return spent.user + spent.system
+
+
 def _machine_busy_s() -> float:
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(values) - values[3] - values[4]) / _TICKS  # all but idle and iowait
@@ -241,8 +251,9 @@ def _machine_busy_s() -> float:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds spent per request during a run, by the server, PostgreSQL and the whole
-    machine: steadier than rates on a shared VM, and it says where the time went."""
+    """CPU seconds spent per request during a run, by the server, PostgreSQL, Redis, the load
+    generator (this process) and the whole machine: steadier than rates on a shared VM, and it
+    says where the time went."""
 
     server_pid: int
     _start: dict[str, float] | None = None
@@ -254,7 +265,12 @@ class CpuMeter:
 
     def start(self) -> None:
         self._pg = {pid: _process_cpu_s(pid) for pid in _postgres_pids()}
-        self._start = {"server": self._server_s(), "machine": _machine_busy_s()}
+        self._start = {
+            "server": self._server_s(),
+            "redis": sum(_process_cpu_s(pid) for pid in _redis_pids()),
+            "load_generator": _own_cpu_s(),
+            "machine": _machine_busy_s(),
+        }
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
         if self._start is None or self._pg is None:
@@ -264,6 +280,8 @@ class CpuMeter:
         spent = {
             "server": self._server_s() - self._start["server"],
             "postgres": postgres,
+            "redis": sum(_process_cpu_s(pid) for pid in _redis_pids()) - self._start["redis"],
+            "load_generator": _own_cpu_s() - self._start["load_generator"],
             "machine": _machine_busy_s() - self._start["machine"],
         }
         return {name: round(1000 * s / max(requests, 1), 2) for name, s in spent.items()}

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import DbSession, Now
+from app.db import session_scope
+from app.deps import DbSession
 from app.exceptions import AppError, InvalidField, NotFound, TooManyRequests
 from app.ratelimit import PublicLimits, RateLimiter
 from app.tracking import http, service
@@ -27,20 +29,6 @@ _Body = TypeVar("_Body", bound=BaseModel)
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
 
 
-async def _store(request: Request) -> PoolStore:
-    store: PoolStore = request.app.state.pool_store
-    return store
-
-
-async def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
-
-
-Store = Annotated[PoolStore, Depends(_store)]
-Limiter = Annotated[RateLimiter, Depends(_limiter)]
-
-
 async def _site(request: Request, db: AsyncSession, public_key: str) -> SiteConfig:
     configs: SiteConfigCache = request.app.state.site_configs
     site = await configs.get(db, public_key)
@@ -49,8 +37,9 @@ async def _site(request: Request, db: AsyncSession, public_key: str) -> SiteConf
     return site
 
 
-async def _limit(limiter: RateLimiter, request: Request, site: SiteConfig, now: datetime) -> None:
+async def _limit(request: Request, site: SiteConfig, now: datetime) -> None:
     limits: PublicLimits = request.app.state.public_limits
+    limiter: RateLimiter = request.app.state.rate_limiter
     checks = ((limits.per_address, http.client_address(request)), (limits.per_site, str(site.id)))
     refusal = await limiter.hit_all(checks, now=now)
     if refusal is not None:
@@ -75,52 +64,59 @@ def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _PublicCall:
+    db: AsyncSession
+    store: PoolStore
+    site: SiteConfig
+    cors: dict[str, str]
+    now: datetime
+
+
 @asynccontextmanager
-async def _public_call(
-    request: Request, db: AsyncSession, public_key: str, limiter: RateLimiter, now: datetime
-) -> AsyncIterator[tuple[SiteConfig, dict[str, str]]]:
-    """The site, its CORS grant for this origin, the origin and rate checks; errors raised
-    inside carry the CORS grant too, so the snippet can read a 404 or a 429."""
-    site = await _site(request, db, public_key)
-    origin = request.headers.get("origin")
-    cors = http.cors_headers(site, origin)
-    try:
-        http.check_origin(site, origin)
-        await _limit(limiter, request, site, now)
-        yield site, cors
-    except AppError as exc:
-        exc.headers.update(cors)
-        raise
+async def _public_call(request: Request, public_key: str) -> AsyncIterator[_PublicCall]:
+    """What a snippet's call needs: a database session committed before the answer (rolled
+    back on any error), the site, its CORS grant for this origin, the origin and rate checks.
+    Errors raised inside carry the CORS grant too, so the snippet can read a 404 or a 429.
+
+    The two snippet routes take no FastAPI dependencies: resolving four of them (the session,
+    the store, the limiter, the clock) cost 10 % of a new visit's CPU in
+    bench/tracker_sessions.py (0.94 to 0.85 ms per session)."""
+    state = request.app.state
+    now: datetime = state.clock()
+    async with session_scope(state.sessionmaker) as db:
+        site = await _site(request, db, public_key)
+        origin = request.headers.get("origin")
+        cors = http.cors_headers(site, origin)
+        try:
+            http.check_origin(site, origin)
+            await _limit(request, site, now)
+            yield _PublicCall(db, state.pool_store, site, cors, now)
+        except AppError as exc:
+            exc.headers.update(cors)
+            raise
 
 
 @router.post("/sessions", response_model=SessionAnswer)
-async def start_session(
-    public_key: str, request: Request, db: DbSession, store: Store, limiter: Limiter, now: Now
-) -> JSONResponse:
-    async with _public_call(request, db, public_key, limiter, now) as (site, cors):
+async def start_session(public_key: str, request: Request) -> JSONResponse:
+    async with _public_call(request, public_key) as call:
         data = _parse(SessionRequest, await http.read_json_body(request))
         user_agent = request.headers.get("user-agent")
         visit = service.Visit(user_agent=user_agent, is_bot=is_bot(user_agent))
-        answer = await service.start_session(db, store, site=site, data=data, visit=visit, now=now)
-    return _json(answer, cors)
+        answer = await service.start_session(
+            call.db, call.store, site=call.site, data=data, visit=visit, now=call.now
+        )
+    return _json(answer, call.cors)
 
 
 @router.post("/sessions/{session_id}/ping", response_model=SessionAnswer)
-async def ping_session(
-    public_key: str,
-    session_id: uuid.UUID,
-    request: Request,
-    db: DbSession,
-    store: Store,
-    limiter: Limiter,
-    now: Now,
-) -> JSONResponse:
-    async with _public_call(request, db, public_key, limiter, now) as (site, cors):
+async def ping_session(public_key: str, session_id: uuid.UUID, request: Request) -> JSONResponse:
+    async with _public_call(request, public_key) as call:
         data = _parse(PingRequest, await http.read_json_body(request))
         answer = await service.ping_session(
-            db, store, site=site, session_id=session_id, data=data, now=now
+            call.db, call.store, site=call.site, session_id=session_id, data=data, now=call.now
         )
-    return _json(answer, cors)
+    return _json(answer, call.cors)
 
 
 @router.options("/sessions", include_in_schema=False)
