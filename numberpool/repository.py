@@ -251,10 +251,11 @@ _HELD_AT = (
 
 async def held_at(
     db: AsyncSession, *, tracking_number_id: uuid.UUID, at: datetime
-) -> tuple[NumberAssignment, Pool] | None:
-    """The latest lease of the number that started at or before `at`, with its pool."""
+) -> tuple[NumberAssignment, Pool, TrackingSession | None] | None:
+    """The latest lease of the number that started at or before `at`, with its pool and the
+    session that held it (None for a lease the log kept after its session was erased)."""
     row = (await db.execute(_HELD_AT, {"b_number": tracking_number_id, "b_at": at})).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import NumberAssignment, Pool
+from app.models import NumberAssignment, Pool, TrackingSession
 from app.numbers.source_rules import SourceRule, pick_source_number
 from numberpool import health, repository
 from numberpool.health import PoolHealth
@@ -227,18 +227,30 @@ async def close_expired(
     return len(outcome.closed)
 
 
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A lease from the log with what a call's attribution reads next: its pool's timings and
+    the session that held the number. Loaded by one query; the ORM's identity map holds its
+    objects only weakly, so looking them up again by id afterwards cost two more round trips
+    per webhook."""
+
+    lease: NumberAssignment
+    pool: Pool
+    session: TrackingSession | None
+
+
 async def who_held(
     db: AsyncSession, *, tracking_number_id: uuid.UUID, at: datetime
-) -> NumberAssignment | None:
+) -> Holding | None:
     """The lease a call to this number at `at` belongs to: the one whose [start, end + cooldown]
     covers `at`; the latest if several do (a visitor given their number back)."""
     found = await repository.held_at(db, tracking_number_id=tracking_number_id, at=at)
     if found is None:
         return None
-    row, pool = found
+    row, pool, session = found
     # An open row has not been closed yet; it cannot have outlived max_lease.
     end = row.ended_at or row.started_at + timedelta(seconds=pool.max_lease_s)
-    return row if at <= end + timedelta(seconds=pool.cooldown_s) else None
+    return Holding(row, pool, session) if at <= end + timedelta(seconds=pool.cooldown_s) else None
 
 
 async def rebuild_pool(

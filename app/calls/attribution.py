@@ -127,11 +127,10 @@ async def _dynamic_number(
     earlier_visitors: Sequence[uuid.UUID | None],
 ) -> Attribution:
     at = call.started_at
-    held = await pool_service.who_held(db, tracking_number_id=number.id, at=at)
-    session = await repository.session(db, held.session_id) if held is not None else None
-    pool = await repository.pool(db, held.pool_id) if held is not None else None
-    if held is None or session is None or pool is None:
+    holding = await pool_service.who_held(db, tracking_number_id=number.id, at=at)
+    if holding is None or holding.session is None:
         return _none(f"nobody held {number.number} when the call started", number)
+    held, pool, session = holding.lease, holding.pool, holding.session
     ended_at = held.ended_at
     if ended_at is None:
         # The store closes a lease in the log when it next notices; until then the session's

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call, NumberFallback, Pool, TargetNumber, TrackingNumber, TrackingSession
+from app.models import Call, NumberFallback, TargetNumber, TrackingNumber, TrackingSession
 
 # Built once: every PBX event runs them, and building them per event cost more than running
 # them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
@@ -136,14 +136,6 @@ async def fallbacks_showing(
         NumberFallback.served_at <= until,
     )
     return int(await db.scalar(query) or 0)
-
-
-async def session(db: AsyncSession, session_id: uuid.UUID) -> TrackingSession | None:
-    return await db.get(TrackingSession, session_id)
-
-
-async def pool(db: AsyncSession, pool_id: uuid.UUID) -> Pool | None:
-    return await db.get(Pool, pool_id)
 
 
 async def calls(

@@ -60,10 +60,10 @@ async def assert_held_by(
     if served.kind != "dynamic":
         return
     assert served.tracking_number_id is not None
-    row = await service.who_held(db, tracking_number_id=served.tracking_number_id, at=now)
-    assert row is not None
-    assert row.session_id == visit.id or (
-        visit.visitor_id is not None and row.visitor_id == visit.visitor_id
+    held = await service.who_held(db, tracking_number_id=served.tracking_number_id, at=now)
+    assert held is not None
+    assert held.lease.session_id == visit.id or (
+        visit.visitor_id is not None and held.lease.visitor_id == visit.visitor_id
     )
 
 

@@ -183,8 +183,8 @@ async def test_who_held_answers_from_the_log(db: AsyncSession, store: PoolStore)
 
     async def holder(seconds: float) -> uuid.UUID | None:
         at = T0 + timedelta(seconds=seconds)
-        row = await service.who_held(db, tracking_number_id=number, at=at)
-        return None if row is None else row.session_id
+        held = await service.who_held(db, tracking_number_id=number, at=at)
+        return None if held is None else held.lease.session_id
 
     assert await holder(-1) is None
     assert await holder(0) == first.id
@@ -213,9 +213,9 @@ async def test_who_held_prefers_the_latest_lease_of_a_returning_visitor(
     await db.flush()
     assert await lease(db, store, setup, again, seconds=600) == served
     at = T0 + timedelta(seconds=700)
-    row = await service.who_held(db, tracking_number_id=served.tracking_number_id, at=at)
-    assert row is not None
-    assert (row.session_id, row.generation) == (again.id, 2)
+    held = await service.who_held(db, tracking_number_id=served.tracking_number_id, at=at)
+    assert held is not None
+    assert (held.lease.session_id, held.lease.generation) == (again.id, 2)
 
 
 async def test_a_lost_store_is_rebuilt_from_the_log_before_it_serves(

@@ -197,11 +197,11 @@ async def run(
                 elif op == "who_held":
                     number = numbers[arg % 2]
                     for at in model.edges(number, now - timedelta(seconds=arg % 150)):
-                        row = await service.who_held(
+                        held = await service.who_held(
                             db, tracking_number_id=uuid.UUID(number), at=at
                         )
-                        held = None if row is None else str(row.session_id)
-                        assert held == model.who_held(number, at), (number, at)
+                        held_by = None if held is None else str(held.lease.session_id)
+                        assert held_by == model.who_held(number, at), (number, at)
                 elif op == "leave":
                     visit = sessions[arg]
                     await service.release_session(
@@ -228,11 +228,12 @@ async def run(
                     assert kind_of(served, medium) == expected, (op, arg, now)
                     if served.kind == "dynamic":
                         assert served.tracking_number_id is not None
-                        row = await service.who_held(
+                        held = await service.who_held(
                             db, tracking_number_id=served.tracking_number_id, at=now
                         )
-                        assert row is not None  # every number shown is in the log, as theirs
-                        assert row.session_id == visit.id or row.visitor_id == visit.visitor_id
+                        assert held is not None  # every number shown is in the log, as theirs
+                        lease = held.lease
+                        assert lease.session_id == visit.id or lease.visitor_id == visit.visitor_id
                 await db.commit()
         async with sessionmaker() as db:
             await assert_no_overlap(db, setup.pool)
