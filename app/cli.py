@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -131,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="serving processes, each accepting its share of connections (needs Redis above 1)",
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="serving processes, each accepting its share of connections (needs Redis above 1; "
+        "default $WEB_CONCURRENCY, else 1)",
     )
     serve.set_defaults(handler=cmd_serve)
 
