@@ -298,6 +298,10 @@ class EmbeddedStore:
         held = self._locks.get(pool_id)
         if held is None or held[0] != token:
             return False
+        if pool_id in self._pools:
+            # Rebuilt by another caller since this one found it missing: see the Redis script.
+            del self._locks[pool_id]
+            return False
         pool = _Pool()
         for record in restore_order(records):
             number = _Number(record.number, record.generation)

@@ -45,6 +45,13 @@ if op == 'restore' then
   if redis.call('GET', K_LOCK) ~= ARGV[2] then
     return {'stale'}
   end
+  if redis.call('GET', K_READY) == server_id() then
+    -- Another caller rebuilt it between our finding it missing and taking the lock, and may
+    -- have leased from it already: the log lags those leases, so restoring would hand their
+    -- numbers out again.
+    redis.call('DEL', K_LOCK)
+    return {'ready'}
+  end
   redis.call('DEL', K_IDLE, K_EXP, K_NUM, K_SESS, K_VIS)
   for i = 3, #ARGV, 8 do
     local id, gen, state = ARGV[i], ARGV[i + 1], ARGV[i + 2]

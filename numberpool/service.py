@@ -256,7 +256,8 @@ async def who_held(
 async def rebuild_pool(
     db: AsyncSession, store: PoolStore, *, pool: PoolLike, now: datetime
 ) -> bool:
-    """Load the pool into the store from the log; False if another caller is already at it."""
+    """Load the pool into the store from the log; False if another caller is already at it
+    or has loaded it since (a loaded pool is never overwritten: see the stores' restore)."""
     key = str(pool.id)
     token = await store.begin_rebuild(key)
     if token is None:
@@ -476,11 +477,13 @@ async def _with_pool(
     outcome = await step()
     if not isinstance(outcome, NeedsRebuild):
         return outcome
-    if not await rebuild_pool(db, store, pool=pool, now=now):
-        raise StoreUnavailable(f"pool {pool.id} is being rebuilt by another process")
+    # Rebuilt by this caller, or (False) by another one meanwhile or still in progress there.
+    rebuilt = await rebuild_pool(db, store, pool=pool, now=now)
     outcome = await step()
     if isinstance(outcome, NeedsRebuild):
-        raise StoreUnavailable(f"pool {pool.id} was lost again right after its rebuild")
+        if rebuilt:
+            raise StoreUnavailable(f"pool {pool.id} was lost again right after its rebuild")
+        raise StoreUnavailable(f"pool {pool.id} is being rebuilt by another process")
     return outcome
 
 

@@ -249,6 +249,7 @@ async def test_a_stale_store_is_fenced_off_by_the_log(db: AsyncSession, store: P
     holder = await create_session(db, setup)
     served = await lease(db, store, setup, holder)
     # The store goes back to an old copy in which the number was never leased.
+    await store.invalidate(str(setup.pool.id))
     token = await store.begin_rebuild(str(setup.pool.id))
     assert token is not None
     number_ids = [str(n.id) for n in setup.numbers]

@@ -317,6 +317,26 @@ async def test_a_rebuild_needs_the_lock_and_a_lost_token_is_refused(store: PoolS
     assert not await store.restore(pool_id, fresh_records(NUMBERS), token=token)
 
 
+async def test_a_rebuild_never_overwrites_a_pool_another_caller_rebuilt_and_leased_from(
+    store: PoolStore,
+) -> None:
+    pool = Pool(store, ids(1, base=906)[0])
+    # Two callers find the pool missing. The first rebuilds it and leases a number; its lease
+    # is not in the log yet (the log is written after the store decides).
+    assert isinstance(await pool.lease(0, 0), NeedsRebuild)
+    assert isinstance(await pool.lease(1, 1), NeedsRebuild)
+    await pool.load(fresh_records(NUMBERS))
+    first = leased(await pool.lease(0, 0))
+    # The second caller takes the lock only now and restores what the log says: all free.
+    token = await store.begin_rebuild(pool.id)
+    assert token is not None
+    assert not await store.restore(pool.id, fresh_records(NUMBERS), token=token)
+    second = leased(await pool.lease(1, 1))
+    assert second.number != first.number
+    assert (await pool.stats()).leased == 2
+    assert await store.begin_rebuild(pool.id) is not None  # the lock was let go
+
+
 async def test_invalidate_makes_the_pool_rebuild(pool: Pool) -> None:
     leased(await pool.lease(0, 0))
     await pool.store.invalidate(pool.id)
