@@ -29,5 +29,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
 # Migrate, then serve: each release brings its schema with it.
-# Serving processes: WEB_CONCURRENCY (1 unless set; above 1 needs CALLSOURCE_REDIS_URL).
 CMD ["sh", "-c", "callsource migrate && exec callsource serve --host 0.0.0.0 --port 8000"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -132,9 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="serving processes, each accepting its share of connections (needs Redis above 1; "
-        "default $WEB_CONCURRENCY, else 1)",
+        default=1,
+        help="serving processes, each accepting its share of connections (needs Redis above 1)",
     )
     serve.set_defaults(handler=cmd_serve)
 

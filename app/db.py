@@ -24,8 +24,8 @@ def create_engine(database_url: str) -> AsyncEngine:
         # Opened as needed and then kept: an overflow connection is closed when returned, and
         # with a 20 + 10 pool the tracker benchmark's 32 requests in flight reopened one every
         # 80 requests, each costing a PostgreSQL process, a TLS attempt and a type
-        # introspection (7 % of the server's time). Two processes at 40 stay under PostgreSQL's
-        # default 100 connections; requests beyond 40 in flight wait for a connection.
+        # introspection (7 % of the server's time). Requests beyond 40 in flight wait for one;
+        # PostgreSQL's max_connections must cover 40 per process (README, "Production").
         kwargs["pool_size"] = 40
         kwargs["max_overflow"] = 0
     # No pool_pre_ping: its extra round trip on every checkout cost more than the tracker's own

@@ -332,6 +332,7 @@ class EmbeddedStore:
 
     async def invalidate(self, pool_id: str) -> None:
         self._pools.pop(pool_id, None)
+        self._locks.pop(pool_id, None)  # a rebuild under way read the log too early
 
     async def drop(self, pool_id: str) -> None:
         self._pools.pop(pool_id, None)

@@ -237,7 +237,8 @@ class RedisStore:
         await self._call(pool_id, [b"unlock", token])
 
     async def invalidate(self, pool_id: str) -> None:
-        await self._delete(self._pool_keys(pool_id)[:1])
+        keys = self._pool_keys(pool_id)
+        await self._delete([keys[0], keys[-1]])  # ready, and the lock of a rebuild under way
 
     async def drop(self, pool_id: str) -> None:
         await self._delete(self._pool_keys(pool_id))

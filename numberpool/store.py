@@ -150,7 +150,8 @@ class PoolStore(Protocol):
         ...
 
     async def invalidate(self, pool_id: str) -> None:
-        """Stop serving the pool until it is rebuilt (its state is known to be wrong)."""
+        """Stop serving the pool until it is rebuilt (its state is known to be wrong). A rebuild
+        already under way read the log before this call, so its restore is refused too."""
         ...
 
     async def drop(self, pool_id: str) -> None:

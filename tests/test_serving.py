@@ -132,12 +132,15 @@ def test_sigterm_stops_every_worker(two_workers: Served) -> None:
     workers = two_workers.workers()
     two_workers.process.send_signal(signal.SIGTERM)
     assert two_workers.process.wait(timeout=30) == 0
-    for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+    assert not any(_running(pid) for pid in workers)
 
 
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+def _running(pid: int) -> bool:
+    """Alive and not merely waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_several_workers_need_redis(tmp_path: Path) -> None:
@@ -169,3 +172,14 @@ def test_several_workers_refuse_a_port_in_use(tmp_path: Path) -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_workers_stop_when_the_supervisor_is_killed_outright(two_workers: Served) -> None:
+    workers = two_workers.workers()
+    two_workers.process.kill()
+    two_workers.process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    # Left running, they would hold the port against the next start.
+    assert not any(_running(pid) for pid in workers)

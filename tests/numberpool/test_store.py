@@ -337,6 +337,21 @@ async def test_a_rebuild_never_overwrites_a_pool_another_caller_rebuilt_and_leas
     assert await store.begin_rebuild(pool.id) is not None  # the lock was let go
 
 
+async def test_invalidate_refuses_the_restore_of_a_rebuild_already_under_way(
+    store: PoolStore,
+) -> None:
+    pool = Pool(store, ids(1, base=907)[0])
+    await pool.load(fresh_records(NUMBERS))
+    # A rebuild starts and reads the log; then the pool's numbers change and it is invalidated.
+    early = await store.begin_rebuild(pool.id)
+    assert early is not None
+    await store.invalidate(pool.id)
+    assert not await store.restore(pool.id, fresh_records(NUMBERS[:1]), token=early)
+    # The rebuild that follows the change is the one that loads the pool.
+    await pool.load(fresh_records(NUMBERS[1:]))
+    assert (await pool.stats()).size == 2
+
+
 async def test_invalidate_makes_the_pool_rebuild(pool: Pool) -> None:
     leased(await pool.lease(0, 0))
     await pool.store.invalidate(pool.id)
