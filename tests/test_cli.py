@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,27 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-CLI = [sys.executable, "-m", "app.cli"]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLSOURCE_")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(overrides)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.cli_processes import CLI, cli_env, free_port
 
 
 def test_serve_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CLI, "serve"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+        [*CLI, "serve"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert "CALLSOURCE_ADMIN_TOKEN is not set" in result.stderr
@@ -45,7 +27,7 @@ def test_serve_refuses_a_placeholder_token(tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "serve"],
         cwd=tmp_path,
-        env=_env(CALLSOURCE_ADMIN_TOKEN="changeme"),
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN="changeme"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -59,7 +41,7 @@ def test_migrate_applies_the_migrations(tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "migrate"],
         cwd=tmp_path,
-        env=_env(CALLSOURCE_DATABASE_URL=url),
+        env=cli_env(CALLSOURCE_DATABASE_URL=url),
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,11 +53,11 @@ def test_migrate_applies_the_migrations(tmp_path: Path) -> None:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`callsource demo` in an empty folder: the base URL and the admin token it printed."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "demo", "--port", str(port)],
         cwd=tmp_path,
-        env=_env(),
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

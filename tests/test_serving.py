@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.backends import TEST_REDIS_URL, require_redis
-from tests.test_cli import CLI, _env, _free_port
+from tests.cli_processes import CLI, cli_env, free_port
 
 TOKEN = "serving-test-token-0123456789abcdef"
 
@@ -47,11 +47,11 @@ def _wait_healthy(base: str, deadline: float) -> None:
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[Served]:
     require_redis()
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
-        env=_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -145,9 +145,9 @@ def _running(pid: int) -> bool:
 
 def test_several_workers_need_redis(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CLI, "serve", "--port", str(_free_port()), "--workers", "2"],
+        [*CLI, "serve", "--port", str(free_port()), "--workers", "2"],
         cwd=tmp_path,
-        env=_env(CALLSOURCE_ADMIN_TOKEN=TOKEN),
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN),
         capture_output=True,
         text=True,
         timeout=60,
@@ -165,7 +165,7 @@ def test_several_workers_refuse_a_port_in_use(tmp_path: Path) -> None:
         result = subprocess.run(
             [*CLI, "serve", "--port", str(port), "--workers", "2"],
             cwd=tmp_path,
-            env=_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
+            env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
             capture_output=True,
             text=True,
             timeout=60,
