@@ -44,13 +44,28 @@ class Settings(BaseSettings):
     redis_url: str = ""
     admin_token: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Encrypts stored credentials; `serve` refuses to start without one, `demo` generates one.
+    secret_key: SecretStr | None = None
+    # Comma-separated addresses or CIDRs whose forwarded headers are believed; empty: none.
+    trusted_proxies: str = ""
+    # Comma-separated hosts or CIDRs that outgoing connectors may reach although private.
+    outbound_allow: str = ""
+    # Bearer token for /metrics; empty: /metrics answers loopback peers only.
+    metrics_token: SecretStr | None = None
+    # Dashboard language when neither the user's setting nor Accept-Language decides.
+    language: str = "en"
+    # `smtp://user:pass@host:port` (or smtps://) and the sender; empty: no e-mail.
+    smtp_url: SecretStr | None = None
+    mail_from: str = ""
+    # `text` or `json` (one JSON object per log line).
+    log_format: str = "text"
 
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("admin_token", mode="before")
+    @field_validator("admin_token", "secret_key", "metrics_token", "smtp_url", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -118,6 +118,7 @@ def redis_url() -> str:
 # --- the app -------------------------------------------------------------------------------
 
 TEST_ADMIN_TOKEN = "test-admin-token-4f9c2e7a1b"
+TEST_SECRET_KEY = "test-secret-key-9d1e6b3a7c5f2048"
 PUBLIC_URL = "https://calls.example.test"
 
 
@@ -132,6 +133,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         redis_url="",
         admin_token=SecretStr(TEST_ADMIN_TOKEN),
+        secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=PUBLIC_URL,
     )
 
