@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import repository
 from app.calls.repository import DialledNumber
+from app.kit.phones import is_identifiable
 from app.models import TrackingSession
 from numberpool import service as pool_service
 
@@ -171,7 +172,7 @@ def _check_repeat_caller(
 ) -> Attribution:
     """A caller whose earlier calls came from another visitor probably dialled a number they
     saved: flag it rather than pin the call on whoever holds the number now."""
-    if not call.caller or attribution.session is None:
+    if not is_identifiable(call.caller) or attribution.session is None:
         return attribution
     others = {v for v in earlier_visitors if v is not None}
     holder = attribution.session.visitor_id

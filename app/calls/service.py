@@ -14,7 +14,7 @@ from app.calls import repository
 from app.calls.attribution import Attribution, attribute
 from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
-from app.kit.phones import to_e164
+from app.kit.phones import is_identifiable, to_e164
 from app.models import Call, TrackingSession
 from crm_push.outbox import ConnectorRef, enqueue_for_call
 from pbx_webhooks.events import CallEvent
@@ -155,7 +155,8 @@ _FROM_SESSION = (
 async def _attribute(db: AsyncSession, call: CallKey) -> dict[str, Any]:
     """The attribution columns of the call."""
     earlier: list[uuid.UUID | None] = []
-    if call.caller:
+    # A withheld caller or an extension is nobody in particular: never a repeat caller.
+    if is_identifiable(call.caller):
         earlier = await repository.earlier_call_visitors(
             db, site_id=call.site_id, caller=call.caller, before=call.started_at, exclude=call.id
         )
@@ -182,7 +183,7 @@ async def _possible_spam(db: AsyncSession, call: CallKey, *, duration: int | Non
     seconds = duration if duration is not None else 0
     if seconds < SPAM_SHORTER_THAN_S:
         return True
-    if not call.caller or seconds >= SPAM_REPEAT_SHORTER_THAN_S:
+    if not is_identifiable(call.caller) or seconds >= SPAM_REPEAT_SHORTER_THAN_S:
         return False
     earlier_short = await repository.short_calls_from(
         db,
