@@ -258,6 +258,29 @@ async def held_at(
     return None if row is None else (row[0], row[1], row[2])
 
 
+_HELD_BETWEEN = (
+    select(NumberAssignment, Pool, TrackingSession)
+    .join(Pool, Pool.id == NumberAssignment.pool_id)
+    .outerjoin(TrackingSession, TrackingSession.id == NumberAssignment.session_id)
+    .where(
+        NumberAssignment.tracking_number_id == bindparam("b_number"),
+        NumberAssignment.started_at >= bindparam("b_since"),
+        NumberAssignment.started_at <= bindparam("b_until"),
+    )
+    .order_by(NumberAssignment.started_at.desc(), NumberAssignment.generation.desc())
+    .limit(bindparam("b_limit"))
+)
+
+
+async def held_between(
+    db: AsyncSession, *, tracking_number_id: uuid.UUID, since: datetime, until: datetime, limit: int
+) -> list[tuple[NumberAssignment, Pool, TrackingSession | None]]:
+    """Leases of the number that started in [since, until], newest first, at most `limit`."""
+    params = {"b_number": tracking_number_id, "b_since": since, "b_until": until, "b_limit": limit}
+    rows = (await db.execute(_HELD_BETWEEN, params)).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class LogWindow:
     """What pool health needs from a window of the log."""

@@ -253,6 +253,33 @@ async def who_held(
     return Holding(row, pool, session) if at <= end + timedelta(seconds=pool.cooldown_s) else None
 
 
+async def last_holding(
+    db: AsyncSession, *, tracking_number_id: uuid.UUID, at: datetime
+) -> Holding | None:
+    """The number's latest lease that started at or before `at`, however long ago it ended:
+    a late call (after the lease and its cooldown) may still be its holder's."""
+    found = await repository.held_at(db, tracking_number_id=tracking_number_id, at=at)
+    return None if found is None else Holding(*found)
+
+
+# How many earlier leases of one number a late call looks through for other holders.
+EARLIER_HOLDERS_LIMIT = 20
+
+
+async def holdings_between(
+    db: AsyncSession, *, tracking_number_id: uuid.UUID, since: datetime, until: datetime
+) -> list[Holding]:
+    """The number's leases that started in [since, until], newest first."""
+    rows = await repository.held_between(
+        db,
+        tracking_number_id=tracking_number_id,
+        since=since,
+        until=until,
+        limit=EARLIER_HOLDERS_LIMIT,
+    )
+    return [Holding(*row) for row in rows]
+
+
 async def rebuild_pool(
     db: AsyncSession, store: PoolStore, *, pool: PoolLike, now: datetime
 ) -> bool:

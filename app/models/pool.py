@@ -11,6 +11,9 @@ from app.models.base import Base, UUIDPrimaryKey
 DEFAULT_IDLE_TIMEOUT_S = 300
 DEFAULT_COOLDOWN_S = 900
 DEFAULT_MAX_LEASE_S = 14400
+# People call back hours after the visit; a call this long after the lease and its cooldown
+# still goes to the number's last holder (with a low confidence).
+DEFAULT_LATE_CALL_WINDOW_S = 86400
 
 
 class Pool(UUIDPrimaryKey, Base):
@@ -35,5 +38,8 @@ class Pool(UUIDPrimaryKey, Base):
     idle_timeout_s: Mapped[int] = mapped_column(default=DEFAULT_IDLE_TIMEOUT_S)
     cooldown_s: Mapped[int] = mapped_column(default=DEFAULT_COOLDOWN_S)
     max_lease_s: Mapped[int] = mapped_column(default=DEFAULT_MAX_LEASE_S)
+    late_call_window_s: Mapped[int] = mapped_column(
+        default=DEFAULT_LATE_CALL_WINDOW_S, server_default=str(DEFAULT_LATE_CALL_WINDOW_S)
+    )
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

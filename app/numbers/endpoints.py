@@ -37,6 +37,7 @@ async def _pools_out(db: AsyncSession, pools: list[Pool]) -> list[PoolOut]:
             idle_timeout_s=pool.idle_timeout_s,
             cooldown_s=pool.cooldown_s,
             max_lease_s=pool.max_lease_s,
+            late_call_window_s=pool.late_call_window_s,
             created_at=pool.created_at,
             retired_at=pool.retired_at,
         )

@@ -6,7 +6,15 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
-from app.models.pool import DEFAULT_COOLDOWN_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_LEASE_S
+from app.models.pool import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_LATE_CALL_WINDOW_S,
+    DEFAULT_MAX_LEASE_S,
+)
+
+# A week: after that a call is not pinned on a visit however quiet the number was.
+MAX_LATE_CALL_WINDOW_S = 604_800
 
 
 class PoolCreate(InputModel):
@@ -21,6 +29,12 @@ class PoolCreate(InputModel):
     max_lease_s: int = Field(
         default=DEFAULT_MAX_LEASE_S, ge=60, le=604_800, description="cap from lease start"
     )
+    late_call_window_s: int = Field(
+        default=DEFAULT_LATE_CALL_WINDOW_S,
+        ge=0,
+        le=MAX_LATE_CALL_WINDOW_S,
+        description="a call this long after the lease and cooldown still goes to the last holder",
+    )
 
     @model_validator(mode="after")
     def _lease_cap_covers_idle(self) -> Self:
@@ -34,6 +48,7 @@ class PoolUpdate(InputModel):
     idle_timeout_s: int | None = Field(default=None, ge=30, le=86_400)
     cooldown_s: int | None = Field(default=None, ge=0, le=604_800)
     max_lease_s: int | None = Field(default=None, ge=60, le=604_800)
+    late_call_window_s: int | None = Field(default=None, ge=0, le=MAX_LATE_CALL_WINDOW_S)
 
 
 class PoolOut(OutputModel):
@@ -44,6 +59,7 @@ class PoolOut(OutputModel):
     idle_timeout_s: int
     cooldown_s: int
     max_lease_s: int
+    late_call_window_s: int
     created_at: UtcTimestamp
     retired_at: UtcTimestamp | None
 

@@ -95,6 +95,7 @@ async def create_pool(db: AsyncSession, site: Site, data: PoolCreate, *, now: da
         idle_timeout_s=data.idle_timeout_s,
         cooldown_s=data.cooldown_s,
         max_lease_s=data.max_lease_s,
+        late_call_window_s=data.late_call_window_s,
         created_at=now,
         retired_at=None,
     )
@@ -154,6 +155,8 @@ async def update_pool(
     pool.idle_timeout_s, pool.max_lease_s = idle, cap
     if data.cooldown_s is not None:
         pool.cooldown_s = data.cooldown_s
+    if data.late_call_window_s is not None:
+        pool.late_call_window_s = data.late_call_window_s
     if data.numbers is not None:
         await _replace_pool_numbers(db, site=site, pool=pool, raw_numbers=data.numbers, now=now)
     await db.flush()
