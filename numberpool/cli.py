@@ -12,8 +12,9 @@ from numberpool.embedded_store import EmbeddedStore
 from numberpool.redis_store import RedisStore
 from numberpool.rules import PoolSettings
 from numberpool.simulate import simulate
-from numberpool.sizing import size_pool
+from numberpool.sizing import PoolSize, size_for_profile, size_pool
 from numberpool.store import PoolStore, StoreUnavailable
+from numberpool.traffic import PROFILES, RateProfile, read_rate_csv
 
 
 def add_pool_commands(
@@ -51,7 +52,22 @@ def add_pool_commands(
 
 
 def _traffic_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sessions-per-hour", type=float, required=True)
+    parser.add_argument(
+        "--sessions-per-hour",
+        type=float,
+        help="arrival rate; with --profile, the day's mean (required unless --rate-csv)",
+    )
+    varying = parser.add_mutually_exclusive_group()
+    varying.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        help="a built-in day whose rate changes by the quarter hour (ad-burst: ads in bursts)",
+    )
+    varying.add_argument(
+        "--rate-csv",
+        metavar="FILE",
+        help="sessions_per_hour for each quarter hour from 00:00 (header start,sessions_per_hour)",
+    )
     parser.add_argument("--session-minutes", type=float, required=True, help="mean visit length")
     parser.add_argument("--idle-timeout-s", type=float, default=300)
     parser.add_argument("--cooldown-s", type=float, default=900)
@@ -69,15 +85,48 @@ def run_pool_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> RateProfile | None:
+    """The varying rate asked for, if any; ValueError for a missing or clashing rate."""
+    if args.rate_csv is not None:
+        if args.sessions_per_hour is not None:
+            raise ValueError("give --sessions-per-hour or --rate-csv, not both")
+        try:
+            with open(args.rate_csv, encoding="utf-8") as file:
+                return read_rate_csv(file.read())
+        except OSError as exc:
+            raise ValueError(f"--rate-csv {args.rate_csv}: {exc.strerror}") from exc
+    if args.sessions_per_hour is None:
+        raise ValueError("--sessions-per-hour is required (or --rate-csv)")
+    if args.profile is not None:
+        if args.sessions_per_hour <= 0:
+            raise ValueError("sessions_per_hour must be positive")
+        return PROFILES[args.profile](args.sessions_per_hour)
+    return None
+
+
 def _size(args: argparse.Namespace) -> dict[str, Any]:
-    size = size_pool(
-        sessions_per_hour=args.sessions_per_hour,
-        session_minutes=args.session_minutes,
-        coverage=args.coverage,
-        idle_timeout_s=args.idle_timeout_s,
-        cooldown_s=args.cooldown_s,
-        ping_s=args.ping_s,
-    )
+    timings = {
+        "session_minutes": args.session_minutes,
+        "coverage": args.coverage,
+        "idle_timeout_s": args.idle_timeout_s,
+        "cooldown_s": args.cooldown_s,
+        "ping_s": args.ping_s,
+    }
+    profile = _profile(args)
+    if profile is None:
+        return _size_fields(size_pool(sessions_per_hour=args.sessions_per_hour, **timings))
+    # A varying rate is sized for its busiest quarter hour, not for its busiest hour's mean.
+    peak = size_for_profile(profile, **timings)
+    return {
+        **_size_fields(peak.advice),
+        "peak_sessions_per_hour": _round(peak.peak_sessions_per_hour),
+        "mean_sessions_per_hour": _round(profile.mean),
+        "busiest_hour_sessions_per_hour": _round(peak.busiest_hour_sessions_per_hour),
+        "numbers_for_busiest_hour_mean": peak.busiest_hour.numbers,
+    }
+
+
+def _size_fields(size: PoolSize) -> dict[str, Any]:
     return {
         "numbers": size.numbers,
         "offered_load": _round(size.offered_load),
@@ -91,12 +140,14 @@ def _run_simulation(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _simulate(args: argparse.Namespace) -> dict[str, Any]:
+    profile = _profile(args)
     store = _store(args.store)
     try:
         result = await simulate(
             store,
             numbers=args.numbers,
-            sessions_per_hour=args.sessions_per_hour,
+            sessions_per_hour=profile.mean if profile else args.sessions_per_hour,
+            profile=profile,
             session_minutes=args.session_minutes,
             hours=args.hours,
             settings=PoolSettings(idle_timeout_s=args.idle_timeout_s, cooldown_s=args.cooldown_s),
@@ -113,6 +164,16 @@ async def _simulate(args: argparse.Namespace) -> dict[str, Any]:
         "offered_load": _round(result.offered_load),
         "mean_holding_s": _round(result.mean_holding_s),
         "peak_in_use": result.peak_in_use,
+        **(
+            {
+                "mean_sessions_per_hour": _round(profile.mean),
+                "peak_sessions_per_hour": _round(profile.peak),
+                "peak_offered_load": _round(result.peak_offered_load),
+                "erlang_b_peak": _round(result.erlang_b_peak),
+            }
+            if profile
+            else {}
+        ),
     }
 
 

@@ -17,7 +17,9 @@ _GAUGES = {
     "sessions": "Sessions that asked the pool for a number within the window.",
     "fallback_sessions": "Sessions shown a fallback number within the window.",
     "fallback_share": "fallback_sessions / sessions within the window.",
-    "recommended_size": "Numbers that give 99 % of the busiest hour's sessions a dynamic number.",
+    "recommended_size": "Numbers for 99 % coverage at the busiest quarter hour's rate.",
+    "peak_15min_sessions": "Most sessions within any 15 minutes of the window.",
+    "recommended_size_hourly_mean": "Numbers for 99 % coverage at the busiest hour's mean rate.",
 }
 
 

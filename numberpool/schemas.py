@@ -13,5 +13,21 @@ class PoolHealthOut(BaseModel):
     fallback_sessions: int = Field(description="of those, sessions shown a fallback number")
     fallback_share: float = Field(description="fallback_sessions / sessions")
     recommended_size: int = Field(
-        description="numbers that give 99 % of the busiest hour's sessions a dynamic number"
+        description=(
+            "numbers that give 99 % of the sessions a dynamic number at the busiest quarter "
+            "hour's rate"
+        )
+    )
+    # Sizing by peaks: what recommended_size rests on, and what the hourly mean would say.
+    peak_15min_sessions: int = Field(
+        description="most sessions that asked the pool within any 15 minutes of the window"
+    )
+    busiest_hour_sessions: int = Field(
+        description="most sessions that asked the pool within any 60 minutes of the window"
+    )
+    recommended_size_hourly_mean: int = Field(
+        description=(
+            "numbers for 99 % at the busiest hour's mean rate: too few when traffic comes in "
+            "bursts shorter than an hour"
+        )
     )

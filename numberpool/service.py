@@ -332,7 +332,7 @@ async def pool_health(
     db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime, hours: float = 24
 ) -> PoolHealth:
     """Size, use now and at peak, sessions and fallbacks over the last `hours`, and the size
-    the busiest hour of that traffic calls for."""
+    the busiest quarter hour of that traffic calls for (and the busiest hour's mean)."""
     settings = pool_settings(pool)
     cooldown = timedelta(seconds=pool.cooldown_s)
     max_lease = timedelta(seconds=pool.max_lease_s)
@@ -358,6 +358,8 @@ async def pool_health(
         start=start,
         now=now,
     )
+    peak_15min = health.busiest_window(window.sessions.values(), health.PEAK_WINDOW)
+    busiest_hour = health.busiest_hour(window.sessions.values())
     return PoolHealth(
         size=size,
         in_use=in_use,
@@ -365,9 +367,13 @@ async def pool_health(
         sessions=sessions,
         fallback_sessions=fallback_sessions,
         fallback_share=fallback_sessions / sessions if sessions else 0.0,
-        recommended_size=health.recommended_size(
-            busiest_hour_sessions=health.busiest_hour(window.sessions.values()),
-            holding_s=holding_s,
+        recommended_size=health.recommended_size_for_peak(
+            peak_15min_sessions=peak_15min, holding_s=holding_s
+        ),
+        peak_15min_sessions=peak_15min,
+        busiest_hour_sessions=busiest_hour,
+        recommended_size_hourly_mean=health.recommended_size(
+            busiest_hour_sessions=busiest_hour, holding_s=holding_s
         ),
     )
 

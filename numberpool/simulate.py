@@ -1,6 +1,7 @@
 """Drive the real pool engine on a simulated clock and compare its losses with Erlang B.
 
-Sessions arrive as a Poisson process, last an exponential time, ping every `ping_s` seconds while
+Sessions arrive as a Poisson process (steady, or with a rate that changes by the quarter hour:
+numberpool.traffic), last an exponential time, ping every `ping_s` seconds while
 they last and then go quiet, so their lease idles out and the number rests for the cooldown. A
 store call is made for every arrival and every ping, exactly as the tracker would make them. The
 share of sessions that found no number must match Erlang B for the same offered load, and once
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from numberpool.rules import PoolSettings, fresh_records, from_ms, to_ms
 from numberpool.sizing import erlang_b, mean_holding_s, offered_load
 from numberpool.store import Lease, NeedsRebuild, PoolStats, PoolStore, StoreUnavailable
+from numberpool.traffic import QUARTER_HOUR_S, RateProfile
 
 SIM_START = datetime(2026, 1, 1, tzinfo=UTC)
 # Sessions arriving before the counted hours fill the pool to its steady state first.
@@ -36,6 +38,9 @@ class SimulationResult:
     # After the last session left and its number rested: anything but 0 is a leaked number.
     in_use_after_drain: int
     store_calls: int
+    # With a rate profile: the busiest quarter hour's load and its Erlang B (the mean's above).
+    peak_offered_load: float
+    erlang_b_peak: float
 
 
 async def simulate(
@@ -48,8 +53,13 @@ async def simulate(
     settings: PoolSettings | None = None,
     ping_s: float = 60,
     seed: int = 1,
+    profile: RateProfile | None = None,
 ) -> SimulationResult:
+    """`profile`, when given, sets the arrival rate of each quarter hour from SIM_START (and
+    repeats); `sessions_per_hour` must then be its mean."""
     settings = settings or PoolSettings()
+    if profile is not None and abs(profile.mean - sessions_per_hour) > 1e-9 * profile.mean:
+        raise ValueError("sessions_per_hour must be the rate profile's mean")
     if numbers < 1 or sessions_per_hour <= 0 or session_minutes <= 0 or hours <= 0:
         raise ValueError("numbers, sessions_per_hour, session_minutes and hours must be positive")
     if ping_s < 0:
@@ -62,6 +72,9 @@ async def simulate(
         ping_s=ping_s,
     )
     load = offered_load(sessions_per_hour=sessions_per_hour, holding_s=holding_s)
+    peak_load = offered_load(
+        sessions_per_hour=profile.peak if profile else sessions_per_hour, holding_s=holding_s
+    )
     pool_id = str(_uuid(rng))
     token = await store.begin_rebuild(pool_id)
     if token is None or not await store.restore(
@@ -75,6 +88,7 @@ async def simulate(
             settings=settings,
             rng=rng,
             arrival_mean_ms=3_600_000 / sessions_per_hour,
+            profile=profile,
             session_mean_ms=session_minutes * 60_000,
             ping_ms=round(ping_s * 1000),
             start_ms=to_ms(SIM_START) - round(WARMUP_HOLDING_TIMES * holding_s * 1000),
@@ -95,6 +109,8 @@ async def simulate(
         peak_in_use=sim.peak_in_use,
         in_use_after_drain=leaked,
         store_calls=sim.store_calls,
+        peak_offered_load=peak_load,
+        erlang_b_peak=erlang_b(numbers, peak_load),
     )
 
 
@@ -111,6 +127,7 @@ class _Simulation:
         settings: PoolSettings,
         rng: random.Random,
         arrival_mean_ms: float,
+        profile: RateProfile | None,
         session_mean_ms: float,
         ping_ms: int,
         start_ms: int,
@@ -119,6 +136,7 @@ class _Simulation:
     ) -> None:
         self.store, self.pool_id, self.settings, self.rng = store, pool_id, settings, rng
         self.arrival_mean_ms, self.session_mean_ms = arrival_mean_ms, session_mean_ms
+        self.profile = profile
         self.ping_ms = ping_ms
         self.now_ms, self.counted_from_ms, self.end_ms = start_ms, counted_from_ms, end_ms
         # (time, sequence, session id, visitor id, session end); the sequence breaks ties.
@@ -130,7 +148,7 @@ class _Simulation:
         return round(self.rng.expovariate(1 / mean_ms))
 
     async def run(self) -> None:
-        next_arrival = self.now_ms + self._exp_ms(self.arrival_mean_ms)
+        next_arrival = self._next_arrival(self.now_ms)
         while True:
             if self.pings and self.pings[0][0] <= next_arrival:
                 at, _seq, session, visitor, leaves = heapq.heappop(self.pings)
@@ -143,7 +161,25 @@ class _Simulation:
                 return
             self.now_ms = next_arrival
             await self._arrive()
-            next_arrival = self.now_ms + self._exp_ms(self.arrival_mean_ms)
+            next_arrival = self._next_arrival(self.now_ms)
+
+    def _next_arrival(self, after_ms: int) -> int:
+        """The next arrival after `after_ms`. With a profile the rate is constant within each
+        quarter hour: draw a gap at this quarter's rate, and if it reaches past the quarter,
+        start again from the quarter's end (exact, since arrivals have no memory)."""
+        if self.profile is None:
+            return after_ms + self._exp_ms(self.arrival_mean_ms)
+        quarter_ms = QUARTER_HOUR_S * 1000
+        moment = float(after_ms)
+        while True:
+            since_start = moment - self.counted_from_ms
+            boundary = self.counted_from_ms + (since_start // quarter_ms + 1) * quarter_ms
+            rate = self.profile.rate_at(since_start / 1000)
+            if rate > 0:
+                arrival = moment + self.rng.expovariate(rate / 3_600_000)
+                if arrival < boundary:
+                    return round(arrival)
+            moment = boundary
 
     async def _arrive(self) -> None:
         session, visitor = str(_uuid(self.rng)), str(_uuid(self.rng))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from numberpool.traffic import RateProfile
+
 
 def erlang_b(servers: int, offered_load: float) -> float:
     """Blocking probability, by the recursion B(k) = A*B(k-1) / (k + A*B(k-1)), B(0) = 1.
@@ -91,4 +93,41 @@ def size_pool(
     numbers = smallest_pool(load, 1 - coverage)
     return PoolSize(
         numbers=numbers, offered_load=load, loss=erlang_b(numbers, load), mean_holding_s=holding
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PeakSize:
+    """The advice for traffic that varies: sized for its busiest quarter hour."""
+
+    advice: PoolSize  # at the peak quarter-hour rate
+    peak_sessions_per_hour: float
+    busiest_hour: PoolSize  # at the busiest hour's mean rate: too small when bursts are short
+    busiest_hour_sessions_per_hour: float
+
+
+def size_for_profile(
+    profile: RateProfile,
+    *,
+    session_minutes: float,
+    coverage: float,
+    idle_timeout_s: float = 300,
+    cooldown_s: float = 900,
+    ping_s: float = 60,
+) -> PeakSize:
+    """The smallest pool that gives `coverage` of the sessions of the busiest quarter hour a
+    dynamic number, as if that rate lasted; the whole day then gets at least as much, since a
+    burst shorter than a holding time never fills the pool as a lasting rate would."""
+    timings = {
+        "session_minutes": session_minutes,
+        "coverage": coverage,
+        "idle_timeout_s": idle_timeout_s,
+        "cooldown_s": cooldown_s,
+        "ping_s": ping_s,
+    }
+    return PeakSize(
+        advice=size_pool(sessions_per_hour=profile.peak, **timings),
+        peak_sessions_per_hour=profile.peak,
+        busiest_hour=size_pool(sessions_per_hour=profile.busiest_hour, **timings),
+        busiest_hour_sessions_per_hour=profile.busiest_hour,
     )

@@ -62,7 +62,12 @@ async def test_pool_health(app: FastAPI, client: AsyncClient, clock: ManualClock
         "sessions": 2,
         "fallback_sessions": 1,
         "fallback_share": 0.5,
-        "recommended_size": 4,
+        # Issue 13: sized for the busiest quarter hour (2 sessions in 15 minutes, 8 an hour),
+        # no longer for the busiest hour's mean (2 an hour), which still shows alongside.
+        "recommended_size": 8,
+        "peak_15min_sessions": 2,
+        "busiest_hour_sessions": 2,
+        "recommended_size_hourly_mean": 4,
     }
     clock.advance(hours=30)
     later = await client.get(f"/api/v1/sites/{site['id']}/pools/{pool.id}/health?hours=1")

@@ -307,7 +307,10 @@ async def test_pool_health_counts_use_sessions_and_fallbacks(
     assert (health.sessions, health.fallback_sessions) == (3, 1)
     assert health.fallback_share == pytest.approx(1 / 3)
     # 3 sessions an hour holding ~1200 s each: about one erlang, 5 numbers for 1 % loss.
-    assert health.recommended_size == 5
+    assert health.recommended_size_hourly_mean == 5
+    assert (health.busiest_hour_sessions, health.peak_15min_sessions) == (3, 3)
+    # Issue 13: sized by the busiest quarter hour, 3 in 15 minutes are 12 an hour: 4 erlangs.
+    assert health.recommended_size == 10
     later = await service.pool_health(
         db, store, pool=setup.pool, now=T0 + timedelta(seconds=1300), hours=24
     )
