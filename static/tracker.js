@@ -62,6 +62,7 @@
     ms = 6e4, // ping period
     timer,
     busy,
+    sent, // the consent the last request carried
     obs;
 
   w.callsource = callsource;
@@ -88,12 +89,12 @@
   }
 
   function agree(on) {
-    var was = consent;
     consent = on;
     if (on) vid && keep(vid);
     else keep((vid = 0)); // declined: forget the visitor
-    // The server hears of it at once (if a request is out, with the next ping).
-    if (on != was && sid) send();
+    // The server hears of a change at once, and leases a number for this very page view (a call
+    // from it must find its visit); if a request is out, as soon as that one answers.
+    if (sent != on && sid) send();
   }
 
   // Only ever ids: none of them needs decoding.
@@ -115,7 +116,7 @@
   }
 
   function body() {
-    var b = { url: location.href, referrer: d.referrer, consent: consent };
+    var b = { url: location.href, referrer: d.referrer, consent: (sent = consent) };
     if (consent) {
       b.visitor_id = vid || ls[VID] || cookie(VID);
       b.ga_client_id = (cookie('_ga') || '').split('.').slice(2).join('.'); // GA1.1.X.Y: X.Y
@@ -144,7 +145,8 @@
           try {
             got(r);
           } catch (e) {}
-          if (!busy) schedule(); // unless got() sent again, or stopped for good
+          // Unless got() sent again, or stopped for good; a consent changed meanwhile goes now.
+          if (!busy) sent != consent && sid ? send() : schedule();
         });
     } catch (e) {}
   }

@@ -28,7 +28,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
 from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
@@ -410,3 +410,75 @@ def test_a_crawler_sees_the_site_own_numbers_and_leases_nothing(
     assert run_async(_sessions(live_app.database_url)) == {}
     assert run_async(_count_leases(live_app.database_url)) == 0
     assert crawler.problems == []
+
+
+def test_consent_given_mid_page_swaps_a_leased_number_on_that_page_view(
+    live_app: LiveApp, live_browser: Browser, site: Site, visitors: list[Visitor]
+) -> None:
+    """Issue 13: a visitor who accepted the consent banner got a tracking number only on the
+    next page view, so a call from that landing page was lost."""
+    page = PAGE.format(
+        snippet=_snippet(live_app, site).replace(
+            " data-site=", ' data-consent="required" data-site='
+        ),
+        name="consent",
+    )
+    name = f"/consent-{uuid.uuid4().hex[:8]}.html"
+    DYNAMIC_PAGES[name] = page.encode()
+    url = site.page_url.rsplit("/", 1)[0] + name
+    try:
+        carol = new_visitor(live_browser, visitors)
+        carol.open(url)
+        # No consent yet: no lease, the page keeps the site's own number.
+        session = carol.session_id(site)
+        assert session is not None
+        assert leases(live_app, session) == []
+        assert carol.text("#sales") == SALES_SHOWN
+
+        carol.page.evaluate("callsource('consent', true)")
+
+        # The same page view, no navigation: the number is leased at once and swapped in.
+        carol.page.wait_for_function(
+            f"document.querySelector('#sales').textContent !== {SALES_SHOWN!r}", timeout=5_000
+        )
+        [(held, still_open)] = leases(live_app, session)
+        assert still_open
+        assert held in POOL
+        assert "+" + digits(carol.text("#sales")) == held
+        assert carol.page.get_attribute("#sales", "href") == f"tel:{held}"
+        assert carol.session_id(site) == session
+
+        # Consent given while the first request is still out (held here until then): the
+        # number still comes on this page view, not a ping period later.
+        dave = new_visitor(live_browser, visitors)
+        waiting: list[Route] = []
+        dave.page.route(
+            f"{live_app.base}/t/{site.key}/sessions", lambda route: waiting.append(route)
+        )
+        dave.page.goto(url)
+        while not waiting:
+            dave.page.evaluate("0")
+        dave.page.evaluate("callsource('consent', true)")
+        waiting.pop().continue_()
+        dave.page.wait_for_function(
+            f"document.querySelector('#sales').textContent !== {SALES_SHOWN!r}", timeout=5_000
+        )
+        daves = dave.session_id(site)
+        assert daves is not None
+        [(his, _open)] = leases(live_app, daves)
+        assert his != held_number(carol)
+        assert "+" + digits(dave.text("#sales")) == his
+        for visitor in visitors:
+            assert visitor.problems == []
+    finally:
+        DYNAMIC_PAGES.pop(name, None)
+
+
+def held_number(visitor: Visitor) -> str:
+    return "+" + digits(visitor.text("#sales"))
+
+
+def _snippet(live_app: LiveApp, site: Site) -> str:
+    body = live_app.admin.get(f"/api/v1/sites/{site.id}").json()
+    snippet: str = body["snippet"]
+    return snippet

@@ -359,6 +359,36 @@ def test_consent_required_keeps_the_visitor_anonymous_until_given(tab: Tab) -> N
     tab.assert_quiet()
 
 
+def test_consent_given_while_the_first_request_is_out_is_sent_as_soon_as_it_answers(
+    tab: Tab,
+) -> None:
+    # Issue 13: the consent waited for the next ping (a minute later, or the next page view),
+    # so a call from the landing page found no tracking number to match.
+    targets = [{"target": n["target"], "number": n["target"], "kind": "target"} for n in NUMBERS]
+    tab.api.on_session = lambda call: HOLD
+    tab.page.clock.install()
+    tab.page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))  # no ping period passes
+    tab.page.goto(f"{tab.base}/pages/consent.html")
+    tab.page.wait_for_function("window.__requests.length === 1")
+    while not tab.api.held:
+        tab.page.evaluate("0")
+
+    tab.page.evaluate("callsource('consent', true)")
+    assert len(tab.request_urls()) == 1  # one request at a time
+    tab.api.held.pop().fulfill(
+        status=200, body=json.dumps(session_response(visitor_id="", numbers=targets))
+    )
+    tab.page.clock.run_for(1)  # lets the answer's handlers run, far short of a ping period
+    tab.settle(2)
+
+    assert tab.api.sessions[0].body["consent"] is False
+    assert [c.body["consent"] for c in tab.api.pings] == [True]
+    tab.wait_text("#phone", SWAPPED)  # the same page view
+    tab.page.clock.run_for(30_000)
+    assert len(tab.api.pings) == 1  # and no extra ping for it
+    tab.assert_quiet()
+
+
 def test_consent_given_before_the_snippet_loads_applies_to_the_first_request(tab: Tab) -> None:
     tab.open("consent-queued.html")
 
