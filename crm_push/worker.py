@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.clock import Clock, utcnow
+from app.kit.phones import is_identifiable
 from crm_push import deals_sync, dispatch
 from crm_push.connectors import get_connector
 from crm_push.ratelimit import Rate, RateLimiter, create_rate_limiter
@@ -59,7 +60,8 @@ def _by_caller(claims: list[dispatch.Claim]) -> list[list[dispatch.Claim]]:
     groups: dict[tuple[object, ...], list[dispatch.Claim]] = {}
     for claim in claims:
         call = claim.job.call
-        key = (claim.job.connector.id, call.caller or claim.job.delivery_id)
+        caller = call.caller if is_identifiable(call.caller) else None
+        key = (claim.job.connector.id, caller or claim.job.delivery_id)
         groups.setdefault(key, []).append(claim)
     return [sorted(group, key=lambda c: c.job.call.started_at) for group in groups.values()]
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.kit.phones import is_identifiable
 from app.models import Call
 from crm_push.connectors.base import (
     ConnectorData,
@@ -70,7 +71,7 @@ def unsorted_sip(job: Job) -> dict[str, Any]:
     """The unsorted entry for one call, as `POST /api/v4/leads/unsorted/sip` takes it."""
     call, config = job.call, job.connector.config
     contact: dict[str, Any] = {"name": call.caller or "Withheld number"}
-    if call.caller:
+    if is_identifiable(call.caller):  # "anonymous" would merge every withheld caller
         contact["custom_fields_values"] = [
             {"field_code": "PHONE", "values": [{"value": call.caller, "enum_code": "WORK"}]}
         ]

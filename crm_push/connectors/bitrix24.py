@@ -15,6 +15,7 @@ from typing import Any
 
 from app.exceptions import BadRequest, Unauthorized
 from app.kit.clock import isoformat_z
+from app.kit.phones import is_identifiable
 from app.models import Call
 from crm_push.connectors.base import (
     ORIGINATOR,
@@ -75,7 +76,7 @@ def lead_fields(job: Job) -> dict[str, Any]:
         "COMMENTS": _details(call),
         **_key_filter(job),
     }
-    if call.caller:
+    if is_identifiable(call.caller):
         fields["PHONE"] = [{"VALUE": call.caller, "VALUE_TYPE": "WORK"}]
     for field, attribute in UTM_FIELDS:
         value = getattr(call, attribute)
@@ -170,7 +171,9 @@ class Bitrix24:
         return None
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
-        owner = await self._known_record(crm, job) if job.call.caller else None
+        # A withheld caller is nobody in particular: never matched to another's record.
+        known = is_identifiable(job.call.caller)
+        owner = await self._known_record(crm, job) if known else None
         if owner is not None:
             owner_type, owner_id = owner
             answer = await _call(

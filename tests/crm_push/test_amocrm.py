@@ -231,3 +231,21 @@ async def test_a_webhook_whose_read_back_fails_leaves_the_deal_to_a_poll_soon(
 
     assert answer.json() == {"received": 1, "stored": 0}
     assert await worker.poll_deals_due() == 1  # due at once, not in ten minutes
+
+
+async def test_a_withheld_caller_gets_no_phone_to_be_merged_by(
+    world: World, crm: FakeCrmServer, worker: Worker
+) -> None:
+    # Issue 13: amoCRM merges contacts by phone; "anonymous" is nobody's phone.
+    await world.amocrm(crm)
+    await world.call(caller="anonymous")
+    await world.call()
+
+    assert await worker.drain() == 2
+
+    withheld, known = sorted(
+        crm.crm.amo_unsorted, key=lambda e: e["metadata"]["from"] != "anonymous"
+    )
+    assert "custom_fields_values" not in withheld["_embedded"]["contacts"][0]
+    [phone] = known["_embedded"]["contacts"][0]["custom_fields_values"]
+    assert phone["values"][0]["value"] == CALLER

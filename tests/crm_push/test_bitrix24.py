@@ -141,3 +141,20 @@ async def test_deals_missed_by_webhooks_are_polled(
 
     [deal] = (await client.get(f"/api/v1/sites/{world.site['id']}/deals")).json()["items"]
     assert (deal["status"], deal["revenue"]) == ("lost", 700)
+
+
+async def test_withheld_callers_are_never_merged_into_one_record(
+    world: World, crm: FakeCrmServer, worker: Worker
+) -> None:
+    # Issue 13: two people calling from withheld numbers are two leads, not one repeat caller.
+    await world.bitrix24(crm)
+    await world.call(caller="anonymous")
+    await world.call(caller="anonymous")
+    await world.call(caller="restricted")
+
+    await worker.drain()
+
+    assert len(crm.crm.bx_leads) == 3
+    assert crm.crm.bx_activities == {}
+    assert all("PHONE" not in lead for lead in crm.crm.bx_leads.values())
+    assert not [r for r in crm.crm.requests if "duplicate.findbycomm" in r.path]
