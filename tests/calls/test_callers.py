@@ -1,6 +1,6 @@
 """Who called: withheld and non-numeric callers are nobody in particular, and numbers written
 with `00` or a national trunk prefix are read for the site's country. Through the PBX webhook
-and the calls API on SQLite and PostgreSQL, and on the phone helpers directly."""
+and the calls API on SQLite and PostgreSQL and both pool stores, and on the phone helpers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from httpx import AsyncClient
 
 from app.exceptions import InvalidField
 from app.kit.phones import is_identifiable, to_e164
+from tests.calls.stores import settings  # noqa: F401 (the app on both pool stores)
 from tests.calls.test_attribution import World, pool_number
 from tests.clock import ManualClock
 

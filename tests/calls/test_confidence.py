@@ -5,31 +5,15 @@ came decides the band (app/calls/attribution.py; README, "Attribution")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from httpx import AsyncClient
 
 from app.calls import attribution as bands
-from app.config import Settings
-from tests.backends import TEST_REDIS_URL, require_redis
+from tests.calls.stores import settings  # noqa: F401 (the app on both pool stores)
 from tests.calls.test_attribution import BROWSER, World, pool_number
 from tests.clock import ManualClock
-
-
-@pytest.fixture(params=["embedded", "redis"])
-def settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
-    """The app of every test here runs on each pool store in turn (Redis emptied around)."""
-    if request.param == "embedded":
-        yield settings
-        return
-    require_redis()
-    with redis.Redis.from_url(TEST_REDIS_URL) as client:
-        client.flushdb()
-        yield settings.model_copy(update={"redis_url": TEST_REDIS_URL})
-        client.flushdb()
 
 
 @pytest.fixture
