@@ -91,6 +91,9 @@ class _Row:
             self.fail(column, f"{value!r} is not text")
             return None
         value = value.strip()
+        if "\x00" in value:
+            self.fail(column, "contains a NUL byte")
+            return None
         limit = _LIMITS.get(column)
         if limit is not None and len(value) > limit:
             self.fail(column, f"is longer than {limit} characters")

@@ -238,3 +238,28 @@ async def test_unknown_site_and_anonymous(client: AsyncClient, anonymous: AsyncC
         await upload(client, {"id": "00000000-0000-0000-0000-000000000000"}, GOOD)
     ).status_code == 404
     assert (await anonymous.get(path)).status_code == 401
+
+
+async def test_a_nul_byte_in_a_cell_is_422_naming_row_and_column(
+    client: AsyncClient, site: dict[str, Any], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # PostgreSQL refuses NUL in text: this was a 500 at the INSERT.
+    csv_response = await upload(client, site, HEADER + "2026-11-01,yan\x00dex,cpc,sofas,1,RUB\n")
+    json_response = await client.post(
+        f"/api/v1/sites/{site['id']}/costs",
+        json=[
+            {
+                "date": "2026-11-01",
+                "source": "ya",
+                "campaign": "so\x00fas",
+                "cost": 1,
+                "currency": "RUB",
+            }
+        ],
+    )
+
+    assert csv_response.status_code == 422
+    assert csv_response.json()["detail"] == "row 2, column source: contains a NUL byte"
+    assert json_response.status_code == 422
+    assert json_response.json()["detail"] == "row 1, column campaign: contains a NUL byte"
+    assert await stored(sessionmaker) == 0
