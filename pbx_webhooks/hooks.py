@@ -11,7 +11,7 @@ from app.deps import Now
 from app.exceptions import AppError, NotFound
 from app.kit.http import read_body
 from pbx_webhooks import inbox
-from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent
+from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent, check_times
 from pbx_webhooks.integrations import Hook, HookCache
 from pbx_webhooks.providers import get_provider
 
@@ -69,6 +69,7 @@ async def receive_webhook(
     engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
     try:
         events = provider.parse(inbound, credentials, now=now)
+        check_times(events, now=now)
     except (MalformedBody, MalformedEvent) as exc:
         await inbox.store_rejected(engine, hook, inbound, error=exc.detail, now=now)
         raise
