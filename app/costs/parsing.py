@@ -22,6 +22,7 @@ COLUMNS = ("date", "source", "medium", "campaign", "cost", "currency")
 REQUIRED = frozenset({"date", "source", "cost", "currency"})
 MAX_ROWS = 50_000
 MAX_BYTES = 10 * 1024 * 1024
+TOO_LARGE = f"at most {MAX_BYTES // (1024 * 1024)} MB per upload"
 # Enough to fix a file by; the rest are counted.
 MAX_REPORTED = 20
 _LIMITS = {"source": 200, "medium": 200, "campaign": 500}
@@ -268,7 +269,7 @@ def parse_json(body: bytes) -> list[CostRow]:
 def parse_upload(body: bytes, content_type: str) -> list[CostRow]:
     """The rows of an upload of either kind, told apart by its Content-Type."""
     if len(body) > MAX_BYTES:
-        raise PayloadTooLarge(f"at most {MAX_BYTES // (1024 * 1024)} MB per upload")
+        raise PayloadTooLarge(TOO_LARGE)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         return parse_json(body)
