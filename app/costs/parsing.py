@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from app.exceptions import AppError, InvalidField, PayloadTooLarge
+from app.kit.text import unstorable
 
 COLUMNS = ("date", "source", "medium", "campaign", "cost", "currency")
 REQUIRED = frozenset({"date", "source", "cost", "currency"})
@@ -92,8 +93,9 @@ class _Row:
             self.fail(column, f"{value!r} is not text")
             return None
         value = value.strip()
-        if "\x00" in value:
-            self.fail(column, "contains a NUL byte")
+        problem = unstorable(value)
+        if problem is not None:
+            self.fail(column, problem)
             return None
         limit = _LIMITS.get(column)
         if limit is not None and len(value) > limit:
@@ -137,8 +139,11 @@ class _Row:
         if value < 0:
             self.fail("cost", f"{text!r} is negative")
             return None
-        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        if value > _MAX_COST:
+        # Too large is checked first: quantizing 1e30 to cents overflows the decimal context.
+        if (
+            value > _MAX_COST
+            or (value := value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) > _MAX_COST
+        ):
             self.fail("cost", f"{text!r} is too large")
             return None
         return value

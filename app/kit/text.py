@@ -1,8 +1,9 @@
-"""Text from outsiders made storable: no NUL bytes, no longer than its column.
+"""Text from outsiders made storable: no NUL bytes, no lone surrogates, no longer than its column.
 
 PostgreSQL refuses a NUL byte in any text (and JSONB) value and a string longer than its
-VARCHAR(n); SQLite takes both. Both refusals surfaced as 500s on the public tracker, so the
-values a visit writes pass through `fit_to_columns` first.
+VARCHAR(n); SQLite takes both. A lone surrogate (JSON allows "\\ud800") cannot be encoded at
+all. Each surfaced as a 500, so the values a visit writes pass through `fit_to_columns` first,
+and the admin API refuses them (`unstorable`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,25 @@ from sqlalchemy import String, Table
 NUL = "\x00"
 
 
-def without_nul(value: str) -> str:
-    return value.replace(NUL, "") if NUL in value else value
+def unstorable(value: str) -> str | None:
+    """Why a text cannot be stored as it is, or None."""
+    if NUL in value:
+        return "must not contain NUL bytes"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode (a lone surrogate is not)"
+    return None
+
+
+def storable(value: str) -> str:
+    """`value` without its NUL bytes and lone surrogates."""
+    if NUL in value:
+        value = value.replace(NUL, "")
+    if not value.isascii():
+        value = value.encode("utf-8", "ignore").decode("utf-8")
+    return value
 
 
 @cache
@@ -29,13 +47,13 @@ def column_sizes(table: Table) -> dict[str, int]:
 
 
 def fit_to_columns(table: Table, values: dict[str, object]) -> dict[str, object]:
-    """`values` with each text stripped of NUL bytes and cut to its column's size (a tag cut at
+    """`values` with each text made storable and cut to its column's size (a tag cut at
     its 200th character still reports; a visit refused for it would lose the call)."""
     sizes = column_sizes(table)
     fitted: dict[str, object] = {}
     for name, value in values.items():
         if isinstance(value, str):
-            value = without_nul(value)
+            value = storable(value)
             size = sizes.get(name)
             if size is not None and len(value) > size:
                 value = value[:size]
