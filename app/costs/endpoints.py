@@ -42,7 +42,12 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/costs", response_model=CostUpload, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/costs",
+    response_model=CostUpload,
+    openapi_extra=_UPLOAD_BODY,
+    responses={413: {"description": "over 10 MB or 50,000 rows"}, 415: {}},
+)
 async def upload_costs(
     site_id: uuid.UUID,
     request: Request,
