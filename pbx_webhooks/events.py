@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from app.exceptions import BadRequest, InvalidField, Unauthorized
+from app.kit.text import unstorable
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,12 @@ def opt_str(data: Mapping[str, object], name: str, path: str = "") -> str | None
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedEvent(path + name, "must be a string")
-    return str(value)
+    text = str(value)
+    # A NUL byte (or a lone surrogate) could not be stored in the call: refused before it is.
+    problem = unstorable(text)
+    if problem is not None:
+        raise MalformedEvent(path + name, problem)
+    return text
 
 
 def req_str(data: Mapping[str, object], name: str, path: str = "") -> str:
