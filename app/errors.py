@@ -31,23 +31,32 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(messages)
 
 
+def _encodable(text: str) -> str:
+    """A detail quoting the input (an unknown column's name, say) may carry a lone surrogate,
+    which JSONResponse cannot encode: a 500 instead of the 4xx. Such halves become "?"."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        {"detail": _encodable(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
-            "field": _field_path(tuple(e.get("loc", ()))),
-            "message": e.get("msg"),
+            "field": _encodable(_field_path(tuple(e.get("loc", ())))),
+            "message": _encodable(str(e.get("msg"))),
             "type": e.get("type"),
         }
         for e in exc.errors()
     ]
     return JSONResponse(
-        {"detail": _validation_message(list(exc.errors())), "errors": errors}, status_code=422
+        {"detail": _encodable(_validation_message(list(exc.errors()))), "errors": errors},
+        status_code=422,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
 from app import health
+from app.api_docs import install_error_docs
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
@@ -120,6 +121,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     app.add_middleware(FormLabelledJson)
     install_error_handlers(app)
+    install_error_docs(app)
 
     # Routes are matched in order: the two that take the traffic (every page view of every
     # visitor, every PBX event) come first.

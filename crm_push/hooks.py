@@ -46,7 +46,23 @@ async def _connector(request: Request, connector_id: uuid.UUID) -> ConnectorData
     return ConnectorData.of(row)
 
 
-@hooks_router.post("/hooks/crm/{connector_id}", response_model=HookAnswer)
+# Read by hand (the CRM signs or tokens the raw form); declared for the OpenAPI document.
+_DEAL_HOOK_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "description": "amoCRM's lead-status webhook or Bitrix24's ONCRMDEALUPDATE, as a form.",
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            }
+        },
+    }
+}
+
+
+@hooks_router.post(
+    "/hooks/crm/{connector_id}", response_model=HookAnswer, openapi_extra=_DEAL_HOOK_BODY
+)
 async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: Now) -> HookAnswer:
     connector = await _connector(request, connector_id)
     form = parse_qsl(

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from app.exceptions import BadRequest, InvalidField, Unauthorized
+from app.kit.text import unstorable
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,29 @@ class MalformedEvent(InvalidField):
 
 class MalformedBody(BadRequest):
     """The body cannot be decoded at all (not UTF-8, not JSON, not a form): 400."""
+
+
+# A PBX clock may be off by hours (a wrong zone); an event days ahead is a forged or broken
+# timestamp (9999-12-31 made a call whose page could not be drawn). Late events are normal
+# (retries after an outage, a backfill), but not by more than a year.
+MAX_AHEAD = timedelta(days=1)
+MAX_BEHIND = timedelta(days=366)
+
+
+def check_times(events: list[CallEvent], *, now: datetime) -> None:
+    """MalformedEvent (422, naming `timestamp`) for an event whose times lie outside
+    [now - MAX_BEHIND, now + MAX_AHEAD], whichever provider field they came from."""
+    earliest, latest = now - MAX_BEHIND, now + MAX_AHEAD
+    for event in events:
+        for moment in (event.occurred_at, event.started_at, event.answered_at, event.ended_at):
+            if moment is None or earliest <= moment <= latest:
+                continue
+            when = "ahead of" if moment > latest else "before"
+            span = MAX_AHEAD if moment > latest else MAX_BEHIND
+            days = f"{span.days} day" + ("s" if span.days != 1 else "")
+            raise MalformedEvent(
+                "timestamp", f"{moment.isoformat()} is more than {days} {when} the time received"
+            )
 
 
 # ---- helpers shared by the provider modules ------------------------------------------------------
@@ -127,7 +151,12 @@ def opt_str(data: Mapping[str, object], name: str, path: str = "") -> str | None
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedEvent(path + name, "must be a string")
-    return str(value)
+    text = str(value)
+    # A NUL byte (or a lone surrogate) could not be stored in the call: refused before it is.
+    problem = unstorable(text)
+    if problem is not None:
+        raise MalformedEvent(path + name, problem)
+    return text
 
 
 def req_str(data: Mapping[str, object], name: str, path: str = "") -> str:

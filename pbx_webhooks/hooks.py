@@ -11,12 +11,45 @@ from app.deps import Now
 from app.exceptions import AppError, NotFound
 from app.kit.http import read_body
 from pbx_webhooks import inbox
-from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent
+from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent, check_times
 from pbx_webhooks.integrations import Hook, HookCache
 from pbx_webhooks.providers import get_provider
 
 router = APIRouter(tags=["pbx webhooks"])
 MAX_BODY_BYTES = 256 * 1024
+
+
+# The body is read by hand (each provider has its own format and signs the raw bytes); this
+# declares the generic provider's, the contract's, for the OpenAPI document.
+_GENERIC_EVENT: dict[str, object] = {
+    "type": "object",
+    "required": ["event", "call_id", "called", "timestamp"],
+    "properties": {
+        "event": {"type": "string", "enum": ["call.started", "call.answered", "call.ended"]},
+        "call_id": {"type": "string"},
+        "caller": {"type": ["string", "null"]},
+        "called": {"type": "string"},
+        "timestamp": {
+            "type": ["string", "number"],
+            "description": "ISO-8601 (UTC when without an offset) or unix seconds",
+        },
+        "status": {"type": "string", "enum": ["answered", "missed", "busy", "failed"]},
+        "duration": {"type": "integer", "minimum": 0},
+        "talk_duration": {"type": "integer", "minimum": 0},
+        "recording_url": {"type": "string", "format": "uri"},
+    },
+}
+_WEBHOOK_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "description": "The provider's own format (Twilio, Zadarma, Mango, Telnyx) exactly as it "
+        "sends it; for the generic provider, this event, as JSON or as a form.",
+        "content": {
+            "application/json": {"schema": _GENERIC_EVENT},
+            "application/x-www-form-urlencoded": {"schema": _GENERIC_EVENT},
+        },
+    }
+}
 
 
 class IntegrationGone(AppError):
@@ -69,6 +102,7 @@ async def receive_webhook(
     engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
     try:
         events = provider.parse(inbound, credentials, now=now)
+        check_times(events, now=now)
     except (MalformedBody, MalformedEvent) as exc:
         await inbox.store_rejected(engine, hook, inbound, error=exc.detail, now=now)
         raise
@@ -85,6 +119,10 @@ for _path, _suffix in (
     ("/hooks/pbx/{integration_id}/{subpath:path}", "_subpath"),
 ):
     router.add_api_route(
-        _path, receive_webhook, methods=["POST"], operation_id=f"receive_pbx_webhook{_suffix}"
+        _path,
+        receive_webhook,
+        methods=["POST"],
+        operation_id=f"receive_pbx_webhook{_suffix}",
+        openapi_extra=_WEBHOOK_BODY,
     )
     router.add_api_route(_path, receive_webhook, methods=["GET"], include_in_schema=False)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
+from app.kit.text import storable
 from app.models import PbxEvent
 from pbx_webhooks.events import CallEvent, InboundRequest
 from pbx_webhooks.integrations import Hook
@@ -75,9 +76,10 @@ def _values(
     return {
         "id": uuid.uuid4(),
         "integration_id": hook.integration_id,
-        "dedup_key": dedup_key[:300],
-        "subpath": request.subpath[:100],
-        "content_type": request.content_type[:100],
+        # Outsiders' text (a path, a header): made storable so the raw event is never lost.
+        "dedup_key": storable(dedup_key)[:300],
+        "subpath": storable(request.subpath)[:100],
+        "content_type": storable(request.content_type)[:100],
         "body": request.body,
         "headers": _headers(request),
         "received_at": now,

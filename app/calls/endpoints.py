@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +8,15 @@ from fastapi import APIRouter, Query
 from app.calls import service
 from app.calls.schemas import CallDetail, CallList, CallOut, SessionOut
 from app.deps import AdminOnly, DbSession
+from app.reports.period import resolve_bounds
 from app.sites import service as sites_service
+
+_BOUND_HELP = (
+    "ISO date (a day in the site's time zone; `to` includes it) or ISO datetime "
+    "(naive: the site's time zone; `to` excluded). Default: no bound."
+)
+CallsFrom = Annotated[str | None, Query(alias="from", description=_BOUND_HELP, max_length=40)]
+CallsTo = Annotated[str | None, Query(alias="to", description=_BOUND_HELP, max_length=40)]
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/calls", tags=["calls"], dependencies=[AdminOnly])
 
@@ -18,13 +25,15 @@ router = APIRouter(prefix="/api/v1/sites/{site_id}/calls", tags=["calls"], depen
 async def list_calls(
     site_id: uuid.UUID,
     db: DbSession,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: CallsFrom = None,
+    until: CallsTo = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> CallList:
-    """Calls of the site, newest first, started in [from, to)."""
-    await sites_service.get_site(db, site_id)
-    calls = await service.list_calls(db, site_id=site_id, since=since, until=until, limit=limit)
+    """Calls of the site, newest first, started in [from, to): the same `from` / `to` as the
+    reports and exports take."""
+    site = await sites_service.get_site(db, site_id)
+    start, end = resolve_bounds(since, until, timezone=site.timezone)
+    calls = await service.list_calls(db, site_id=site_id, since=start, until=end, limit=limit)
     return CallList(items=[CallOut.of(call) for call in calls])
 
 

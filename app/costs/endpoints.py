@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.costs import service
-from app.costs.parsing import COLUMNS, MAX_BYTES
+from app.costs.parsing import COLUMNS, MAX_BYTES, TOO_LARGE
 from app.costs.schemas import CostList, CostOut, CostUpload
 from app.deps import AdminOnly, DbSession, Now
-from app.exceptions import PayloadTooLarge
+from app.kit.http import read_body
 from app.reports.params import From, To
 from app.reports.period import resolve_period
 from app.sites import service as sites_service
@@ -42,17 +42,12 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-async def _body(request: Request) -> bytes:
-    """The request body, refused once it outgrows an upload's limit (not after reading it all)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BYTES:
-            raise PayloadTooLarge(f"at most {MAX_BYTES // (1024 * 1024)} MB per upload")
-    return bytes(body)
-
-
-@router.post("/costs", response_model=CostUpload, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/costs",
+    response_model=CostUpload,
+    openapi_extra=_UPLOAD_BODY,
+    responses={413: {"description": "over 10 MB or 50,000 rows"}, 415: {}},
+)
 async def upload_costs(
     site_id: uuid.UUID,
     request: Request,
@@ -66,7 +61,9 @@ async def upload_costs(
     JSON rows. A row already stored for the same day, source, medium and campaign is replaced.
     Any bad row is a 422 naming its row and column, and nothing of the upload is kept."""
     site = await sites_service.get_active_site(db, site_id)
-    rows = service.parse_upload(await _body(request), request.headers.get("content-type", ""))
+    # Capped before parsing (a declared size is refused unread), and parsed off the loop.
+    body = await read_body(request, limit=MAX_BYTES, too_large=TOO_LARGE)
+    rows = await service.parse_upload_off_loop(body, request.headers.get("content-type", ""))
     result = await service.upload_costs(db, site=site, rows=rows, dry_run=dry_run, now=now)
     return CostUpload(
         dry_run=result.dry_run,

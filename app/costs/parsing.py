@@ -17,11 +17,13 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from app.exceptions import AppError, InvalidField, PayloadTooLarge
+from app.kit.text import unstorable
 
 COLUMNS = ("date", "source", "medium", "campaign", "cost", "currency")
 REQUIRED = frozenset({"date", "source", "cost", "currency"})
 MAX_ROWS = 50_000
 MAX_BYTES = 10 * 1024 * 1024
+TOO_LARGE = f"at most {MAX_BYTES // (1024 * 1024)} MB per upload"
 # Enough to fix a file by; the rest are counted.
 MAX_REPORTED = 20
 _LIMITS = {"source": 200, "medium": 200, "campaign": 500}
@@ -91,6 +93,10 @@ class _Row:
             self.fail(column, f"{value!r} is not text")
             return None
         value = value.strip()
+        problem = unstorable(value)
+        if problem is not None:
+            self.fail(column, problem)
+            return None
         limit = _LIMITS.get(column)
         if limit is not None and len(value) > limit:
             self.fail(column, f"is longer than {limit} characters")
@@ -133,8 +139,11 @@ class _Row:
         if value < 0:
             self.fail("cost", f"{text!r} is negative")
             return None
-        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        if value > _MAX_COST:
+        # Too large is checked first: quantizing 1e30 to cents overflows the decimal context.
+        if (
+            value > _MAX_COST
+            or (value := value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) > _MAX_COST
+        ):
             self.fail("cost", f"{text!r} is too large")
             return None
         return value
@@ -265,7 +274,7 @@ def parse_json(body: bytes) -> list[CostRow]:
 def parse_upload(body: bytes, content_type: str) -> list[CostRow]:
     """The rows of an upload of either kind, told apart by its Content-Type."""
     if len(body) > MAX_BYTES:
-        raise PayloadTooLarge(f"at most {MAX_BYTES // (1024 * 1024)} MB per upload")
+        raise PayloadTooLarge(TOO_LARGE)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         return parse_json(body)

@@ -11,7 +11,15 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from app.costs import service as costs_service
-from app.costs.parsing import COLUMNS, MAX_BYTES, CostRow, CostRowsInvalid, RowError, decode
+from app.costs.parsing import (
+    COLUMNS,
+    MAX_BYTES,
+    TOO_LARGE,
+    CostRow,
+    CostRowsInvalid,
+    RowError,
+    decode,
+)
 from app.dashboard import analytics
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
@@ -70,15 +78,15 @@ async def _text(file: UploadFile | None, pasted: str) -> str:
     if file is not None and file.filename:
         data = await file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
-            raise PayloadTooLarge(f"at most {MAX_BYTES // (1024 * 1024)} MB per upload")
+            raise PayloadTooLarge(TOO_LARGE)
         return decode(data)
     if pasted.strip():
         return pasted
     raise InvalidField("file", "choose a CSV file or paste its text")
 
 
-def _parse(text: str) -> list[CostRow]:
-    rows = costs_service.parse_csv(text)
+async def _parse(text: str) -> list[CostRow]:
+    rows = await costs_service.parse_csv_off_loop(text)
     if not rows:
         raise InvalidField("file", "the CSV has a header but no rows")
     return rows
@@ -94,7 +102,7 @@ async def preview(
     require_admin(at.account)
     text = await _text(file, pasted)
     try:
-        rows = _parse(text)
+        rows = await _parse(text)
     except CostRowsInvalid as exc:
         return await _page(at, errors=exc.errors, csv_text=text, status=422)
     result = await costs_service.upload_costs(
@@ -110,7 +118,7 @@ async def import_costs(
     """Store what the preview showed; checked again, since the form came back from a browser."""
     require_admin(at.account)
     try:
-        rows = _parse(csv_text)
+        rows = await _parse(csv_text)
     except CostRowsInvalid as exc:
         return await _page(at, errors=exc.errors, csv_text=csv_text, status=422)
     result = await costs_service.upload_costs(

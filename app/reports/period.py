@@ -3,6 +3,9 @@
 A marketer thinks in days of the site's own time zone: `from=2026-11-01&to=2026-11-30` is the
 whole of November in Moscow, both days included. Datetimes are taken as written (a naive one
 in the site's zone) and `to` is then exclusive, as in the call list.
+
+Bounds lie within 2000-01-01..2100-01-01: outside them lie no calls, only the edges of
+Python's datetime (`to=9999-12-31` plus a day overflowed into a 500) and 100-year scans.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from zoneinfo import ZoneInfo
 from app.exceptions import InvalidField
 
 DEFAULT_DAYS = 30
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 1, 1)
 # "...T10:00+03:00" pasted into a URL unencoded arrives with the "+" decoded to a space.
 _DECODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
@@ -39,7 +44,14 @@ def _start_of(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone)
 
 
-def _parse(raw: str, zone: ZoneInfo, *, field: str, end: bool) -> datetime:
+def _within_window(day: date, raw: str, field: str) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidField(field, f"{raw!r} is outside {EARLIEST}..{LATEST}")
+
+
+def parse_bound(raw: str, zone: ZoneInfo, *, field: str, end: bool) -> datetime:
+    """One bound as written: a date (`to` then includes its own day) or a datetime (naive:
+    in `zone`); a 422 naming `field` when it is neither or lies outside the window."""
     text = _DECODED_PLUS.sub(r"+\1", raw.strip())
     if len(text) == 10:
         try:
@@ -47,6 +59,7 @@ def _parse(raw: str, zone: ZoneInfo, *, field: str, end: bool) -> datetime:
         except ValueError:
             pass
         else:
+            _within_window(day, raw, field)
             # A date bound means whole days: `to` includes its own day.
             return _start_of(day + timedelta(days=1) if end else day, zone)
     try:
@@ -55,7 +68,21 @@ def _parse(raw: str, zone: ZoneInfo, *, field: str, end: bool) -> datetime:
         raise InvalidField(
             field, f"{raw!r} is not an ISO date (2026-11-01) or datetime (2026-11-01T09:00Z)"
         ) from exc
+    _within_window(moment.date(), raw, field)
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def resolve_bounds(
+    raw_from: str | None, raw_to: str | None, *, timezone: str
+) -> tuple[datetime | None, datetime | None]:
+    """`from` / `to` read as a period's are, each optional (no bound: no limit), in UTC."""
+    zone = ZoneInfo(timezone)
+    since = parse_bound(raw_from, zone, field="from", end=False) if raw_from else None
+    until = parse_bound(raw_to, zone, field="to", end=True) if raw_to else None
+    since, until = since and since.astimezone(UTC), until and until.astimezone(UTC)
+    if since is not None and until is not None and since >= until:
+        raise InvalidField("to", "must be after from")
+    return since, until
 
 
 def resolve_period(
@@ -63,12 +90,14 @@ def resolve_period(
 ) -> Period:
     """The period a request asks for; without bounds, the last 30 local days up to today."""
     zone = ZoneInfo(timezone)
+    # Read in the order written, so a request with two bad bounds hears of `from` first.
+    given_since = None if raw_from is None else parse_bound(raw_from, zone, field="from", end=False)
     if raw_to is not None:
-        until = _parse(raw_to, zone, field="to", end=True)
+        until = parse_bound(raw_to, zone, field="to", end=True)
     else:
         until = _start_of(now.astimezone(zone).date() + timedelta(days=1), zone)
-    if raw_from is not None:
-        since = _parse(raw_from, zone, field="from", end=False)
+    if given_since is not None:
+        since = given_since
     else:
         since = _start_of((until - timedelta(days=DEFAULT_DAYS)).astimezone(zone).date(), zone)
     since, until = since.astimezone(UTC), until.astimezone(UTC)

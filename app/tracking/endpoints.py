@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,24 @@ from numberpool.store import PoolStore
 _Body = TypeVar("_Body", bound=BaseModel)
 
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The body these routes read by hand (no FastAPI body parameter: no per-request cost),
+    declared for the OpenAPI document: JSON, sent as text/plain by the snippet."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {"schema": schema},
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": json.dumps({"url": "https://shop.example/?utm_source=google"}),
+                },
+            },
+        }
+    }
 
 
 async def _site(request: Request, db: AsyncSession, public_key: str) -> SiteConfig:
@@ -97,7 +116,7 @@ async def _public_call(request: Request, public_key: str) -> AsyncIterator[_Publ
             raise
 
 
-@router.post("/sessions", response_model=SessionAnswer)
+@router.post("/sessions", response_model=SessionAnswer, openapi_extra=_json_body(SessionRequest))
 async def start_session(public_key: str, request: Request) -> JSONResponse:
     async with _public_call(request, public_key) as call:
         data = _parse(SessionRequest, await http.read_json_body(request))
@@ -109,7 +128,11 @@ async def start_session(public_key: str, request: Request) -> JSONResponse:
     return _json(answer, call.cors)
 
 
-@router.post("/sessions/{session_id}/ping", response_model=SessionAnswer)
+@router.post(
+    "/sessions/{session_id}/ping",
+    response_model=SessionAnswer,
+    openapi_extra=_json_body(PingRequest),
+)
 async def ping_session(public_key: str, session_id: uuid.UUID, request: Request) -> JSONResponse:
     async with _public_call(request, public_key) as call:
         data = _parse(PingRequest, await http.read_json_body(request))

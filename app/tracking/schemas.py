@@ -15,8 +15,10 @@ class SessionRequest(BaseModel):
     url: str = Field(min_length=1, max_length=4096)
     referrer: str | None = Field(default=None, max_length=4096)
     consent: bool = True
-    ga_client_id: str | None = Field(default=None, max_length=100)
-    ym_client_id: str | None = Field(default=None, max_length=100)
+    # Cut to their columns' size when stored rather than refused: an odd analytics id must
+    # not cost the visit its numbers.
+    ga_client_id: str | None = None
+    ym_client_id: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -39,8 +41,10 @@ class PingRequest(BaseModel):
 
     visitor_id: uuid.UUID | None = None
     consent: bool | None = None
-    ga_client_id: str | None = Field(default=None, max_length=100)
-    ym_client_id: str | None = Field(default=None, max_length=100)
+    # Cut to their columns' size when stored rather than refused: an odd analytics id must
+    # not cost the visit its numbers.
+    ga_client_id: str | None = None
+    ym_client_id: str | None = None
 
 
 class ShownNumber(BaseModel):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import NotFound
+from app.kit.text import fit_to_columns
 from app.models import TrackingSession
 from app.numbers.source_rules import pick_source_number
 from app.tracking import repository, visit_log
@@ -25,6 +28,7 @@ SESSION_TIMEOUT = timedelta(minutes=30)
 ATTRIBUTION_LOOKBACK = timedelta(days=90)
 PING_S = 60
 MIN_PING_S = 10
+_SESSIONS = cast(Table, TrackingSession.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +181,11 @@ async def _consent_given(
         await repository.insert_visitor(db, site_id=site.id, visitor_id=visitor_id, now=now)
     session.consent = True
     session.visitor_id = visitor_id
-    session.ga_client_id = data.ga_client_id
-    session.ym_client_id = data.ym_client_id
+    ids = fit_to_columns(
+        _SESSIONS, {"ga_client_id": data.ga_client_id, "ym_client_id": data.ym_client_id}
+    )
+    session.ga_client_id = cast(str | None, ids["ga_client_id"])
+    session.ym_client_id = cast(str | None, ids["ym_client_id"])
 
 
 async def _visitor(
@@ -204,29 +211,34 @@ def _new_session(
     visit: Visit,
     now: datetime,
 ) -> dict[str, object]:
-    return {
-        "id": session_id,
-        "site_id": site.id,
-        "visitor_id": visitor_id,
-        "started_at": now,
-        "last_seen_at": now,
-        "ended_at": None,
-        "landing_url": data.url,
-        "referrer": data.referrer,
-        "source": touch.source,
-        "medium": touch.medium,
-        "campaign": touch.campaign,
-        "term": touch.term,
-        "content": touch.content,
-        "gclid": touch.gclid,
-        "yclid": touch.yclid,
-        "fbclid": touch.fbclid,
-        "ga_client_id": data.ga_client_id if data.consent else None,
-        "ym_client_id": data.ym_client_id if data.consent else None,
-        "user_agent": (visit.user_agent or "")[:500] or None,
-        "consent": data.consent,
-        "is_bot": False,
-    }
+    # Outsiders' text: a tag longer than its column is cut, a NUL byte dropped (PostgreSQL
+    # refuses both, and the visit must not fail over a tag).
+    return fit_to_columns(
+        _SESSIONS,
+        {
+            "id": session_id,
+            "site_id": site.id,
+            "visitor_id": visitor_id,
+            "started_at": now,
+            "last_seen_at": now,
+            "ended_at": None,
+            "landing_url": data.url,
+            "referrer": data.referrer,
+            "source": touch.source,
+            "medium": touch.medium,
+            "campaign": touch.campaign,
+            "term": touch.term,
+            "content": touch.content,
+            "gclid": touch.gclid,
+            "yclid": touch.yclid,
+            "fbclid": touch.fbclid,
+            "ga_client_id": data.ga_client_id if data.consent else None,
+            "ym_client_id": data.ym_client_id if data.consent else None,
+            "user_agent": (visit.user_agent or "")[:500] or None,
+            "consent": data.consent,
+            "is_bot": False,
+        },
+    )
 
 
 async def _going_on(db: AsyncSession, session: TrackingSession, *, now: datetime) -> _Shown:

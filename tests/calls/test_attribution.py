@@ -428,3 +428,41 @@ async def test_a_caller_that_is_not_a_phone_number_is_kept_as_sent(world: World)
     assert call["caller"] == "anonymous"
     assert call["attribution"]["method"] == "source"
     assert call["first_time_caller"] is True
+
+
+async def test_call_list_takes_plain_dates_as_the_reports_do(world: World) -> None:
+    # 2026-11-02 09:30 UTC is 12:30 in Moscow, the site's zone; a naive or plain date was a
+    # 500 here (a naive datetime reached the query) while the reports took it.
+    call = await world.call("+74950000101", caller="+79000000011")
+    base = f"/api/v1/sites/{world.site['id']}/calls"
+
+    async def ids(**params: str) -> list[str]:
+        response = await world.client.get(base, params=params)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["items"]]
+
+    assert await ids(**{"from": "2026-11-02"}) == [call["id"]]
+    assert await ids(**{"from": "2026-11-03"}) == []
+    assert await ids(**{"from": "2026-11-01", "to": "2026-11-02"}) == [call["id"]]
+    assert await ids(**{"to": "2026-11-01"}) == []
+    assert await ids(**{"from": "2026-11-02T12:00"}) == [call["id"]]
+    assert await ids(**{"from": "2026-11-02T13:00"}) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
+        ({"from": "2026-11-03", "to": "2026-11-01"}, "to"),
+        ({"from": "yesterday"}, "from"),
+    ],
+)
+async def test_call_list_bounds_out_of_range_are_422_naming_the_field(
+    world: World, params: dict[str, str], field: str
+) -> None:
+    response = await world.client.get(f"/api/v1/sites/{world.site['id']}/calls", params=params)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{field}: ")

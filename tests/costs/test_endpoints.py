@@ -238,3 +238,74 @@ async def test_unknown_site_and_anonymous(client: AsyncClient, anonymous: AsyncC
         await upload(client, {"id": "00000000-0000-0000-0000-000000000000"}, GOOD)
     ).status_code == 404
     assert (await anonymous.get(path)).status_code == 401
+
+
+async def test_a_nul_byte_in_a_cell_is_422_naming_row_and_column(
+    client: AsyncClient, site: dict[str, Any], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # PostgreSQL refuses NUL in text: this was a 500 at the INSERT.
+    csv_response = await upload(client, site, HEADER + "2026-11-01,yan\x00dex,cpc,sofas,1,RUB\n")
+    json_response = await client.post(
+        f"/api/v1/sites/{site['id']}/costs",
+        json=[
+            {
+                "date": "2026-11-01",
+                "source": "ya",
+                "campaign": "so\x00fas",
+                "cost": 1,
+                "currency": "RUB",
+            }
+        ],
+    )
+
+    assert csv_response.status_code == 422
+    assert csv_response.json()["detail"] == "row 2, column source: must not contain NUL bytes"
+    assert json_response.status_code == 422
+    assert json_response.json()["detail"] == "row 1, column campaign: must not contain NUL bytes"
+    assert await stored(sessionmaker) == 0
+
+
+async def test_a_lone_surrogate_in_json_rows_is_422_naming_row_and_column(
+    client: AsyncClient, site: dict[str, Any], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # JSON may escape half a surrogate pair; no database can store it (found by Schemathesis
+    # as a 500 at the INSERT).
+    body = '[{"date": "2026-11-01", "source": "ya\\ud800", "cost": 1, "currency": "RUB"}]'
+
+    response = await client.post(
+        f"/api/v1/sites/{site['id']}/costs",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        "row 1, column source: must be valid Unicode (a lone surrogate is not)"
+    )
+    assert await stored(sessionmaker) == 0
+
+
+async def test_an_unknown_column_named_with_a_lone_surrogate_is_still_a_422(
+    client: AsyncClient, site: dict[str, Any]
+) -> None:
+    # The detail quotes the name; JSONResponse could not encode it (a 500, found by Schemathesis).
+    body = '[{"date": "2026-11-01", "source": "ya", "cost": 1, "currency": "RUB", "x\\udc00": 1}]'
+
+    response = await client.post(
+        f"/api/v1/sites/{site['id']}/costs",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "row 1, column x?: unknown field"
+
+
+async def test_a_cost_beyond_decimal_precision_is_422(
+    client: AsyncClient, site: dict[str, Any]
+) -> None:
+    # Quantizing 1e30 to cents raised InvalidOperation: a 500 (found by Schemathesis).
+    response = await upload(client, site, HEADER + "2026-11-01,yandex,cpc,sofas,1e30,RUB\n")
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "row 2, column cost: '1e30' is too large"

@@ -288,3 +288,16 @@ async def test_exports_of_an_unknown_site_are_404(client: AsyncClient) -> None:
 async def test_exports_need_the_admin_token(anonymous: AsyncClient) -> None:
     response = await anonymous.get(f"/api/v1/sites/{uuid.uuid4()}/exports/calls.csv")
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("name", ["calls.csv", "google-ads.csv", "yandex-metrika-calls.csv"])
+async def test_a_period_beyond_the_window_is_422_naming_the_field(
+    client: AsyncClient, calls: Calls, name: str
+) -> None:
+    response = await client.get(
+        f"/api/v1/sites/{calls.site_id}/exports/{name}",
+        params={"from": "2026-11-01", "to": "9999-12-31", "conversion_name": "Call"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "to: '9999-12-31' is outside 2000-01-01..2100-01-01"

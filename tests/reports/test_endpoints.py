@@ -154,6 +154,10 @@ async def test_the_default_period_is_the_last_30_days(world: World) -> None:
         ({"from": "2026-11-05", "to": "2026-11-01"}, "to: must be after from"),
         ({"model": "w-shaped"}, "model: "),
         ({"group_by": "content"}, "group_by: "),
+        # Python's datetime edges: `to` plus a day overflowed into a 500.
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "from: '0001-01-01' is outside"),
+        ({"to": "9999-12-31"}, "to: '9999-12-31' is outside 2000-01-01..2100-01-01"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from: '0001-01-01T00:00:00+05:00' is outside"),
     ],
 )
 async def test_bad_parameters_are_422(
