@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
+from app.database_check import check_database
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 
@@ -48,12 +49,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        # Not a silent start that then answers every request with a 500.
+        check_database(settings.database_url)
+        if settings.is_sqlite:
+            # The embedded default migrates itself; production runs `callsource migrate`.
+            migrations.upgrade_or_explain(settings.database_url)
     except ConfigError as exc:
         print(f"callsource serve: {exc}", file=sys.stderr)
         return 2
-    if settings.is_sqlite:
-        # The embedded default migrates itself; production runs `callsource migrate` on deploy.
-        migrations.upgrade(settings.database_url)
     try:
         return _serve(
             settings, args.host, args.port, with_worker=args.with_worker, workers=args.workers
@@ -64,7 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    migrations.upgrade(get_settings().database_url)
+    url = get_settings().database_url
+    check_database(url)
+    migrations.upgrade_or_explain(url)
     print("database is at the latest revision")
     return 0
 
@@ -153,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        # What the operator must fix, in one line (a traceback would bury it).
+        print(f"callsource {args.command}: {exc}", file=sys.stderr)
+        return 2
     return code
 
 
