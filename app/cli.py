@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, workers: int = 1) -> int:
     from app import serving
-    from app.log_redaction import uvicorn_log_config
+    from app.log_config import uvicorn_log_config
     from app.main import create_app, tune_gc_for_serving
 
     if workers > 1 and not settings.redis_url:
@@ -40,7 +40,7 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, worke
         host=host,
         port=port,
         workers=workers,
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format),
         proxy_headers=True,
     )
 
@@ -163,6 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         # What the operator must fix, in one line (a traceback would bury it).
         print(f"callsource {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a CALLSOURCE_ variable the settings refuse
+        problems = "; ".join(
+            f"CALLSOURCE_{'_'.join(map(str, e['loc'])).upper()}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"callsource {args.command}: {problems}", file=sys.stderr)
         return 2
     return code
 
