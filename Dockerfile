@@ -1,17 +1,20 @@
 # syntax=docker/dockerfile:1
-# Stage 1 installs the dependencies and the project (editable, rooted at /srv) into a virtualenv;
-# stage 2 is a slim runtime with that virtualenv, the source tree and a non-root user.
+# Stage 1 builds the project as a wheel and installs it, with its dependencies, into a
+# virtualenv; stage 2 is a slim runtime with only that virtualenv and a non-root user.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /srv
+WORKDIR /src
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY app ./app
 COPY numberpool ./numberpool
 COPY pbx_webhooks ./pbx_webhooks
 COPY crm_push ./crm_push
-# Editable, so that the app finds migrations/ and static/ beside its packages in /srv.
-RUN /opt/venv/bin/pip install --no-cache-dir -e .
+COPY migrations ./migrations
+COPY static ./static
+# Not editable: the wheel carries the migrations and the snippet inside the package
+# (setup.py), as a `pip install .` in production does.
+RUN /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -21,9 +24,6 @@ RUN groupadd --system --gid 10001 callsource \
     && useradd --system --uid 10001 --gid 10001 --home /srv callsource
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /srv /srv
-COPY migrations ./migrations
-COPY static ./static
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
+from app.database_check import check_database
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, workers: int = 1) -> int:
     from app import serving
-    from app.log_redaction import uvicorn_log_config
+    from app.log_config import uvicorn_log_config
     from app.main import create_app, tune_gc_for_serving
 
     if workers > 1 and not settings.redis_url:
@@ -39,7 +40,7 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, worke
         host=host,
         port=port,
         workers=workers,
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format),
         proxy_headers=True,
     )
 
@@ -48,12 +49,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        # Not a silent start that then answers every request with a 500.
+        check_database(settings.database_url)
+        if settings.is_sqlite:
+            # The embedded default migrates itself; production runs `callsource migrate`.
+            migrations.upgrade_or_explain(settings.database_url)
     except ConfigError as exc:
         print(f"callsource serve: {exc}", file=sys.stderr)
         return 2
-    if settings.is_sqlite:
-        # The embedded default migrates itself; production runs `callsource migrate` on deploy.
-        migrations.upgrade(settings.database_url)
     try:
         return _serve(
             settings, args.host, args.port, with_worker=args.with_worker, workers=args.workers
@@ -64,7 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    migrations.upgrade(get_settings().database_url)
+    url = get_settings().database_url
+    check_database(url)
+    migrations.upgrade_or_explain(url)
     print("database is at the latest revision")
     return 0
 
@@ -153,7 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        # What the operator must fix, in one line (a traceback would bury it).
+        print(f"callsource {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a CALLSOURCE_ variable the settings refuse
+        problems = "; ".join(
+            f"CALLSOURCE_{'_'.join(map(str, e['loc'])).upper()}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"callsource {args.command}: {problems}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"must be text or json, not {value!r}")
+        return value.strip().lower()
+
     @field_validator("admin_token", "secret_key", "metrics_token", "smtp_url", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from app.exceptions import AppError
+
+log = logging.getLogger("callsource.http")
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -60,6 +64,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_disconnect(request: Request, _exc: Exception) -> Response:
+    # Nobody is left to answer: a mobile visitor leaving the page, a PBX timing out. One line,
+    # the path without its query (a PBX's ?token= is a secret), not a traceback per hang-up.
+    log.warning(
+        "client hung up before its request was read: %s %s", request.method, request.url.path
+    )
+    return Response(status_code=499)  # nginx's "client closed request"; never delivered
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

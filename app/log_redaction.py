@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|secret|api_key|auth_token)=)[^&\s\"]*", re.I)
 
@@ -20,18 +19,3 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """Uvicorn's own logging set-up with the redacting filter on its access and error logs."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = {
-        **LOGGING_CONFIG,
-        "filters": {"redact": {"()": "app.log_redaction.RedactSecrets"}},
-        "handlers": {
-            name: {**handler, "filters": ["redact"]}
-            for name, handler in LOGGING_CONFIG["handlers"].items()
-        },
-    }
-    return config

@@ -14,6 +14,7 @@ import signal
 
 from app import migrations
 from app.config import Settings, get_settings
+from app.database_check import check_database
 from app.db import create_engine, create_sessionmaker
 from app.log_redaction import RedactSecrets
 from crm_push.redaction import RedactingFilter
@@ -33,9 +34,10 @@ def add_worker_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = get_settings()
     _configure_logging()
+    check_database(settings.database_url)  # a ConfigError: app.cli prints it in one line
     if settings.is_sqlite:
         # Like `serve`: the embedded default migrates itself.
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade_or_explain(settings.database_url)
     delivered = asyncio.run(_run(settings, once=bool(args.once)))
     if args.once:
         print(json.dumps({"delivered": delivered}))

@@ -11,9 +11,10 @@ import rjsmin
 from fastapi import Request
 from fastapi.responses import Response
 
+from app.bundled import tracker_source
 from app.exceptions import NotFound
 
-SOURCE = Path(__file__).resolve().parents[2] / "static" / "tracker.js"
+SOURCE = tracker_source()
 # Sites cache it for an hour; the ETag makes the revalidation after that nearly free.
 CACHE_CONTROL = "public, max-age=3600"
 
