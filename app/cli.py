@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        use_secret_key(settings)
     except ConfigError as exc:
         print(f"callsource serve: {exc}", file=sys.stderr)
         return 2
@@ -63,8 +65,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
 
 
+def use_secret_key(settings: Settings) -> None:
+    """Configure this process's credentials keyring; ConfigError without a usable key."""
+    from app.kit import crypto
+
+    crypto.configure(crypto.Keyring(settings.require_secret_key()))
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    migrations.upgrade(get_settings().database_url)
+    settings = get_settings()
+    if settings.secret_key is not None:
+        # The migration that seals plaintext credentials needs it; without one it says so.
+        try:
+            use_secret_key(settings)
+        except ConfigError as exc:
+            print(f"callsource migrate: {exc}", file=sys.stderr)
+            return 2
+    try:
+        migrations.upgrade(settings.database_url)
+    except ConfigError as exc:  # stored credentials to seal and no key to seal them with
+        print(f"callsource migrate: {exc}", file=sys.stderr)
+        return 2
     print("database is at the latest revision")
     return 0
 
@@ -78,6 +99,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
     token = settings.require_admin_token()
+    try:
+        settings.require_secret_key()
+    except ConfigError:
+        settings = settings.model_copy(update={"secret_key": SecretStr(_demo_secret_key(settings))})
+    use_secret_key(settings)
     base = f"http://{args.host}:{args.port}"
     if "public_url" not in settings.model_fields_set:
         # Snippet and webhook URLs must point where this demo actually listens.
@@ -97,6 +123,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     # The demo shows the whole chain, CRM included, from one command.
     return _serve(settings, args.host, args.port, with_worker=True)
+
+
+DEMO_KEY_FILE = ".callsource-demo-key"
+
+
+def _demo_secret_key(settings: Settings) -> str:
+    """The demo's credentials key, kept in a 0600 file beside its SQLite database.
+
+    The demo database outlives a run and its credentials stay sealed, so the key must too; a
+    fresh admin token is printed each run, so the key cannot be derived from it. A key file
+    readable by its owner only is what a secrets store would give the demo, without one.
+    """
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    from app.kit.secrets import new_admin_token
+
+    database = make_url(settings.database_url).database if settings.is_sqlite else None
+    path = (Path(database).resolve().parent if database else Path.cwd()) / DEMO_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = new_admin_token()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 async def _seed_demo(settings: Settings) -> str:

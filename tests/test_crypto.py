@@ -18,9 +18,13 @@ CREDENTIALS = {"api_secret": "zadarma-secret-value", "timezone": "Europe/Moscow"
 
 @pytest.fixture
 def no_keyring() -> Iterator[None]:
+    try:
+        kept: Keyring | None = crypto.current()
+    except CredentialsLocked:
+        kept = None
     crypto.configure(None)
     yield
-    crypto.configure(None)
+    crypto.configure(kept)
 
 
 def test_the_derived_key_is_a_fernet_key_and_stable() -> None:
