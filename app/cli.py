@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -87,6 +88,23 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
         print(f"callsource migrate: {exc}", file=sys.stderr)
         return 2
     print("database is at the latest revision")
+    return 0
+
+
+def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
+    from app.config import require_old_secret_key
+    from app.kit.crypto import CredentialsLocked
+    from app.secrets_rotation import rotate
+
+    settings = get_settings()
+    try:
+        new_key = settings.require_secret_key()
+        old_key = require_old_secret_key(os.environ.get("CALLSOURCE_OLD_SECRET_KEY"))
+        counts = asyncio.run(rotate(settings.database_url, new_key=new_key, old_key=old_key))
+    except (ConfigError, CredentialsLocked) as exc:
+        print(f"callsource secrets rotate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(counts))
     return 0
 
 
@@ -198,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(handler=cmd_demo)
+
+    secrets = commands.add_parser("secrets", help="manage the key that seals stored credentials")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    rotate = secrets_commands.add_parser(
+        "rotate",
+        help="re-seal stored credentials from CALLSOURCE_OLD_SECRET_KEY to CALLSOURCE_SECRET_KEY",
+    )
+    rotate.set_defaults(handler=cmd_secrets_rotate)
 
     add_worker_command(commands)
     add_pool_commands(commands)

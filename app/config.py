@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         return _require_secret("CALLSOURCE_SECRET_KEY", self.secret_key)
 
 
+def require_old_secret_key(value: str | None) -> str:
+    """CALLSOURCE_OLD_SECRET_KEY, read by `secrets rotate` alone (so not a Settings field)."""
+    return _require_secret("CALLSOURCE_OLD_SECRET_KEY", SecretStr(value) if value else None)
+
+
 def _require_secret(name: str, value: SecretStr | None) -> str:
     if value is None:
         raise ConfigError(

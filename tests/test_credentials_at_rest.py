@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import migrations
+from app.cli import main
 from app.config import ConfigError, get_settings
 from app.db import create_engine
 from app.demo import ensure_demo_site
@@ -103,3 +104,69 @@ async def test_the_migration_refuses_rows_without_a_key(
         crypto.configure(kept)
         get_settings.cache_clear()
         await asyncio.to_thread(migrations.upgrade, database_url)
+
+
+NEW_KEY = "N3w-kEy7Qp2Lm9Xv4Rt8Ws1Hy6Bf0GjZe5C"
+
+
+def _rotate(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, *, old: str, new: str
+) -> tuple[int, dict[str, int] | None]:
+    monkeypatch.setenv("CALLSOURCE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLSOURCE_SECRET_KEY", new)
+    monkeypatch.setenv("CALLSOURCE_OLD_SECRET_KEY", old)
+    get_settings.cache_clear()
+    try:
+        code = main(["secrets", "rotate"])
+    finally:
+        get_settings.cache_clear()
+    return code, None
+
+
+async def test_secrets_rotate_reseals_everything_once(
+    db: AsyncSession,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secrets = await _secrets(db)
+    await db.close()
+
+    code, _ = await asyncio.to_thread(
+        _rotate, database_url, monkeypatch, old=TEST_SECRET_KEY, new=NEW_KEY
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {"rotated": 2, "already_current": 0}
+    for table, secret in zip(TABLES, secrets, strict=True):
+        [token] = (await _raw(database_url))[table]
+        assert crypto.Keyring(NEW_KEY).open(token)["secret"] == secret
+        with pytest.raises(crypto.CredentialsLocked):
+            crypto.Keyring(TEST_SECRET_KEY).open(token)
+
+    # Again: nothing left under the old key, nothing rewritten.
+    before = await _raw(database_url)
+    code, _ = await asyncio.to_thread(
+        _rotate, database_url, monkeypatch, old=TEST_SECRET_KEY, new=NEW_KEY
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {"rotated": 0, "already_current": 2}
+    assert await _raw(database_url) == before
+
+
+async def test_secrets_rotate_with_a_wrong_old_key_changes_nothing(
+    db: AsyncSession,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await _secrets(db)
+    await db.close()
+    before = await _raw(database_url)
+
+    code, _ = await asyncio.to_thread(
+        _rotate, database_url, monkeypatch, old="Wr0ng-oLd7Qp2Lm9Xv4Rt8Ws1Hy6Bf0GjZe", new=NEW_KEY
+    )
+
+    assert code == 2
+    assert "do not open with CALLSOURCE_SECRET_KEY" in capsys.readouterr().err
+    assert await _raw(database_url) == before
