@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -49,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        use_secret_key(settings)
         # Not a silent start that then answers every request with a 500.
         check_database(settings.database_url)
         if settings.is_sqlite:
@@ -66,11 +69,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
 
 
+def use_secret_key(settings: Settings) -> None:
+    """Configure this process's credentials keyring; ConfigError without a usable key."""
+    from app.kit import crypto
+
+    crypto.configure(crypto.Keyring(settings.require_secret_key()))
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    url = get_settings().database_url
-    check_database(url)
-    migrations.upgrade_or_explain(url)
+    settings = get_settings()
+    if settings.secret_key is not None:
+        # The migration that seals plaintext credentials needs it; without one it says so.
+        use_secret_key(settings)
+    check_database(settings.database_url)
+    migrations.upgrade_or_explain(settings.database_url)
     print("database is at the latest revision")
+    return 0
+
+
+def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
+    from app.config import require_old_secret_key
+    from app.kit.crypto import CredentialsLocked
+    from app.secrets_rotation import rotate
+
+    settings = get_settings()
+    try:
+        new_key = settings.require_secret_key()
+        old_key = require_old_secret_key(os.environ.get("CALLSOURCE_OLD_SECRET_KEY"))
+        counts = asyncio.run(rotate(settings.database_url, new_key=new_key, old_key=old_key))
+    except (ConfigError, CredentialsLocked) as exc:
+        print(f"callsource secrets rotate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(counts))
     return 0
 
 
@@ -83,6 +113,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
     token = settings.require_admin_token()
+    try:
+        settings.require_secret_key()
+    except ConfigError:
+        settings = settings.model_copy(update={"secret_key": SecretStr(_demo_secret_key(settings))})
+    use_secret_key(settings)
     base = f"http://{args.host}:{args.port}"
     if "public_url" not in settings.model_fields_set:
         # Snippet and webhook URLs must point where this demo actually listens.
@@ -102,6 +137,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     # The demo shows the whole chain, CRM included, from one command.
     return _serve(settings, args.host, args.port, with_worker=True)
+
+
+DEMO_KEY_FILE = ".callsource-demo-key"
+
+
+def _demo_secret_key(settings: Settings) -> str:
+    """The demo's credentials key, kept in a 0600 file beside its SQLite database.
+
+    The demo database outlives a run and its credentials stay sealed, so the key must too; a
+    fresh admin token is printed each run, so the key cannot be derived from it. A key file
+    readable by its owner only is what a secrets store would give the demo, without one.
+    """
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    from app.kit.secrets import new_admin_token
+
+    database = make_url(settings.database_url).database if settings.is_sqlite else None
+    path = (Path(database).resolve().parent if database else Path.cwd()) / DEMO_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = new_admin_token()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 async def _seed_demo(settings: Settings) -> str:
@@ -150,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(handler=cmd_demo)
+
+    secrets = commands.add_parser("secrets", help="manage the key that seals stored credentials")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    rotate = secrets_commands.add_parser(
+        "rotate",
+        help="re-seal stored credentials from CALLSOURCE_OLD_SECRET_KEY to CALLSOURCE_SECRET_KEY",
+    )
+    rotate.set_defaults(handler=cmd_secrets_rotate)
 
     add_worker_command(commands)
     add_pool_commands(commands)

@@ -30,6 +30,8 @@ PLACEHOLDER_TOKENS = frozenset(
     }
 )
 MIN_ADMIN_TOKEN_LENGTH = 16
+# The key's whole strength is its text (HKDF adds none): 32 characters of token_urlsafe is 190 bits.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -97,6 +99,29 @@ class Settings(BaseSettings):
                 f"use at least {MIN_ADMIN_TOKEN_LENGTH} characters"
             )
         return token
+
+    def require_secret_key(self) -> str:
+        """The key that seals stored credentials, or ConfigError when missing or too weak."""
+        return _require_secret("CALLSOURCE_SECRET_KEY", self.secret_key)
+
+
+def require_old_secret_key(value: str | None) -> str:
+    """CALLSOURCE_OLD_SECRET_KEY, read by `secrets rotate` alone (so not a Settings field)."""
+    return _require_secret("CALLSOURCE_OLD_SECRET_KEY", SecretStr(value) if value else None)
+
+
+def _require_secret(name: str, value: SecretStr | None) -> str:
+    if value is None:
+        raise ConfigError(
+            f"{name} is not set: generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    secret = value.get_secret_value()
+    if secret.strip().lower() in PLACEHOLDER_TOKENS or len(set(secret)) < 8:
+        raise ConfigError(f"{name} is a placeholder value: use a random key")
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{name} is too short: use at least {MIN_SECRET_KEY_LENGTH} characters")
+    return secret
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
 from app.housekeeping import run_housekeeping
 from app.json_bodies import FormLabelledJson
+from app.kit import crypto
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
@@ -72,6 +73,8 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     admin_token = settings.require_admin_token()
+    # Once per process, before any credentials are read: the models' EncryptedJSON uses it.
+    crypto.configure(crypto.Keyring(settings.require_secret_key()))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -926,6 +926,7 @@ def http_cases(url: str, site: Site, span: Span) -> Iterator[Case]:
             settings = Settings(
                 database_url=url,
                 admin_token=SecretStr(new_admin_token()),
+                secret_key=SecretStr(new_admin_token()),
                 public_url="http://testserver",
             )
             app = create_app(settings)

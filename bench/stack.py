@@ -142,6 +142,7 @@ def server(database_url: str, *, workers: int = 1) -> Iterator[tuple[int, subpro
         "CALLSOURCE_DATABASE_URL": database_url,
         "CALLSOURCE_REDIS_URL": REDIS_URL,
         "CALLSOURCE_ADMIN_TOKEN": new_admin_token(),
+        "CALLSOURCE_SECRET_KEY": new_admin_token(),
         "PYTHONPATH": str(ROOT),
     }
     process = subprocess.Popen(

@@ -11,11 +11,13 @@ import contextlib
 import json
 import logging
 import signal
+import sys
 
 from app import migrations
-from app.config import Settings, get_settings
+from app.config import ConfigError, Settings, get_settings
 from app.database_check import check_database
 from app.db import create_engine, create_sessionmaker
+from app.kit import crypto
 from app.log_redaction import RedactSecrets
 from crm_push.redaction import RedactingFilter
 from crm_push.worker import run_worker
@@ -33,6 +35,12 @@ def add_worker_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = get_settings()
+    try:
+        # Every delivery reads its connector's sealed credentials.
+        crypto.configure(crypto.Keyring(settings.require_secret_key()))
+    except ConfigError as exc:
+        print(f"callsource worker: {exc}", file=sys.stderr)
+        return 2
     _configure_logging()
     check_database(settings.database_url)  # a ConfigError: app.cli prints it in one line
     if settings.is_sqlite:

@@ -28,9 +28,11 @@ def _configure(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_configure)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_configure)
+    finally:  # a migration that refuses must not leave its connection open
+        await engine.dispose()
 
 
 def run_migrations_online() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.kit import crypto
 from app.main import create_app
 from app.models import Base
 from tests.backends import TEST_POSTGRES_URL, TEST_REDIS_URL, require_postgres, require_redis
@@ -120,6 +121,14 @@ def redis_url() -> str:
 TEST_ADMIN_TOKEN = "test-admin-token-4f9c2e7a1b"
 TEST_SECRET_KEY = "test-secret-key-9d1e6b3a7c5f2048"
 PUBLIC_URL = "https://calls.example.test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keyring() -> Iterator[None]:
+    """The test process's credentials key, as create_app and the CLI commands configure it."""
+    crypto.configure(crypto.Keyring(TEST_SECRET_KEY))
+    yield
+    crypto.configure(None)
 
 
 @pytest.fixture

@@ -36,6 +36,22 @@ def test_serve_refuses_a_placeholder_token(tmp_path: Path) -> None:
     assert "placeholder" in result.stderr
 
 
+def test_serve_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve"],
+        cwd=tmp_path,
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN="q8Vf3kLz0PwX7mNs2RtY"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "callsource serve: CALLSOURCE_SECRET_KEY is not set: generate one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    ]
+
+
 def test_migrate_applies_the_migrations(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     result = subprocess.run(
@@ -141,3 +157,12 @@ def test_demo_runs_the_crm_worker_so_a_test_call_reaches_the_inbox(
                 break
             time.sleep(0.5)
     assert 'data-call="' in inbox, inbox[-2000:]
+
+
+def test_demo_keeps_its_generated_secret_key_beside_its_database(
+    demo: tuple[str, str], tmp_path: Path
+) -> None:
+    # The demo database (and its sealed credentials) outlives the run: so must the key.
+    key_file = tmp_path / ".callsource-demo-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text().strip()) >= 32

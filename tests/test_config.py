@@ -60,3 +60,34 @@ def test_missing_or_placeholder_token_is_refused(
         settings.require_admin_token()
     with pytest.raises(ConfigError):
         create_app(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, "not set"),
+        ("", "not set"),
+        ("changeme", "a placeholder"),
+        ("ababababababababababababababababab", "a placeholder"),
+        ("q8Vf3kLz0PwX7mNs2RtY", "too short"),
+    ],
+)
+def test_missing_placeholder_or_short_secret_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, key: str | None, reason: str
+) -> None:
+    monkeypatch.delenv("CALLSOURCE_SECRET_KEY", raising=False)
+    if key is not None:
+        monkeypatch.setenv("CALLSOURCE_SECRET_KEY", key)
+
+    with pytest.raises(ConfigError, match=f"CALLSOURCE_SECRET_KEY is {reason}"):
+        Settings().require_secret_key()
+
+
+def test_secret_key_is_read_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "Zp4-rT9qLm2Xv7Ns1Kc8Wd3Hy6Bf0GjQe5A"
+    monkeypatch.setenv("CALLSOURCE_SECRET_KEY", key)
+
+    settings = Settings()
+
+    assert settings.require_secret_key() == key
+    assert key not in repr(settings)

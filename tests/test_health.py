@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import TEST_ADMIN_TOKEN
+from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY
 
 
 async def _get(app: FastAPI, path: str) -> Response:
@@ -65,6 +65,7 @@ async def test_healthz_is_503_when_the_database_is_down(tmp_path: object) -> Non
     settings = Settings(
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
         admin_token=SecretStr(TEST_ADMIN_TOKEN),
+        secret_key=SecretStr(TEST_SECRET_KEY),
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -15,6 +15,7 @@ import pytest
 
 from tests.backends import TEST_REDIS_URL, require_redis
 from tests.cli_processes import CLI, cli_env, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 TOKEN = "serving-test-token-0123456789abcdef"
 
@@ -51,7 +52,11 @@ def two_workers(tmp_path: Path) -> Iterator[Served]:
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
-        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
+        env=cli_env(
+            CALLSOURCE_ADMIN_TOKEN=TOKEN,
+            CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY,
+            CALLSOURCE_REDIS_URL=TEST_REDIS_URL,
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -147,7 +152,7 @@ def test_several_workers_need_redis(tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "serve", "--port", str(free_port()), "--workers", "2"],
         cwd=tmp_path,
-        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN),
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY),
         capture_output=True,
         text=True,
         timeout=60,
@@ -165,7 +170,11 @@ def test_several_workers_refuse_a_port_in_use(tmp_path: Path) -> None:
         result = subprocess.run(
             [*CLI, "serve", "--port", str(port), "--workers", "2"],
             cwd=tmp_path,
-            env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_REDIS_URL=TEST_REDIS_URL),
+            env=cli_env(
+                CALLSOURCE_ADMIN_TOKEN=TOKEN,
+                CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY,
+                CALLSOURCE_REDIS_URL=TEST_REDIS_URL,
+            ),
             capture_output=True,
             text=True,
             timeout=60,

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UUIDPrimaryKey
+from app.models.base import Base, EncryptedJSON, UUIDPrimaryKey
 
 
 class CrmConnector(UUIDPrimaryKey, Base):
@@ -25,7 +25,7 @@ class CrmConnector(UUIDPrimaryKey, Base):
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(200))
     config: Mapped[dict[str, Any]]
-    credentials: Mapped[dict[str, Any]]
+    credentials: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
     # The deals poll (the safety net for outcome webhooks the CRM never resends): changes are

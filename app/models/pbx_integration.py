@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UUIDPrimaryKey
+from app.models.base import Base, EncryptedJSON, UUIDPrimaryKey
 
 
 class PbxIntegration(UUIDPrimaryKey, Base):
@@ -24,7 +24,7 @@ class PbxIntegration(UUIDPrimaryKey, Base):
     )
     provider: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(200))
-    credentials: Mapped[dict[str, Any]]
+    credentials: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     settings: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

@@ -5,6 +5,14 @@ the signed string being a few fields concatenated, different per event (see `_SI
 fields are covered; Zadarma signs nothing else. An event we do not know cannot be checked, so it is
 refused (401) rather than stored unverified.
 
+Because so little is signed, `verify` also refuses (401, nothing stored) what a captured signature
+could be re-dressed as: an event missing one of its own signed fields (the signed string is a bare
+concatenation, so an empty field lets another event's string fit); a call id whose `in_` / `out_`
+prefix does not fit the event's direction (an inbound START's signature presented as an outbound
+event, or the reverse); and a `call_start` outside STALE_AFTER before to AHEAD_LIMIT after `now`
+(a replay of yesterday's call, or a time no genuine event carries). NOTIFY_RECORD signs its call id
+and carries no time.
+
 Times: `call_start` is local time in the account's zone, credential `timezone` (default
 Europe/Moscow). It is the only time Zadarma sends, so ANSWER, END, OUT_END and RECORD take the
 moment we received them as `occurred_at` (and keep `call_start` as `started_at`).
@@ -23,7 +31,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,6 +76,12 @@ _OUTCOMES: Final[dict[str, CallOutcome]] = {
     "no day limit": "failed",
     "line limit": "failed",
 }
+# An END comes when the call ends, so hours after its call_start at most; a day is generous.
+STALE_AFTER: Final = timedelta(hours=24)
+# Clock skew and a DST hour; beyond that the time was not written by Zadarma for this account.
+AHEAD_LIMIT: Final = timedelta(hours=1)
+_INBOUND_ONLY: Final = frozenset({"NOTIFY_START", "NOTIFY_INTERNAL", "NOTIFY_IVR", "NOTIFY_END"})
+_OUTBOUND_ONLY: Final = frozenset({"NOTIFY_OUT_START", "NOTIFY_OUT_END"})
 # zd_echo is reflected into our response body: only let through what a nonce looks like.
 _ECHO: Final = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 
@@ -101,6 +115,7 @@ class ZadarmaProvider:
         )
         if not hmac.compare_digest(sent.encode(), expected.encode()):
             raise SignatureInvalid("Signature does not match")
+        _check_binding(fields, credentials, now=now)
 
     def echo(self, request: InboundRequest) -> str | None:
         """Zadarma checks the URL with `GET ?zd_echo=X` and wants `X` back (answer it as
@@ -213,6 +228,37 @@ def _ended(
         started_at=call_start,
         direction=direction,
     )
+
+
+def _check_binding(
+    fields: Mapping[str, str], credentials: Mapping[str, str], *, now: datetime
+) -> None:
+    """What the signature leaves open must fit the event it came with (see the module's doc)."""
+    event = fields["event"]  # signed_string has refused an unknown one
+    for name in _SIGNED[event]:
+        if not fields.get(name, "").strip():
+            raise SignatureInvalid(f"Zadarma {event} without its signed field {name!r}")
+    call_id = fields.get("pbx_call_id", "")
+    if event in _INBOUND_ONLY and not call_id.startswith("in_"):
+        raise SignatureInvalid(f"Zadarma {event} for call {call_id!r}: inbound calls are in_...")
+    if event in _OUTBOUND_ONLY and not call_id.startswith("out_"):
+        raise SignatureInvalid(f"Zadarma {event} for call {call_id!r}: outbound calls are out_...")
+    if "call_start" not in fields:
+        return
+    try:
+        call_start = _local_time(fields["call_start"], credentials)
+    except MalformedEvent:
+        return  # parse refuses it by name, and the event is kept for a replay once fixed
+    if call_start < now - STALE_AFTER:
+        raise SignatureInvalid(
+            f"Zadarma {event} of a call started at {fields['call_start']}: older than "
+            f"{STALE_AFTER.total_seconds() / 3600:g} h, refused as a replay"
+        )
+    if call_start > now + AHEAD_LIMIT:
+        raise SignatureInvalid(
+            f"Zadarma {event} of a call starting at {fields['call_start']}, ahead of now: "
+            "check the integration's timezone"
+        )
 
 
 def _start_key(fields: Mapping[str, str], call_id: str, event: str) -> str:

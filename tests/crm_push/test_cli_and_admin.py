@@ -12,6 +12,7 @@ from httpx import AsyncClient
 from app import migrations
 from app.config import get_settings
 from crm_push.cli import add_worker_command
+from tests.conftest import TEST_SECRET_KEY
 from tests.crm_push.conftest import World
 from tests.crm_push.fake_crm import FakeCrmServer
 
@@ -23,6 +24,7 @@ def test_worker_once_delivers_what_is_due_and_exits(
     migrations.upgrade(url)
     monkeypatch.setenv("CALLSOURCE_DATABASE_URL", url)
     monkeypatch.setenv("CALLSOURCE_REDIS_URL", "")
+    monkeypatch.setenv("CALLSOURCE_SECRET_KEY", TEST_SECRET_KEY)
     get_settings.cache_clear()
     parser = argparse.ArgumentParser(prog="callsource")
     add_worker_command(parser.add_subparsers(dest="command", required=True))
@@ -56,3 +58,20 @@ async def test_credentials_can_be_rotated_but_never_read(
     assert "webhook_url" in wrong_kind.json()["detail"]
     assert renewed.status_code == 200
     assert "renewed-token-42" not in renewed.text
+
+
+def test_worker_refuses_to_start_without_the_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CALLSOURCE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("CALLSOURCE_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    parser = argparse.ArgumentParser(prog="callsource")
+    add_worker_command(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["worker", "--once"])
+        assert args.handler(args) == 2
+    finally:
+        get_settings.cache_clear()
+
+    assert "CALLSOURCE_SECRET_KEY is not set" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from app.main import create_app
 from app.models import Base
 from app.ratelimit import Limit, PublicLimits
 from tests.clock import ManualClock
+from tests.conftest import TEST_SECRET_KEY
 
 ADMIN_TOKEN = "live-admin-token-8d41c0b7e2"
 # The tracker treats "HeadlessChrome" as a bot: the browser tests present a desktop Chrome.
@@ -88,6 +89,7 @@ def serve(database_url: str, clock: ManualClock, *, with_worker: bool = False) -
         database_url=database_url,
         redis_url="",
         admin_token=SecretStr(ADMIN_TOKEN),
+        secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=base,
     )
     # The world builders open many visits from one address within a simulated minute.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -323,3 +323,71 @@ def test_undecodable_body() -> None:
 def test_unknown_timezone_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="timezone"):
         PROVIDER.parse(_request(_start()), {**CREDS, "timezone": "Mars/Olympus"}, now=NOW)
+
+
+# ---- what the signature leaves open ------------------------------------------------------------
+
+
+def test_a_start_signature_cannot_be_reused_for_an_outbound_event() -> None:
+    # OUT events sign internal + destination + call_start: the START's caller and DID fit.
+    genuine = _request(_start())
+    forged_fields = {
+        "event": "NOTIFY_OUT_END",
+        "call_start": CALL_START,
+        "pbx_call_id": "in_abc123",
+        "internal": "+79001234567",
+        "destination": "74951234567",
+        "duration": "900",
+        "disposition": "answered",
+    }
+    assert signed_string(forged_fields) == signed_string(_start())
+    with pytest.raises(SignatureInvalid, match="outbound calls are out_") as info:
+        PROVIDER.verify(_request(forged_fields, genuine.headers["signature"]), CREDS, now=NOW)
+    assert info.value.status_code == 401
+
+
+def test_an_inbound_event_under_an_outbound_call_id_is_refused() -> None:
+    with pytest.raises(SignatureInvalid, match="inbound calls are in_"):
+        PROVIDER.verify(_request(_end(pbx_call_id="out_dcb2")), CREDS, now=NOW)
+
+
+def test_a_record_signature_cannot_be_reused_as_a_start_with_fields_left_out() -> None:
+    # The signed string is a bare concatenation: with call_start left empty, a START whose
+    # caller_id and called_did are the RECORD's call id and file id signs the same string.
+    record = {"event": "NOTIFY_RECORD", "pbx_call_id": "in_abc123", "call_id_with_rec": "17.5"}
+    forged = {"event": "NOTIFY_START", "pbx_call_id": "in_abc123"}
+    forged |= {"caller_id": "in_abc123", "called_did": "17.5"}
+    assert signed_string(forged) == signed_string(record)
+    sign = signature(SECRET, signed_string(record))
+    with pytest.raises(SignatureInvalid, match="signed field 'call_start'"):
+        PROVIDER.verify(_request(forged, sign), CREDS, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("now", "refused"),
+    [
+        (CALL_START_UTC + timedelta(hours=23, minutes=59), None),
+        (CALL_START_UTC + timedelta(hours=24, seconds=1), "older than 24 h"),
+        (CALL_START_UTC - timedelta(minutes=59), None),
+        (CALL_START_UTC - timedelta(hours=1, seconds=1), "check the integration's timezone"),
+    ],
+)
+def test_call_start_must_be_recent(now: datetime, refused: str | None) -> None:
+    if refused is None:
+        PROVIDER.verify(_request(_end()), CREDS, now=now)
+        return
+    with pytest.raises(SignatureInvalid, match=refused):
+        PROVIDER.verify(_request(_end()), CREDS, now=now)
+
+
+def test_the_window_is_read_in_the_integration_timezone() -> None:
+    # 10:30 in Novosibirsk is 03:30 UTC: a day and a bit before NOW's next-day 04:00 UTC.
+    creds = {**CREDS, "timezone": "Asia/Novosibirsk"}
+    PROVIDER.verify(_request(_start()), creds, now=datetime(2024, 1, 16, 3, 0, tzinfo=UTC))
+    with pytest.raises(SignatureInvalid, match="older than"):
+        PROVIDER.verify(_request(_start()), creds, now=datetime(2024, 1, 16, 4, 0, tzinfo=UTC))
+
+
+def test_a_record_carries_no_time_and_is_not_windowed() -> None:
+    fields = {"event": "NOTIFY_RECORD", "pbx_call_id": "in_abc123", "call_id_with_rec": "17.5"}
+    PROVIDER.verify(_request(fields), CREDS, now=NOW + timedelta(days=30))

@@ -37,7 +37,7 @@ from app.db import create_engine
 from app.main import create_app
 from app.models import Base, NumberAssignment, TrackingNumber, TrackingSession
 from tests.browser import launch_chromium
-from tests.conftest import TEST_ADMIN_TOKEN
+from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY
 from tests.tracker.conftest import DYNAMIC_PAGES, REQUEST_RECORDER
 
 T = TypeVar("T")
@@ -210,6 +210,7 @@ def live_app(database_url: str, request: pytest.FixtureRequest) -> Iterator[Live
         database_url=database_url,
         redis_url=redis_url,
         admin_token=SecretStr(TEST_ADMIN_TOKEN),
+        secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=base,
     )
     config = uvicorn.Config(
