@@ -40,7 +40,9 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, worke
         port=port,
         workers=workers,
         log_config=uvicorn_log_config(),
-        proxy_headers=True,
+        # Forwarded headers are handled by app.proxies, from CALLSOURCE_TRUSTED_PROXIES only:
+        # uvicorn's own handling would believe them from any loopback peer.
+        proxy_headers=False,
     )
 
 

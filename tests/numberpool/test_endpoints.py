@@ -63,6 +63,13 @@ async def test_pool_health(app: FastAPI, client: AsyncClient, clock: ManualClock
         "fallback_sessions": 1,
         "fallback_share": 0.5,
         "recommended_size": 4,
+        "refused_sessions": {
+            "not_on_site": 0,
+            "not_a_browser": 0,
+            "address_cap": 0,
+            "network_cap": 0,
+            "rate_cap": 0,
+        },
     }
     clock.advance(hours=30)
     later = await client.get(f"/api/v1/sites/{site['id']}/pools/{pool.id}/health?hours=1")
