@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        settings.trusted_proxy_networks()  # a bad entry stops here, not in every worker
     except ConfigError as exc:
         print(f"callsource serve: {exc}", file=sys.stderr)
         return 2
