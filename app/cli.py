@@ -43,7 +43,9 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool, worke
         port=port,
         workers=workers,
         log_config=uvicorn_log_config(settings.log_format),
-        proxy_headers=True,
+        # Forwarded headers are handled by app.proxies, from CALLSOURCE_TRUSTED_PROXIES only:
+        # uvicorn's own handling would believe them from any loopback peer.
+        proxy_headers=False,
     )
 
 
@@ -51,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.require_admin_token()
+        settings.trusted_proxy_networks()  # a bad entry stops here, not in every worker
         use_secret_key(settings)
         # Not a silent start that then answers every request with a 500.
         check_database(settings.database_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
 from pydantic import SecretStr, field_validator
@@ -36,6 +37,27 @@ MIN_SECRET_KEY_LENGTH = 32
 
 class ConfigError(Exception):
     """The configuration cannot run the service; the message says what to fix."""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(raw: str, *, variable: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDRs; ConfigError naming the first bad entry."""
+    networks: list[Network] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=True))
+        except ValueError as exc:
+            hint = ""
+            if "host bits set" in str(exc):
+                hint = f": did you mean {ipaddress.ip_network(entry, strict=False)}?"
+            raise ConfigError(
+                f"{variable}: {entry!r} is not an IP address or CIDR ({exc}){hint}"
+            ) from exc
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -78,6 +100,10 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        """CALLSOURCE_TRUSTED_PROXIES parsed; empty: the peer address is the client."""
+        return parse_networks(self.trusted_proxies, variable="CALLSOURCE_TRUSTED_PROXIES")
 
     @property
     def is_sqlite(self) -> bool:

@@ -27,6 +27,7 @@ from app.kit import crypto
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
+from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
 from app.sites import endpoints as sites_endpoints
@@ -123,6 +124,10 @@ def create_app(
     app.state.pool_metrics = PoolMetrics(registry)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     app.add_middleware(FormLabelledJson)
+    trusted_proxies = settings.trusted_proxy_networks()
+    if trusted_proxies:
+        # Added last, so it runs first: everything after it sees the forwarded client.
+        app.add_middleware(TrustedProxies, networks=trusted_proxies)
     install_error_handlers(app)
     install_error_docs(app)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
+
+from numberpool.rules import DrainLimits
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class PublicLimits:
     per_address: Limit = Limit("tracker-ip", requests=120, window_s=60)
     # Caps what a distributed flood can do to one site's pool.
     per_site: Limit = Limit("tracker-site", requests=30_000, window_s=60)
+    # What one client may take from a pool (numberpool.rules.DrainLimits).
+    drain: DrainLimits = field(default_factory=DrainLimits)
 
 
 # One request checked against several limits in order; a refusal stops there, so requests an

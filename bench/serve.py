@@ -23,15 +23,20 @@ from fastapi import FastAPI
 from app import serving
 from app.main import create_app, tune_gc_for_serving
 from app.ratelimit import Limit, PublicLimits
+from numberpool.rules import DrainLimits
 
 UNLIMITED = PublicLimits(
     per_address=Limit("bench-ip", requests=10**9, window_s=60),
     per_site=Limit("bench-site", requests=10**9, window_s=60),
+    # The anti-draining caps are checked on every lease but never bind.
+    drain=DrainLimits(per_address=10**9, per_network=10**9, new_per_minute_min=10**9),
 )
 
 
 def app(_index: int = 0) -> FastAPI:
-    application = create_app(public_limits=UNLIMITED)
+    # BENCH_LIMITS=default: the limits production runs with (bench/drain.py).
+    default = os.environ.get("BENCH_LIMITS") == "default"
+    application = create_app(public_limits=PublicLimits() if default else UNLIMITED)
 
     @application.post("/bench/bare")
     async def bare() -> dict[str, str]:

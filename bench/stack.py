@@ -38,6 +38,8 @@ ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+# Several benchmark runs may share one PostgreSQL server: each names a database of its own.
+DATABASE_NAME = os.environ.get("BENCH_DATABASE", "callsource_bench")
 TARGET = "+74951234567"
 
 
@@ -128,7 +130,7 @@ async def _seed(url: str, numbers: int) -> Seeded:
 
 
 def prepare(numbers: int) -> Seeded:
-    url = asyncio.run(_fresh_database("callsource_bench"))
+    url = asyncio.run(_fresh_database(DATABASE_NAME))
     migrations.upgrade(url)
     Redis.from_url(REDIS_URL).flushdb()
     return asyncio.run(_seed(url, numbers))

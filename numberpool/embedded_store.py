@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from numberpool.rules import (
+    ClientKey,
+    DrainLimits,
     NumberRecord,
     PoolSettings,
     from_ms,
@@ -33,6 +35,8 @@ from numberpool.store import (
     NotHeld,
     PingOutcome,
     PoolStats,
+    RefusalReason,
+    Refused,
     StatsOutcome,
     SweepOutcome,
     Swept,
@@ -40,7 +44,17 @@ from numberpool.store import (
 
 
 class _Number:
-    __slots__ = ("capped", "ended", "expires", "generation", "id", "session", "started", "visitor")
+    __slots__ = (
+        "capped",
+        "ended",
+        "expires",
+        "generation",
+        "holder",
+        "id",
+        "session",
+        "started",
+        "visitor",
+    )
 
     def __init__(self, number_id: str, generation: int) -> None:
         self.id = number_id
@@ -52,10 +66,29 @@ class _Number:
         self.capped = False
         self.expires: int | None = None  # set while leased
         self.ended = 0  # when it was last released (0: never)
+        self.holder: ClientKey | None = None  # the client of its live lease, if known
+
+
+def _count(counts: dict[bytes, int], key: bytes, delta: int) -> None:
+    left = counts.get(key, 0) + delta
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)  # a pool's counts stay as small as its live leases
 
 
 class _Pool:
-    __slots__ = ("idle", "leases", "numbers", "sessions", "visitors")
+    __slots__ = (
+        "addresses",
+        "idle",
+        "leases",
+        "minute",
+        "networks",
+        "numbers",
+        "sessions",
+        "started_this_minute",
+        "visitors",
+    )
 
     def __init__(self) -> None:
         self.numbers: dict[str, _Number] = {}
@@ -63,6 +96,23 @@ class _Pool:
         self.visitors: dict[str, str] = {}  # visitor -> number it holds or last held
         self.idle: list[tuple[int, int, str, int]] = []  # (ended, slot, number, generation)
         self.leases: list[tuple[int, str]] = []  # (expires, number)
+        # Live leases per client address and per network (/24, /64), and new leases this minute.
+        self.addresses: dict[bytes, int] = {}
+        self.networks: dict[bytes, int] = {}
+        self.minute = 0
+        self.started_this_minute = 0
+
+    def hold(self, number: _Number, client: ClientKey | None) -> None:
+        if client is not None and client.known:
+            number.holder = client
+            _count(self.addresses, client.address, 1)
+            _count(self.networks, client.network, 1)
+
+    def unhold(self, number: _Number) -> None:
+        holder, number.holder = number.holder, None
+        if holder is not None:
+            _count(self.addresses, holder.address, -1)
+            _count(self.networks, holder.network, -1)
 
     def push_idle(self, number: _Number) -> None:
         ended, slot = idle_order(number.ended, number.generation)
@@ -76,13 +126,22 @@ class _Pool:
 class _Step:
     """One atomic step on one pool: `now`, the settings, and the leases it closed."""
 
-    __slots__ = ("closed", "now", "pool", "settings")
+    __slots__ = ("client", "closed", "limits", "now", "pool", "settings")
 
-    def __init__(self, pool: _Pool, settings: PoolSettings, now: datetime) -> None:
+    def __init__(
+        self,
+        pool: _Pool,
+        settings: PoolSettings,
+        now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
+    ) -> None:
         self.pool = pool
         self.settings = settings
         self.now = to_ms(now)
         self.closed: list[Closed] = []
+        self.client = client
+        self.limits = limits
 
     def sweep(self) -> None:
         leases, now = self.pool.leases, self.now
@@ -95,6 +154,7 @@ class _Step:
             self.end(number, expires, capped=capped)
 
     def end(self, number: _Number, ended: int, *, capped: bool) -> None:
+        self.pool.unhold(number)
         number.expires = None
         number.ended = ended
         number.capped = capped
@@ -111,8 +171,38 @@ class _Step:
         self.pool.push_lease(number)
         return self.lease(number, is_new=False)
 
+    def refusal(self, number: _Number | None) -> RefusalReason | None:
+        """Whether starting a lease on `number` (None: a free one) breaks a drain limit."""
+        limits, client, pool = self.limits, self.client, self.pool
+        if limits is None:
+            return None
+        live = number is not None and number.expires is not None
+        holder = number.holder if number is not None and live else None
+        if client is not None and client.known:
+            if (holder is None or holder.address != client.address) and pool.addresses.get(
+                client.address, 0
+            ) >= limits.per_address:
+                return "address_cap"
+            if (holder is None or holder.network != client.network) and pool.networks.get(
+                client.network, 0
+            ) >= limits.per_network:
+                return "network_cap"
+        if not live:
+            if pool.minute != self.now // 60_000:
+                pool.minute, pool.started_this_minute = self.now // 60_000, 0
+            if pool.started_this_minute >= limits.new_per_minute(len(pool.numbers)):
+                return "rate_cap"
+        return None
+
     def start(self, number: _Number, session: str, visitor: str | None) -> Lease:
         pool = self.pool
+        if number.expires is not None:
+            pool.unhold(number)  # a live lease taken over: its client's count moves here
+        else:
+            if pool.minute != self.now // 60_000:
+                pool.minute, pool.started_this_minute = self.now // 60_000, 0
+            pool.started_this_minute += 1
+        pool.hold(number, self.client)
         if number.session is not None:
             # The previous holder's pointers go, unless they already point elsewhere.
             if number.session != session and pool.sessions.get(number.session) == number.id:
@@ -170,7 +260,7 @@ class _Step:
                 if own.capped:
                     skip = own_id  # max_lease is up: this session gets another number
                 elif self.cooling(own):
-                    return self.start(own, session, visitor)
+                    return self.start_checked(own, session, visitor)
             else:
                 del pool.sessions[session]
         if visitor is not None:
@@ -182,16 +272,30 @@ class _Step:
                         if ping:
                             return self.extend(mine)  # another tab of the visitor keeps it alive
                         # A new session of the same visitor takes the lease over.
+                        refused = self.refusal(mine)
+                        if refused is not None:
+                            return Refused(refused, tuple(self.closed))
                         self.closed.append(Closed(mine.id, mine.generation, from_ms(self.now)))
                         return self.start(mine, session, visitor)
                     if not mine.capped and self.cooling(mine):
-                        return self.start(mine, session, visitor)
+                        return self.start_checked(mine, session, visitor)
         if ping and not known:
             return NotHeld(tuple(self.closed))
+        # Checked before a free number is looked for: a client at its cap is refused even when
+        # the pool is full, so its sessions never count as the pool being too small.
+        refused = self.refusal(None)
+        if refused is not None:
+            return Refused(refused, tuple(self.closed))
         free = self.take_free()
         if free is None:
             return Exhausted(tuple(self.closed))
         return self.start(free, session, visitor)
+
+    def start_checked(self, number: _Number, session: str, visitor: str | None) -> PingOutcome:
+        refused = self.refusal(number)
+        if refused is not None:
+            return Refused(refused, tuple(self.closed))
+        return self.start(number, session, visitor)
 
     def lease(self, number: _Number, *, is_new: bool) -> Lease:
         assert number.expires is not None
@@ -216,11 +320,18 @@ class EmbeddedStore:
     def kind(self) -> str:
         return "embedded"
 
-    def _step(self, pool_id: str, settings: PoolSettings, now: datetime) -> _Step | None:
+    def _step(
+        self,
+        pool_id: str,
+        settings: PoolSettings,
+        now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
+    ) -> _Step | None:
         pool = self._pools.get(pool_id)
         if pool is None:
             return None
-        step = _Step(pool, settings, now)
+        step = _Step(pool, settings, now, client, limits)
         step.sweep()
         return step
 
@@ -232,8 +343,10 @@ class EmbeddedStore:
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> LeaseOutcome:
-        step = self._step(pool_id, settings, now)
+        step = self._step(pool_id, settings, now, client, limits)
         if step is None:
             return NeedsRebuild()
         outcome = step.serve(session_id, visitor_id, ping=False)
@@ -248,8 +361,10 @@ class EmbeddedStore:
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> PingOutcome:
-        step = self._step(pool_id, settings, now)
+        step = self._step(pool_id, settings, now, client, limits)
         if step is None:
             return NeedsRebuild()
         return step.serve(session_id, visitor_id, ping=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from numberpool.sizing import smallest_pool
@@ -33,6 +33,9 @@ class PoolHealth:
     peak_15min_sessions: int
     busiest_hour_sessions: int
     recommended_size_hourly_mean: int
+    # Sessions refused a dynamic number by the anti-draining rules, by reason; not counted in
+    # `sessions` or `fallback_sessions`.
+    refused_sessions: dict[str, int] = field(default_factory=dict)
 
 
 def occupied(

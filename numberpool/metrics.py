@@ -36,9 +36,15 @@ class PoolMetrics:
             name: Gauge(f"callsource_pool_{name}", help_text, ["pool_id"], registry=registry)
             for name, help_text in _GAUGES.items()
         }
+        self.refused = Gauge(
+            "callsource_pool_refused_sessions",
+            "Sessions refused a dynamic number by the anti-draining rules within the window.",
+            ["pool_id", "reason"],
+            registry=registry,
+        )
 
     async def refresh(self, db: AsyncSession, store: PoolStore, *, now: datetime) -> None:
-        for gauge in self.gauges.values():
+        for gauge in [*self.gauges.values(), self.refused]:
             gauge.clear()  # retired pools disappear
         for pool in await repository.live_pools(db):
             health = await service.pool_health(
@@ -46,3 +52,5 @@ class PoolMetrics:
             )
             for name, gauge in self.gauges.items():
                 gauge.labels(str(pool.id)).set(getattr(health, name))
+            for reason, sessions in health.refused_sessions.items():
+                self.refused.labels(str(pool.id), reason).set(sessions)

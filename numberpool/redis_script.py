@@ -18,14 +18,23 @@ POOL_LUA = r"""
 --   5 sess   HASH    session(16) -> number it holds or last held
 --   6 vis    HASH    visitor(16) -> number it holds or last held
 --   7 lock   STRING  rebuild lock token
+--   8 addr   HASH    client address(16) -> its live leases      (anti-draining counts; a
+--   9 net    HASH    client network(16) -> its live leases       restored pool starts them
+--  10 hold   HASH    number -> address(16) .. network(16)        at zero: the log keeps no
+--                    of its live lease's client                   addresses)
+--  11 rate   HASH    m -> minute (epoch ms // 60000), n -> new leases started in it
 -- Ids are 16-byte UUIDs; a missing visitor is 16 zero bytes. Times are integer milliseconds.
 -- ARGV: 1 op, then for lease/ping/release/sweep/stats: 2 now, 3 idle, 4 cooldown, 5 max_lease,
---       6 session, 7 visitor; for restore: 2 token, then 8 fields per number; for unlock: 2 token.
+--       6 session, 7 visitor; for lease/ping also 8 client address, 9 its network (16 bytes
+--       each, or empty: unknown), and with drain limits 10 leases per address, 11 per network,
+--       12 new leases per minute as a share of the pool's size, 13 at least that many;
+--       for restore: 2 token, then 8 fields per number; for unlock: 2 token.
 -- Replies: {status, number, generation, started, expires, is_new, closed...} where closed is
 -- (number, generation, ended) triples of leases this step ended.
 
 local K_READY, K_IDLE, K_EXP, K_NUM = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_SESS, K_VIS, K_LOCK = KEYS[5], KEYS[6], KEYS[7]
+local K_ADDR, K_NET, K_HOLD, K_RATE = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local SLOTS = 1024
 local NONE = string.rep('\0', 16)
 local op = ARGV[1]
@@ -52,7 +61,7 @@ if op == 'restore' then
     redis.call('DEL', K_LOCK)
     return {'ready'}
   end
-  redis.call('DEL', K_IDLE, K_EXP, K_NUM, K_SESS, K_VIS)
+  redis.call('DEL', K_IDLE, K_EXP, K_NUM, K_SESS, K_VIS, K_ADDR, K_NET, K_HOLD, K_RATE)
   for i = 3, #ARGV, 8 do
     local id, gen, state = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local session, visitor, started = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -91,6 +100,11 @@ end
 local now, idle_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cooldown_ms, max_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
 local closed = {}
+local client_addr, client_net = ARGV[8] or '', ARGV[9] or ''
+local client_known = client_addr ~= '' and client_addr ~= NONE
+local cap_addr, cap_net = tonumber(ARGV[10] or ''), tonumber(ARGV[11] or '')
+local rate_share, rate_min = tonumber(ARGV[12] or ''), tonumber(ARGV[13] or '')
+local minute = math.floor(now / 60000)
 
 local function load(id)
   local rec = redis.call('HGET', K_NUM, id)
@@ -140,7 +154,66 @@ local function close(n, ended)
   closed[#closed + 1] = ended
 end
 
+local function count(key, field, delta)
+  if redis.call('HINCRBY', key, field, delta) <= 0 then
+    redis.call('HDEL', key, field) -- the counts stay as small as the live leases
+  end
+end
+
+local function unhold(id)
+  local holder = redis.call('HGET', K_HOLD, id)
+  if holder then
+    redis.call('HDEL', K_HOLD, id)
+    count(K_ADDR, string.sub(holder, 1, 16), -1)
+    count(K_NET, string.sub(holder, 17, 32), -1)
+  end
+end
+
+local function started_this_minute()
+  local window = redis.call('HMGET', K_RATE, 'm', 'n')
+  if tonumber(window[1]) == minute then
+    return tonumber(window[2])
+  end
+  return 0
+end
+
+-- Whether starting a lease on n (nil: a free number) breaks a drain limit; nil if not.
+local function refusal(n)
+  if not cap_addr then
+    return nil
+  end
+  local live = n ~= nil and expires_of(n) ~= nil
+  local holder = nil
+  if live then
+    holder = redis.call('HGET', K_HOLD, n.id) or nil
+  end
+  if client_known then
+    if (not holder or string.sub(holder, 1, 16) ~= client_addr)
+        and (tonumber(redis.call('HGET', K_ADDR, client_addr)) or 0) >= cap_addr then
+      return 'address_cap'
+    end
+    if (not holder or string.sub(holder, 17, 32) ~= client_net)
+        and (tonumber(redis.call('HGET', K_NET, client_net)) or 0) >= cap_net then
+      return 'network_cap'
+    end
+  end
+  if not live then
+    local cap = math.max(rate_min, math.ceil(redis.call('HLEN', K_NUM) * rate_share))
+    if started_this_minute() >= cap then
+      return 'rate_cap'
+    end
+  end
+  return nil
+end
+
+local function refuse(reason)
+  local out = reply('refused')
+  out[2] = reason
+  return out
+end
+
 local function end_lease(n, ended, capped)
+  unhold(n.id)
   redis.call('ZREM', K_EXP, n.id)
   if n.session and capped ~= n.capped then
     n.capped = capped
@@ -170,6 +243,18 @@ local function extend(n)
 end
 
 local function start(n, session, visitor)
+  if expires_of(n) then
+    unhold(n.id) -- a live lease taken over: its client's count moves to the new one
+  elseif started_this_minute() > 0 then
+    redis.call('HINCRBY', K_RATE, 'n', 1)
+  else
+    redis.call('HSET', K_RATE, 'm', minute, 'n', 1)
+  end
+  if client_known then
+    redis.call('HSET', K_HOLD, n.id, client_addr .. client_net)
+    count(K_ADDR, client_addr, 1)
+    count(K_NET, client_net, 1)
+  end
   if n.session then
     -- The previous holder's pointers go, unless they already point elsewhere.
     if n.session ~= session and redis.call('HGET', K_SESS, n.session) == n.id then
@@ -192,6 +277,14 @@ local function start(n, session, visitor)
   return reply('lease', n, expires, 1)
 end
 
+local function start_checked(n, session, visitor)
+  local refused = refusal(n)
+  if refused then
+    return refuse(refused)
+  end
+  return start(n, session, visitor)
+end
+
 local function serve(session, visitor, ping)
   local skip = nil
   local known = false
@@ -206,7 +299,7 @@ local function serve(session, visitor, ping)
       if own.capped then
         skip = own_id -- max_lease is up: this session gets another number
       elseif cooling(own) then
-        return start(own, session, visitor)
+        return start_checked(own, session, visitor)
       end
     else
       redis.call('HDEL', K_SESS, session)
@@ -222,17 +315,27 @@ local function serve(session, visitor, ping)
             return extend(mine) -- another tab of the visitor keeps it alive
           end
           -- A new session of the same visitor takes the lease over.
+          local refused = refusal(mine)
+          if refused then
+            return refuse(refused)
+          end
           close(mine, now)
           return start(mine, session, visitor)
         end
         if not mine.capped and cooling(mine) then
-          return start(mine, session, visitor)
+          return start_checked(mine, session, visitor)
         end
       end
     end
   end
   if ping and not known then
     return reply('notheld')
+  end
+  -- Checked before a free number is looked for: a client at its cap is refused even when the
+  -- pool is full, so its sessions never count as the pool being too small.
+  local refused = refusal(nil)
+  if refused then
+    return refuse(refused)
   end
   local latest = fmt((now - cooldown_ms) * SLOTS + SLOTS - 1)
   local head = redis.call('ZRANGEBYSCORE', K_IDLE, '-inf', latest, 'LIMIT', 0, 1)

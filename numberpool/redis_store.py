@@ -28,7 +28,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from numberpool.redis_script import POOL_LUA
-from numberpool.rules import NumberRecord, PoolSettings, from_ms, restore_order, to_ms
+from numberpool.rules import (
+    ClientKey,
+    DrainLimits,
+    NumberRecord,
+    PoolSettings,
+    from_ms,
+    restore_order,
+    to_ms,
+)
 from numberpool.store import (
     Closed,
     Exhausted,
@@ -38,6 +46,8 @@ from numberpool.store import (
     NotHeld,
     PingOutcome,
     PoolStats,
+    RefusalReason,
+    Refused,
     StatsOutcome,
     StoreUnavailable,
     SweepOutcome,
@@ -47,7 +57,13 @@ from numberpool.store import (
 log = logging.getLogger(__name__)
 
 NO_VISITOR = bytes(16)
-_KEY_NAMES = ("ready", "idle", "exp", "num", "sess", "vis", "lock")
+_KEY_NAMES = ("ready", "idle", "exp", "num", "sess", "vis", "lock", "addr", "net", "hold", "rate")
+_LOCK = _KEY_NAMES.index("lock")
+_REFUSALS: dict[bytes, RefusalReason] = {
+    b"address_cap": "address_cap",
+    b"network_cap": "network_cap",
+    b"rate_cap": "rate_cap",
+}
 _STATE_CODES = {"free": b"F", "leased": b"L", "cooling": b"C"}
 
 
@@ -127,7 +143,7 @@ class RedisStore:
         pool_id: str,
         settings: PoolSettings,
         now: datetime,
-        *extra: bytes,
+        *extra: Any,
     ) -> list[Any]:
         args = (op, to_ms(now), settings.idle_ms, settings.cooldown_ms, settings.max_ms, *extra)
         return await self._call(pool_id, args)
@@ -136,6 +152,19 @@ class RedisStore:
         return tuple(
             Closed(self._number(reply[i]), int(reply[i + 1]), from_ms(int(reply[i + 2])))
             for i in range(6, len(reply), 3)
+        )
+
+    @staticmethod
+    def _client_args(client: ClientKey | None, limits: DrainLimits | None) -> tuple[Any, ...]:
+        who = (client.address, client.network) if client is not None else (b"", b"")
+        if limits is None:
+            return who
+        return (
+            *who,
+            limits.per_address,
+            limits.per_network,
+            repr(limits.new_per_minute_share),
+            limits.new_per_minute_min,
         )
 
     def _outcome(self, reply: list[Any]) -> PingOutcome | Swept:
@@ -156,6 +185,8 @@ class RedisStore:
             return Exhausted(closed)
         if status == b"notheld":
             return NotHeld(closed)
+        if status == b"refused":
+            return Refused(_REFUSALS[reply[1]], closed)
         return Swept(closed)
 
     async def lease(
@@ -166,11 +197,14 @@ class RedisStore:
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> LeaseOutcome:
         visitor = _id(visitor_id) if visitor_id else NO_VISITOR
-        reply = await self._step(b"lease", pool_id, settings, now, _id(session_id), visitor)
+        who = self._client_args(client, limits)
+        reply = await self._step(b"lease", pool_id, settings, now, _id(session_id), visitor, *who)
         outcome = self._outcome(reply)
-        assert isinstance(outcome, Lease | Exhausted | NeedsRebuild), outcome
+        assert isinstance(outcome, Lease | Exhausted | Refused | NeedsRebuild), outcome
         return outcome
 
     async def ping(
@@ -181,9 +215,12 @@ class RedisStore:
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> PingOutcome:
         visitor = _id(visitor_id) if visitor_id else NO_VISITOR
-        reply = await self._step(b"ping", pool_id, settings, now, _id(session_id), visitor)
+        who = self._client_args(client, limits)
+        reply = await self._step(b"ping", pool_id, settings, now, _id(session_id), visitor, *who)
         outcome = self._outcome(reply)
         assert not isinstance(outcome, Swept), outcome
         return outcome
@@ -209,7 +246,7 @@ class RedisStore:
 
     async def begin_rebuild(self, pool_id: str, *, ttl_s: float = 5.0) -> str | None:
         token = secrets.token_hex(8)
-        lock = self._pool_keys(pool_id)[-1]
+        lock = self._pool_keys(pool_id)[_LOCK]
         try:
             async with asyncio.timeout(self._timeout_s):
                 taken = await self._client.set(lock, token, nx=True, px=round(ttl_s * 1000))
@@ -238,7 +275,7 @@ class RedisStore:
 
     async def invalidate(self, pool_id: str) -> None:
         keys = self._pool_keys(pool_id)
-        await self._delete([keys[0], keys[-1]])  # ready, and the lock of a rebuild under way
+        await self._delete([keys[0], keys[_LOCK]])  # ready, and the lock of a rebuild under way
 
     async def drop(self, pool_id: str) -> None:
         await self._delete(self._pool_keys(pool_id))

@@ -23,6 +23,7 @@ from app.models import (
     TrackingSession,
 )
 from app.numbers.source_rules import SourceRule, live_rules
+from numberpool.rules import REFUSAL_REASONS
 
 
 async def pool_of_site(db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID) -> Pool | None:
@@ -289,8 +290,11 @@ class LogWindow:
     leases: list[tuple[uuid.UUID, datetime, datetime | None]]
     # (session, first time it asked the pool) of sessions that were served in it
     sessions: dict[uuid.UUID, datetime]
-    fallback_sessions: set[uuid.UUID]  # served a fallback for any reason
+    fallback_sessions: set[uuid.UUID]  # served a fallback for the pool's own reasons
     exhausted_sessions: set[uuid.UUID]  # found the pool full
+    # refused by the anti-draining rules, by reason (in neither of the above, nor in sessions
+    # unless they held a lease too)
+    refused: dict[str, set[uuid.UUID]]
 
 
 async def log_window(db: AsyncSession, *, pool: Pool, start: datetime, end: datetime) -> LogWindow:
@@ -329,7 +333,11 @@ async def log_window(db: AsyncSession, *, pool: Pool, start: datetime, end: date
             sessions[session_id] = started_at
     fallback_sessions: set[uuid.UUID] = set()
     exhausted_sessions: set[uuid.UUID] = set()
+    refused: dict[str, set[uuid.UUID]] = {}
     for session_id, served_at, reason in fallback_rows:
+        if reason in REFUSAL_REASONS:
+            refused.setdefault(reason, set()).add(session_id)
+            continue
         if served_at < sessions.get(session_id, end):
             sessions[session_id] = served_at
         fallback_sessions.add(session_id)
@@ -340,4 +348,5 @@ async def log_window(db: AsyncSession, *, pool: Pool, start: datetime, end: date
         sessions=sessions,
         fallback_sessions=fallback_sessions,
         exhausted_sessions=exhausted_sessions,
+        refused=refused,
     )

@@ -6,6 +6,9 @@ what Redis sorted-set scores hold without rounding.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -151,3 +154,93 @@ def restore_order(records: Sequence[NumberRecord]) -> list[NumberRecord]:
     """Records in the order a store loads them: by lease start, so a visitor or session that
     appears twice points at its latest number."""
     return sorted(records, key=lambda r: (to_ms(r.started_at) if r.started_at else -1, r.number))
+
+
+# --- anti-draining limits ------------------------------------------------------------------
+
+# Why a session the tracker will not give a dynamic number to was refused before the pool was
+# asked: no Origin or Referer of the site's domains, or not a browser's user agent.
+VisitRefusal = Literal["not_on_site", "not_a_browser"]
+FallbackReason = Literal[
+    "exhausted",
+    "store_unavailable",
+    "not_on_site",
+    "not_a_browser",
+    "address_cap",
+    "network_cap",
+    "rate_cap",
+]
+# Sessions refused a dynamic number so that nobody can drain the pool (the anti-draining
+# rules), as against the pool being too small or down: counted apart in pool health.
+REFUSAL_REASONS: tuple[FallbackReason, ...] = (
+    "not_on_site",
+    "not_a_browser",
+    "address_cap",
+    "network_cap",
+    "rate_cap",
+)
+
+# The prefix one household, office or small provider block usually shares: a /24 of IPv4, a
+# /64 of IPv6 (what a single customer is given).
+IPV4_NETWORK_BITS = 24
+IPV6_NETWORK_BITS = 64
+_NO_ADDRESS = bytes(16)
+
+
+@dataclass(frozen=True, slots=True)
+class DrainLimits:
+    """What one client may take from a pool, so that a script cannot lease every number.
+
+    `per_address` and `per_network` cap the live leases held from one address and from its
+    /24 (IPv4) or /64 (IPv6); `new_per_minute_share` caps the new leases a pool hands out per
+    minute at that share of its size, but never below `new_per_minute_min`, so a distributed
+    flood takes minutes, not seconds, and is seen in pool health while it does."""
+
+    per_address: int = 3
+    per_network: int = 10
+    new_per_minute_share: float = 0.5
+    new_per_minute_min: int = 10
+
+    def __post_init__(self) -> None:
+        if min(self.per_address, self.per_network, self.new_per_minute_min) < 1:
+            raise ValueError("drain limits must allow at least one lease")
+        if self.new_per_minute_share <= 0:
+            raise ValueError("new_per_minute_share must be positive")
+
+    def new_per_minute(self, size: int) -> int:
+        return max(self.new_per_minute_min, math.ceil(size * self.new_per_minute_share))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """Who asks for a lease, as the stores count it: the address and its network, 16 bytes
+    each (IPv4 as IPv4-mapped IPv6). All zeros means unknown: no per-address cap applies."""
+
+    address: bytes
+    network: bytes
+
+    @classmethod
+    def of(cls, address: str) -> ClientKey:
+        """The key of a client address; something that is not an IP address (a test client's
+        name, a Unix socket) counts as an address and a network of its own."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            digest = hashlib.blake2b(address.encode(), digest_size=16).digest()
+            return cls(digest, digest)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv4Address):
+            network = ipaddress.ip_network(f"{ip}/{IPV4_NETWORK_BITS}", strict=False)
+            mapped = ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + ip.packed)
+            net = ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + network.network_address.packed)
+            return cls(mapped.packed, net.packed)
+        network6 = ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_BITS}", strict=False)
+        return cls(ip.packed, network6.network_address.packed)
+
+    @property
+    def known(self) -> bool:
+        return self.address != _NO_ADDRESS
+
+
+UNKNOWN_CLIENT = ClientKey(_NO_ADDRESS, _NO_ADDRESS)

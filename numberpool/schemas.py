@@ -31,3 +31,11 @@ class PoolHealthOut(BaseModel):
             "bursts shorter than an hour"
         )
     )
+    refused_sessions: dict[str, int] = Field(
+        description=(
+            "sessions refused a dynamic number by the anti-draining rules in the window, by "
+            "reason: not_on_site (no Origin or Referer of the site's domains), not_a_browser, "
+            "address_cap and network_cap (live leases per address and per /24 or /64), "
+            "rate_cap (new leases per minute); not counted in sessions or fallback_sessions"
+        )
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -27,7 +27,16 @@ from app.models import NumberAssignment, Pool, TrackingSession
 from app.numbers.source_rules import SourceRule, pick_source_number
 from numberpool import health, repository
 from numberpool.health import PoolHealth
-from numberpool.rules import LoggedLease, PoolSettings, restore_record
+from numberpool.rules import (
+    REFUSAL_REASONS,
+    ClientKey,
+    DrainLimits,
+    FallbackReason,
+    LoggedLease,
+    PoolSettings,
+    VisitRefusal,
+    restore_record,
+)
 from numberpool.store import (
     Closed,
     Exhausted,
@@ -35,13 +44,15 @@ from numberpool.store import (
     NeedsRebuild,
     PoolStats,
     PoolStore,
+    Refused,
     StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
 
 ServedKind = Literal["dynamic", "source", "target"]
-FallbackReason = Literal["exhausted", "store_unavailable"]
+# A session shown a fallback for one of these keeps it for the rest of the visit.
+_STICKY_REASONS = frozenset({"exhausted", *REFUSAL_REASONS})
 _Outcome = TypeVar("_Outcome")
 
 
@@ -92,6 +103,11 @@ class PoolVisit:
     medium: str | None
     campaign: str | None
     known: KnownNumbers | None = None
+    # Who asks and what they may take (None: no anti-draining limits, as in the simulator).
+    client: ClientKey | None = None
+    limits: DrainLimits | None = None
+    # The tracker refused the session a dynamic number before asking the pool.
+    refusal: VisitRefusal | None = None
 
 
 def pool_settings(pool: PoolLike) -> PoolSettings:
@@ -130,15 +146,26 @@ async def ping_session(
     campaign: str | None,
     now: datetime,
     known: KnownNumbers | None = None,
+    client: ClientKey | None = None,
+    limits: DrainLimits | None = None,
+    refusal: VisitRefusal | None = None,
 ) -> ServedNumber:
     """Keep the session's number alive, or give it the number it should see from now on.
 
     A session that found the pool full keeps its fallback for the rest of the visit (swapping
     numbers under a visitor who may have noted one helps nobody, and it keeps the pool a loss
-    system that Erlang B sizes). While the store is down, a session keeps the number the log
-    says it holds.
+    system that Erlang B sizes); so does a session refused by the anti-draining rules. A ping
+    the tracker refuses (not a browser on the site) gets the fallback and keeps no lease alive.
+    While the store is down, a session keeps the number the log says it holds.
     """
-    visit = PoolVisit(session_id, visitor_id, source, medium, campaign, known)
+    visit = PoolVisit(
+        session_id, visitor_id, source, medium, campaign, known, client, limits, refusal
+    )
+    if refusal is not None:
+        reasons = await repository.fallback_reasons(db, pool_id=pool.id, session_id=session_id)
+        return await _fallback(
+            db, pool=pool, visit=visit, reason=refusal, now=now, record=refusal not in reasons
+        )
     settings = pool_settings(pool)
     try:
         outcome = await _with_pool(
@@ -152,6 +179,8 @@ async def ping_session(
                 visitor_id=_str(visitor_id),
                 settings=settings,
                 now=now,
+                client=client,
+                limits=limits,
             ),
         )
     except StoreUnavailable:
@@ -178,9 +207,15 @@ async def ping_session(
         return await _fallback(
             db, pool=pool, visit=visit, reason="exhausted", now=now, record=record
         )
-    if "exhausted" in reasons:
+    if isinstance(outcome, Refused):
+        record = outcome.reason not in reasons
         return await _fallback(
-            db, pool=pool, visit=visit, reason="exhausted", now=now, record=False
+            db, pool=pool, visit=visit, reason=outcome.reason, now=now, record=record
+        )
+    kept = _STICKY_REASONS.intersection(reasons)
+    if kept:
+        return await _fallback(
+            db, pool=pool, visit=visit, reason=_first(kept), now=now, record=False
         )
     return await _lease(db, store, pool=pool, visit=visit, now=now)
 
@@ -332,7 +367,9 @@ async def pool_health(
     db: AsyncSession, store: PoolStore, *, pool: Pool, now: datetime, hours: float = 24
 ) -> PoolHealth:
     """Size, use now and at peak, sessions and fallbacks over the last `hours`, and the size
-    the busiest quarter hour of that traffic calls for (and the busiest hour's mean)."""
+    the busiest quarter hour of that traffic calls for (and the busiest hour's mean). Sessions
+    refused by the anti-draining rules are counted by reason and apart: a flood must not make
+    the pool look too small."""
     settings = pool_settings(pool)
     cooldown = timedelta(seconds=pool.cooldown_s)
     max_lease = timedelta(seconds=pool.max_lease_s)
@@ -350,6 +387,7 @@ async def pool_health(
     in_use = stats.in_use if stats is not None else health.in_use_at(spans, now)
     sessions = len(window.sessions)
     fallback_sessions = len(window.fallback_sessions)
+    refused: dict[str, int] = {r: len(window.refused.get(r, ())) for r in REFUSAL_REASONS}
     holding_s = health.mean_holding_s(
         window.leases,
         idle_timeout=timedelta(seconds=pool.idle_timeout_s),
@@ -367,6 +405,7 @@ async def pool_health(
         sessions=sessions,
         fallback_sessions=fallback_sessions,
         fallback_share=fallback_sessions / sessions if sessions else 0.0,
+        refused_sessions=refused,
         recommended_size=health.recommended_size_for_peak(
             peak_15min_sessions=peak_15min, holding_s=holding_s
         ),
@@ -468,6 +507,9 @@ async def _lease(
 async def _plan(
     db: AsyncSession, store: PoolStore, *, pool: PoolLike, visit: PoolVisit, now: datetime
 ) -> LeasePlan:
+    if visit.refusal is not None:
+        served = await _fallback_number(db, pool=pool, visit=visit)
+        return LeasePlan(served, (), None, visit.refusal, pool.id, pool.cooldown_s)
     settings = pool_settings(pool)
     try:
         outcome = await _with_pool(
@@ -481,6 +523,8 @@ async def _plan(
                 visitor_id=_str(visit.visitor_id),
                 settings=settings,
                 now=now,
+                client=visit.client,
+                limits=visit.limits,
             ),
         )
     except StoreUnavailable:
@@ -490,6 +534,9 @@ async def _plan(
     if isinstance(outcome, Exhausted):
         served = await _fallback_number(db, pool=pool, visit=visit)
         return LeasePlan(served, outcome.closed, None, "exhausted", pool.id, pool.cooldown_s)
+    if isinstance(outcome, Refused):
+        served = await _fallback_number(db, pool=pool, visit=visit)
+        return LeasePlan(served, outcome.closed, None, outcome.reason, pool.id, pool.cooldown_s)
     served = await _dynamic(db, outcome, visit.known)
     lease = outcome if outcome.is_new else None
     return LeasePlan(served, outcome.closed, lease, None, pool.id, pool.cooldown_s)
@@ -685,6 +732,10 @@ def _logged(row: NumberAssignment | None) -> LoggedLease | None:
         started_at=row.started_at,
         ended_at=row.ended_at,
     )
+
+
+def _first(reasons: Collection[str]) -> FallbackReason:
+    return next(r for r in ("exhausted", *REFUSAL_REASONS) if r in reasons)
 
 
 def _str(value: uuid.UUID | None) -> str | None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from numberpool.rules import NumberRecord, PoolSettings
+from numberpool.rules import ClientKey, DrainLimits, NumberRecord, PoolSettings
 
 
 class StoreUnavailable(Exception):
@@ -45,6 +45,19 @@ class Lease:
 class Exhausted:
     """No free number: the session gets the fallback."""
 
+    closed: tuple[Closed, ...] = ()
+
+
+# Why a store refused a lease that a free number could have served (anti-draining).
+RefusalReason = Literal["address_cap", "network_cap", "rate_cap"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A number was free, but the client holds its share already or the pool has handed out
+    its new leases for this minute: the session gets the fallback."""
+
+    reason: RefusalReason
     closed: tuple[Closed, ...] = ()
 
 
@@ -83,8 +96,8 @@ class PoolStats:
         return self.size - self.in_use
 
 
-LeaseOutcome = Lease | Exhausted | NeedsRebuild
-PingOutcome = Lease | Exhausted | NotHeld | NeedsRebuild
+LeaseOutcome = Lease | Exhausted | Refused | NeedsRebuild
+PingOutcome = Lease | Exhausted | Refused | NotHeld | NeedsRebuild
 SweepOutcome = Swept | NeedsRebuild
 StatsOutcome = PoolStats | NeedsRebuild
 
@@ -105,9 +118,17 @@ class PoolStore(Protocol):
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> LeaseOutcome:
         """The session's number: its own live lease, else the visitor's (live or resting), else
-        the least recently released free number, else Exhausted."""
+        the least recently released free number, else Exhausted.
+
+        With `limits`, a step that would start a lease on a number not already live for this
+        client is Refused when the client's address or network holds its cap of live leases
+        (counted in the same atomic step, released when those leases end) or when the pool
+        has started its share of new leases this minute. Without `limits` nothing is capped
+        (the simulator, the engine's own benchmarks)."""
         ...
 
     async def ping(
@@ -118,6 +139,8 @@ class PoolStore(Protocol):
         visitor_id: str | None,
         settings: PoolSettings,
         now: datetime,
+        client: ClientKey | None = None,
+        limits: DrainLimits | None = None,
     ) -> PingOutcome:
         """Keep-alive. A session whose lease ended gets it back while it rests, or a new number
         once it is gone or capped; a session the store does not know is NotHeld."""

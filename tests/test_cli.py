@@ -52,6 +52,23 @@ def test_serve_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     ]
 
 
+def test_serve_refuses_a_bad_trusted_proxy_entry(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve"],
+        cwd=tmp_path,
+        env=cli_env(
+            CALLSOURCE_ADMIN_TOKEN="a-real-token-8c1f4e2b9d",
+            CALLSOURCE_SECRET_KEY="a-real-secret-key-5b0e9c4d7a2f6e1b8c3d",
+            CALLSOURCE_TRUSTED_PROXIES="10.0.0.0/8, proxy.example",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "CALLSOURCE_TRUSTED_PROXIES: 'proxy.example'" in result.stderr
+
+
 def test_migrate_applies_the_migrations(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     result = subprocess.run(
@@ -133,6 +150,34 @@ def test_demo_serves_the_admin_api_with_its_printed_token(demo: tuple[str, str])
     assert created.json()["public_key"]
     assert "<script" in created.json()["snippet"]
     assert httpx.get(f"{base}/api/v1/sites", timeout=10).status_code == 401
+
+
+def test_the_server_believes_no_forwarded_for_from_a_loopback_peer(
+    demo: tuple[str, str],
+) -> None:
+    """uvicorn believed X-Forwarded-For from any loopback peer: one script on the host (or
+    behind a local proxy) passed for any number of visitors and took every number."""
+    base, token = demo
+    [site] = httpx.get(
+        f"{base}/api/v1/sites", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()["items"]
+    kinds = []
+    for n in range(4):
+        answer = httpx.post(
+            f"{base}/t/{site['public_key']}/sessions",
+            content=json.dumps({"url": f"{base}/demo"}),
+            headers={
+                "Content-Type": "text/plain",
+                "Origin": base,
+                "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36",
+                "X-Forwarded-For": f"198.51.{n}.1",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        kinds.append(answer.json()["numbers"][0]["kind"])
+    assert kinds[:3] == ["dynamic"] * 3
+    assert kinds[3] != "dynamic"
 
 
 def test_demo_runs_the_crm_worker_so_a_test_call_reaches_the_inbox(

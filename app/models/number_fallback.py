@@ -24,5 +24,7 @@ class NumberFallback(UUIDPrimaryKey, Base):
     # The source-level static number shown instead, or empty when the target itself was shown.
     tracking_number_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tracking_numbers.id"))
     kind: Mapped[str] = mapped_column(String(16))  # "source" | "target"
-    reason: Mapped[str] = mapped_column(String(32))  # "exhausted" | "store_unavailable"
+    # numberpool.rules.FallbackReason: "exhausted", "store_unavailable", or an anti-draining
+    # refusal ("not_on_site", "not_a_browser", "address_cap", "network_cap", "rate_cap")
+    reason: Mapped[str] = mapped_column(String(32))
     served_at: Mapped[datetime]

@@ -1,4 +1,5 @@
-"""Crawler detection by user agent, from the crawlerdetect package's maintained pattern list."""
+"""Crawler detection by user agent, from the crawlerdetect package's maintained pattern list,
+and whether a user agent is a browser's at all."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def is_bot(user_agent: str | None) -> bool:
     if not user_agent or not user_agent.strip():
         return True
     return bool(_detector().isCrawler(user_agent))
+
+
+@lru_cache(maxsize=4096)
+def looks_like_browser(user_agent: str | None) -> bool:
+    """Every browser in use sends a user agent starting with "Mozilla/"; scripts' defaults
+    (curl, python-requests, Go's net/http, ...) do not. A script can claim one, which is why
+    the pool also caps live leases per address."""
+    if not user_agent:
+        return False
+    return user_agent.startswith("Mozilla/") and not is_bot(user_agent)

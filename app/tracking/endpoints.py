@@ -23,6 +23,7 @@ from app.tracking import http, service
 from app.tracking.bots import is_bot
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
 from app.tracking.site_config import SiteConfig, SiteConfigCache
+from numberpool.rules import ClientKey
 from numberpool.store import PoolStore
 
 _Body = TypeVar("_Body", bound=BaseModel)
@@ -90,6 +91,7 @@ class _PublicCall:
     site: SiteConfig
     cors: dict[str, str]
     now: datetime
+    visit: service.Visit
 
 
 @asynccontextmanager
@@ -110,20 +112,30 @@ async def _public_call(request: Request, public_key: str) -> AsyncIterator[_Publ
         try:
             http.check_origin(site, origin)
             await _limit(request, site, now)
-            yield _PublicCall(db, state.pool_store, site, cors, now)
+            yield _PublicCall(db, state.pool_store, site, cors, now, _visit(request, site))
         except AppError as exc:
             exc.headers.update(cors)
             raise
+
+
+def _visit(request: Request, site: SiteConfig) -> service.Visit:
+    user_agent = request.headers.get("user-agent")
+    limits: PublicLimits = request.app.state.public_limits
+    return service.Visit(
+        user_agent=user_agent,
+        is_bot=is_bot(user_agent),
+        client=ClientKey.of(http.client_address(request)),
+        refusal=http.visit_refusal(site, request.headers),
+        limits=limits.drain,
+    )
 
 
 @router.post("/sessions", response_model=SessionAnswer, openapi_extra=_json_body(SessionRequest))
 async def start_session(public_key: str, request: Request) -> JSONResponse:
     async with _public_call(request, public_key) as call:
         data = _parse(SessionRequest, await http.read_json_body(request))
-        user_agent = request.headers.get("user-agent")
-        visit = service.Visit(user_agent=user_agent, is_bot=is_bot(user_agent))
         answer = await service.start_session(
-            call.db, call.store, site=call.site, data=data, visit=visit, now=call.now
+            call.db, call.store, site=call.site, data=data, visit=call.visit, now=call.now
         )
     return _json(answer, call.cors)
 
@@ -137,7 +149,13 @@ async def ping_session(public_key: str, session_id: uuid.UUID, request: Request)
     async with _public_call(request, public_key) as call:
         data = _parse(PingRequest, await http.read_json_body(request))
         answer = await service.ping_session(
-            call.db, call.store, site=call.site, session_id=session_id, data=data, now=call.now
+            call.db,
+            call.store,
+            site=call.site,
+            session_id=session_id,
+            data=data,
+            visit=call.visit,
+            now=call.now,
         )
     return _json(answer, call.cors)
 

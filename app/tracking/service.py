@@ -19,6 +19,7 @@ from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest, Sho
 from app.tracking.site_config import PoolConfig, SiteConfig, TargetConfig
 from app.tracking.sources import Touch, classify
 from numberpool import service as pool_service
+from numberpool.rules import ClientKey, DrainLimits, VisitRefusal
 from numberpool.service import LeasePlan, PoolVisit, ServedNumber
 from numberpool.store import PoolStore
 
@@ -37,6 +38,10 @@ class Visit:
 
     user_agent: str | None
     is_bot: bool
+    client: ClientKey | None = None
+    # Why it may not have a dynamic number (not a browser on the site), or None.
+    refusal: VisitRefusal | None = None
+    limits: DrainLimits | None = None  # what one client may take from a pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +88,13 @@ async def start_session(
         if ongoing is not None:
             ongoing.last_seen_at = now
             shown = await _going_on(db, ongoing, now=now)
-            return await _answer(db, store, site=site, session=shown, now=now)
+            return await _answer(db, store, site=site, session=shown, visit=visit, now=now)
     session_id = uuid.uuid4()
     shown = _Shown(session_id, visitor_id, data.consent, touch.source, touch.medium, touch.campaign)
     if returning and touch.source == "(direct)":
         shown = await _with_last_touch(db, shown, now=now)
     # The pools decide first; then the visit and their decisions are written at once.
-    plans = await _plans(db, store, site=site, session=shown, now=now)
+    plans = await _plans(db, store, site=site, session=shown, visit=visit, now=now)
     fenced = await visit_log.record_new_visit(
         db,
         visitor_id=visitor_id,
@@ -112,26 +117,32 @@ async def start_session(
             target = next(t for t in site.targets if t.id == target_id)
             assert target.pool is not None
             served = await pool_service.lease_again(
-                db, store, pool=target.pool, visit=_pool_visit(shown, target), now=now
+                db, store, pool=target.pool, visit=_pool_visit(shown, target, visit), now=now
             )
             plans[target_id] = replace(plan, served=served)
     return _numbers(site, shown, {t: p.served for t, p in plans.items()})
 
 
 async def _plans(
-    db: AsyncSession, store: PoolStore, *, site: SiteConfig, session: _Shown, now: datetime
+    db: AsyncSession,
+    store: PoolStore,
+    *,
+    site: SiteConfig,
+    session: _Shown,
+    visit: Visit,
+    now: datetime,
 ) -> dict[uuid.UUID, LeasePlan]:
     """What each pool decides for a new session (nothing written yet), by target."""
     plans = {}
     for target in site.targets:
         if target.pool is not None and session.consent:
             plans[target.id] = await pool_service.plan_lease(
-                db, store, pool=target.pool, visit=_pool_visit(session, target), now=now
+                db, store, pool=target.pool, visit=_pool_visit(session, target, visit), now=now
             )
     return plans
 
 
-def _pool_visit(session: _Shown, target: TargetConfig) -> PoolVisit:
+def _pool_visit(session: _Shown, target: TargetConfig, visit: Visit) -> PoolVisit:
     return PoolVisit(
         session_id=session.id,
         visitor_id=session.visitor_id,
@@ -139,6 +150,9 @@ def _pool_visit(session: _Shown, target: TargetConfig) -> PoolVisit:
         medium=session.medium,
         campaign=session.campaign,
         known=target.known,
+        client=visit.client,
+        limits=visit.limits,
+        refusal=visit.refusal,
     )
 
 
@@ -149,6 +163,7 @@ async def ping_session(
     site: SiteConfig,
     session_id: uuid.UUID,
     data: PingRequest | None = None,
+    visit: Visit | None = None,
     now: datetime,
 ) -> SessionAnswer:
     session = await repository.session(db, site_id=site.id, session_id=session_id)
@@ -162,7 +177,7 @@ async def ping_session(
         await _consent_given(db, site=site, session=session, data=data, now=now)
     session.last_seen_at = now
     shown = await _going_on(db, session, now=now)
-    return await _answer(db, store, site=site, session=shown, now=now)
+    return await _answer(db, store, site=site, session=shown, visit=visit, now=now)
 
 
 async def _consent_given(
@@ -272,6 +287,7 @@ async def _answer(
     *,
     site: SiteConfig,
     session: _Shown,
+    visit: Visit | None,
     now: datetime,
 ) -> SessionAnswer:
     """The numbers of a going session: a ping keeps its lease."""
@@ -289,6 +305,9 @@ async def _answer(
                 campaign=session.campaign,
                 now=now,
                 known=target.known,
+                client=visit.client if visit is not None else None,
+                limits=visit.limits if visit is not None else None,
+                refusal=visit.refusal if visit is not None else None,
             )
     return _numbers(site, session, served)
 

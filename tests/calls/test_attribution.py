@@ -22,6 +22,8 @@ BROWSER = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0 Safari/537.36"
 )
+# The snippet's requests come from the site's pages: only those get a dynamic number.
+ORIGIN = "https://shop.example"
 TARGET = "+74951234567"
 CALLER = "+79001234567"
 
@@ -63,7 +65,7 @@ class World:
         response = await self.anonymous.post(
             f"/t/{self.site['public_key']}/sessions",
             content=json.dumps(body),
-            headers={"User-Agent": BROWSER, "Content-Type": "text/plain"},
+            headers={"User-Agent": BROWSER, "Content-Type": "text/plain", "Origin": ORIGIN},
         )
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()

@@ -91,6 +91,9 @@ def serve(database_url: str, clock: ManualClock, *, with_worker: bool = False) -
         admin_token=SecretStr(ADMIN_TOKEN),
         secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=base,
+        # The world's visitors are told apart by X-Forwarded-For (one address and /24 each),
+        # as a proxy in front of the service would.
+        trusted_proxies="127.0.0.1",
     )
     # The world builders open many visits from one address within a simulated minute.
     limits = PublicLimits(per_address=Limit("tracker-ip", requests=100_000, window_s=60))

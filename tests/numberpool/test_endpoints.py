@@ -68,6 +68,13 @@ async def test_pool_health(app: FastAPI, client: AsyncClient, clock: ManualClock
         "peak_15min_sessions": 2,
         "busiest_hour_sessions": 2,
         "recommended_size_hourly_mean": 4,
+        "refused_sessions": {
+            "not_on_site": 0,
+            "not_a_browser": 0,
+            "address_cap": 0,
+            "network_cap": 0,
+            "rate_cap": 0,
+        },
     }
     clock.advance(hours=30)
     later = await client.get(f"/api/v1/sites/{site['id']}/pools/{pool.id}/health?hours=1")

@@ -11,8 +11,10 @@ from numberpool.store import (
     Closed,
     Exhausted,
     Lease,
+    LeaseOutcome,
     NeedsRebuild,
     NotHeld,
+    PingOutcome,
     PoolStats,
     PoolStore,
     Swept,
@@ -40,7 +42,7 @@ class Pool:
         self.now = T0 + timedelta(seconds=seconds)
         return self.now
 
-    async def lease(self, s: int, v: int | None = None) -> Lease | Exhausted | NeedsRebuild:
+    async def lease(self, s: int, v: int | None = None) -> LeaseOutcome:
         visitor = None if v is None else VISITORS[v]
         return await self.store.lease(
             self.id,
@@ -50,9 +52,7 @@ class Pool:
             now=self.now,
         )
 
-    async def ping(
-        self, s: int, v: int | None = None
-    ) -> Lease | Exhausted | NotHeld | NeedsRebuild:
+    async def ping(self, s: int, v: int | None = None) -> PingOutcome:
         visitor = None if v is None else VISITORS[v]
         return await self.store.ping(
             self.id,
