@@ -613,7 +613,11 @@ def overlapping_sightings(sightings: list[Sighting]) -> list[str]:
 
 def unlogged_sightings(sightings: list[Sighting], leases: list[LeaseRow]) -> list[str]:
     """Dynamic numbers a visitor was shown with no lease in the log covering the span: a call
-    to such a number could not be matched to the visit."""
+    to such a number could not be matched to the visit.
+
+    This is what catches a live lease handed out again (a rebuild that forgot it, say): the log
+    alone then looks tidy, as the new lease closes the older open row as of its own start less
+    the cooldown, but the first holder was still being shown the number after that end."""
     found = []
     for seen in sightings:
         covered = any(
