@@ -1,7 +1,9 @@
 """The raw-event store: every verified webhook kept exactly once, then folded into its call.
 
 Two steps: the raw event is committed first (one INSERT, on its own), so a bug in processing never
-loses a genuine event (it stays with its error, ready to be replayed).
+loses a genuine event (it stays with its error, ready to be replayed). A repeat of an event that
+is stored but was never folded in (the database went away between the two steps, and the PBX got
+no 2xx) is folded in then: the PBX's retry is the replay.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -49,6 +51,11 @@ _INSERT = {
     .returning(_EVENTS.c.id)
     for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_UNPROCESSED = select(_EVENTS.c.id).where(
+    _EVENTS.c.integration_id == bindparam("b_integration"),
+    _EVENTS.c.dedup_key == bindparam("b_key"),
+    _EVENTS.c.processed_at.is_(None),
+)
 _PROCESSED = (
     update(_EVENTS)
     .where(_EVENTS.c.id == bindparam("b_id"))
@@ -60,6 +67,15 @@ async def _insert(connection: AsyncConnection, values: dict[str, object]) -> boo
     """Insert unless this (integration, dedup key) is already stored; True if inserted."""
     statement = _INSERT[connection.dialect.name]
     return (await connection.execute(statement, values)).scalar_one_or_none() is not None
+
+
+async def _stored_unprocessed(
+    connection: AsyncConnection, values: dict[str, object]
+) -> uuid.UUID | None:
+    """The id of the stored copy of a repeated event if it was never folded into its call."""
+    params = {"b_integration": values["integration_id"], "b_key": values["dedup_key"]}
+    found: uuid.UUID | None = (await connection.execute(_UNPROCESSED, params)).scalar_one_or_none()
+    return found
 
 
 @asynccontextmanager
@@ -117,19 +133,25 @@ async def receive(
 ) -> tuple[int, int]:
     """Store the events once each and fold the new ones into their calls: (new, repeated)."""
     fresh: list[tuple[uuid.UUID, CallEvent]] = []
+    to_process: list[tuple[uuid.UUID, CallEvent]] = []
     async with _autocommit(engine) as connection:
         for event in events:
             values = _values(hook, request, dedup_key=event.dedup_key, now=now)
             values["provider_call_id"] = event.provider_call_id[:200]
             if await _insert(connection, values):
                 fresh.append((uuid.UUID(str(values["id"])), event))
+            elif (waiting := await _stored_unprocessed(connection, values)) is not None:
+                # Folding an event in twice is harmless (merges are idempotent, the outbox
+                # keeps one row per call and event), so a repeat racing the first copy's
+                # processing may fold it in too.
+                to_process.append((waiting, event))
         if not events:
             # A genuine notification we deliberately ignore (an outbound leg, a hold): kept too.
             digest = hashlib.sha256(request.body).hexdigest()
             values = _values(hook, request, dedup_key=f"ignored:{digest}", now=now)
             values["processed_at"] = now
             await _insert(connection, values)
-    for event_id, event in fresh:
+    for event_id, event in [*fresh, *to_process]:
         await process(
             sessionmaker,
             event_id=event_id,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
 from app.models import Call, PbxEvent
+from pbx_webhooks import inbox
 from pbx_webhooks.providers.generic import sign
 from tests.clock import ManualClock
 from tests.factories import create_pool, create_site
@@ -375,6 +376,59 @@ async def test_a_processing_failure_keeps_the_event_with_its_error_and_answers_2
         assert stored.error is not None
         assert "a bug in the merge" in stored.error
         assert await db.scalar(select(func.count()).select_from(Call)) == 0
+
+
+async def test_an_event_stored_but_never_processed_is_processed_when_the_pbx_sends_it_again(
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    number = pool_number(await world.visit())
+    body = json.dumps(
+        {
+            "event": "call.ended",
+            "call_id": "c-outage",
+            "caller": CALLER,
+            "called": number,
+            "timestamp": world.clock.now.isoformat(),
+            "status": "answered",
+            "duration": 40,
+        }
+    ).encode()
+    url = f"/hooks/pbx/{world.pbx['id']}"
+
+    def delivery() -> dict[str, str]:
+        ts = str(int(world.clock.now.timestamp()))
+        return {
+            "Content-Type": "application/json",
+            "webhook-id": "msg_outage",
+            "webhook-timestamp": ts,
+            "webhook-signature": sign(world.pbx["secret"], "msg_outage", ts, body),
+        }
+
+    async def database_gone(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionRefusedError("the database went away after the event was stored")
+
+    # PostgreSQL stops between the raw event's commit and its processing: even the error
+    # cannot be written, and the PBX gets no 2xx.
+    monkeypatch.setattr(inbox, "process", database_gone)
+    with pytest.raises(ConnectionRefusedError):
+        await world.anonymous.post(url, content=body, headers=delivery())
+    monkeypatch.undo()
+    async with sessionmaker() as db:
+        assert (await db.execute(select(PbxEvent.processed_at))).scalar_one() is None
+
+    # The PBX sends it again once we are back: the stored event must be folded in now.
+    world.clock.advance(seconds=30)
+    again = await world.anonymous.post(url, content=body, headers=delivery())
+
+    assert again.status_code == 200
+    assert again.json() == {"received": 0, "repeated": 1, "ignored": False}
+    async with sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(PbxEvent)) == 1
+        assert (await db.execute(select(PbxEvent.processed_at))).scalar_one() is not None
+        call = (await db.execute(select(Call))).scalar_one()
+        assert (call.provider_call_id, call.status, call.duration) == ("c-outage", "ended", 40)
 
 
 async def test_call_detail_shows_the_visitors_journey(world: World) -> None:
