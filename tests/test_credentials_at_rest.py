@@ -21,7 +21,7 @@ from app.models import CrmConnector, PbxIntegration
 from tests.conftest import TEST_SECRET_KEY
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-BEFORE_SEALING = "17cae49e0484"
+BEFORE_SEALING = "5b1e7c2a9d40"
 TABLES = ("pbx_integrations", "crm_connectors")
 
 

@@ -1,7 +1,7 @@
 """credentials at rest: the plaintext JSON credentials become Fernet tokens
 
 Revision ID: 5e2b7c91d4a0
-Revises: 17cae49e0484
+Revises: 5b1e7c2a9d40
 Create Date: 2026-12-03 11:45:00.000000+00:00
 
 The key is the process's keyring (configured by `callsource migrate` and the other commands),
@@ -21,7 +21,7 @@ from app.config import ConfigError, get_settings
 from app.kit import crypto
 
 revision: str = "5e2b7c91d4a0"
-down_revision: str | None = "17cae49e0484"
+down_revision: str | None = "5b1e7c2a9d40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
