@@ -106,6 +106,9 @@ class CrmHttp:
     # Past this moment the worker's lease on the delivery runs out: defer rather than wait.
     deadline: datetime | None = None
     timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(10.0, connect=5.0))
+    # At most this many requests through this object (None: no cap); the next one fails
+    # without going out. Bounds what one unauthenticated webhook can make us send.
+    max_requests: int | None = None
     last: Exchange = field(default_factory=Exchange)
 
     async def request(
@@ -123,6 +126,10 @@ class CrmHttp:
 
         `write`: the request creates something, so a timeout leaves its outcome unknown.
         """
+        if self.max_requests is not None and self.last.requests >= self.max_requests:
+            raise CrmFailure(
+                f"not sent: this exchange may make {self.max_requests} requests", created=False
+            )
         await self._wait_for_slot()
         self.last.requests += 1
         started = time.perf_counter()
