@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from app.deps import Now
 from app.exceptions import AppError, NotFound, TooManyRequests
 from app.kit.http import read_body
+from app.kit.outbound import OutboundPolicy, outbound_client
 from app.models import CrmConnector
 from app.ratelimit import Limit, RateLimiter
 from crm_push import deals, deals_sync, repository
@@ -74,7 +75,8 @@ async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: N
     deal_ids = named[:MAX_DEALS_PER_HOOK]
     install_log_redaction()
     clock = request.app.state.clock
-    async with httpx.AsyncClient() as http:
+    policy = OutboundPolicy.parse(request.app.state.settings.outbound_allow)
+    async with outbound_client(policy) as http:
         crm = CrmHttp(
             client=http,
             clock=clock,
