@@ -108,6 +108,7 @@ def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import allow_own_inbox
     from app.kit.secrets import new_admin_token
 
     settings = get_settings()
@@ -125,6 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if "public_url" not in settings.model_fields_set:
         # Snippet and webhook URLs must point where this demo actually listens.
         settings = settings.model_copy(update={"public_url": base})
+    settings = allow_own_inbox(settings)
     if settings.is_sqlite:
         migrations.upgrade(settings.database_url)
     site = asyncio.run(_seed_demo(settings))

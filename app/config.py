@@ -8,6 +8,8 @@ from functools import lru_cache
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.kit.outbound import OutboundPolicy
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./callsource.db"
 
 # Values people paste from examples; a token like these would let anyone in.
@@ -95,6 +97,12 @@ class Settings(BaseSettings):
         if value.strip().lower() not in ("text", "json"):
             raise ValueError(f"must be text or json, not {value!r}")
         return value.strip().lower()
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: str) -> str:
+        OutboundPolicy.parse(value)  # ValueError names the entry that is neither
+        return value
 
     @field_validator("admin_token", "secret_key", "metrics_token", "smtp_url", mode="before")
     @classmethod

@@ -4,10 +4,12 @@ and a webhook CRM connector that delivers leads to the dashboard's demo CRM inbo
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+from app.kit.outbound import OutboundPolicy
 from app.models import Site
 from app.numbers import service as numbers_service
 from app.numbers.schemas import PoolCreate, StaticNumberCreate
@@ -28,6 +30,22 @@ DEMO_OFFLINE_NUMBER = ("+7 495 000-02-01", "spring-flyers")
 DEMO_INBOX_PATH = "/demo/crm-inbox/hook"
 
 
+def own_address(public_url: str) -> str:
+    """`host:port` of the demo's own server, where its CRM inbox listens."""
+    parts = urlsplit(public_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "127.0.0.1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def allow_own_inbox(settings: Settings) -> Settings:
+    """The demo's settings with its own address (and only that port) on the outbound
+    allow-list, so the CRM worker may deliver to the demo inbox on loopback."""
+    entries = [e for e in settings.outbound_allow.split(",") if e.strip()]
+    entries.append(own_address(settings.public_url))
+    return settings.model_copy(update={"outbound_allow": ",".join(entries)})
+
+
 async def find_demo_site(db: AsyncSession) -> Site | None:
     return await sites_repository.get_by_name(db, DEMO_SITE_NAME)
 
@@ -46,7 +64,9 @@ async def ensure_demo_crm(
             return False
     base = public_url or get_settings().public_url
     data = WebhookCreate(kind="webhook", name="Demo CRM inbox", url=base + DEMO_INBOX_PATH)
-    await crm_service.create_connector(db, site, data, now=now)
+    # The inbox is the demo's own address: allowed for this connector whatever the list says.
+    outbound = OutboundPolicy.parse(own_address(base))
+    await crm_service.create_connector(db, site, data, now=now, outbound=outbound)
     return True
 
 

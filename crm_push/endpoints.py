@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import AdminOnly, DbSession, Now
+from app.deps import AdminOnly, AppSettings, DbSession, Now
+from app.kit.outbound import OutboundPolicy
 from app.models import Call, CrmConnector, Deal
 from app.sites import service as sites_service
 from crm_push import deals, deliveries, service
@@ -39,10 +40,11 @@ def _out(connector: CrmConnector) -> CrmConnectorOut:
 
 @admin_router.post("", status_code=status.HTTP_201_CREATED, response_model=CrmConnectorCreated)
 async def create_connector(
-    site_id: uuid.UUID, data: CrmConnectorCreate, db: DbSession, now: Now
+    site_id: uuid.UUID, data: CrmConnectorCreate, db: DbSession, now: Now, settings: AppSettings
 ) -> CrmConnectorCreated:
     site = await sites_service.get_active_site(db, site_id)
-    connector = await service.create_connector(db, site, data, now=now)
+    outbound = OutboundPolicy.parse(settings.outbound_allow)
+    connector = await service.create_connector(db, site, data, now=now, outbound=outbound)
     secret = connector.credentials.get("secret") if connector.kind == "webhook" else None
     return CrmConnectorCreated(**_out(connector).model_dump(), secret=secret)
 
@@ -65,9 +67,19 @@ async def get_connector(
 
 @admin_router.patch("/{connector_id}", response_model=CrmConnectorOut)
 async def update_connector(
-    site_id: uuid.UUID, connector_id: uuid.UUID, data: CrmConnectorUpdate, db: DbSession
+    site_id: uuid.UUID,
+    connector_id: uuid.UUID,
+    data: CrmConnectorUpdate,
+    db: DbSession,
+    settings: AppSettings,
 ) -> CrmConnectorOut:
-    row = await service.update_connector(db, site_id=site_id, connector_id=connector_id, data=data)
+    row = await service.update_connector(
+        db,
+        site_id=site_id,
+        connector_id=connector_id,
+        data=data,
+        outbound=OutboundPolicy.parse(settings.outbound_allow),
+    )
     return _out(row)
 
 

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 REDACTED = "[redacted]"
-EXCERPT_CHARS = 300
+# A CRM's answer is shown (API, dashboard) and stored only as a short status line: what it
+# said beyond this is its own to log, not ours to echo back.
+EXCERPT_CHARS = 100
 
 _PATTERNS = (
     # Bitrix24 incoming webhooks: /rest/<user id>/<secret>/...

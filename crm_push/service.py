@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import InvalidField, NotFound
+from app.kit.outbound import OutboundPolicy, OutboundRefused
 from app.kit.secrets import new_webhook_secret
 from app.models import CrmConnector, Site
 from crm_push import repository
@@ -45,9 +46,34 @@ def _config_and_credentials(data: CrmConnectorCreate) -> tuple[dict[str, Any], d
             return config, {"secret": new_webhook_secret()}
 
 
+def _address_field(data: CrmConnectorCreate) -> tuple[str, str]:
+    """The field naming where the connector connects, and its URL."""
+    match data:
+        case AmoCrmCreate():
+            return "base_url", data.base_url
+        case Bitrix24Create():
+            return "webhook_url", data.webhook_url.get_secret_value()
+        case WebhookCreate():
+            return "url", data.url
+
+
+async def check_address(outbound: OutboundPolicy, field: str, url: str) -> None:
+    """422 naming the field when the URL points where connectors may not connect."""
+    try:
+        await outbound.check_url(url)
+    except OutboundRefused as refused:
+        raise InvalidField(field, refused.reason) from None
+
+
 async def create_connector(
-    db: AsyncSession, site: Site, data: CrmConnectorCreate, *, now: datetime
+    db: AsyncSession,
+    site: Site,
+    data: CrmConnectorCreate,
+    *,
+    now: datetime,
+    outbound: OutboundPolicy,
 ) -> CrmConnector:
+    await check_address(outbound, *_address_field(data))
     config, credentials = _config_and_credentials(data)
     connector = CrmConnector(
         id=uuid.uuid4(),
@@ -80,7 +106,12 @@ async def list_connectors(
 
 
 async def update_connector(
-    db: AsyncSession, *, site_id: uuid.UUID, connector_id: uuid.UUID, data: CrmConnectorUpdate
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    connector_id: uuid.UUID,
+    data: CrmConnectorUpdate,
+    outbound: OutboundPolicy,
 ) -> CrmConnector:
     connector = await get_connector(db, site_id=site_id, connector_id=connector_id)
     if data.name is not None:
@@ -97,6 +128,8 @@ async def update_connector(
     for field in rotated:
         if field not in _CREDENTIALS[connector.kind]:
             raise InvalidField(field, f"a {connector.kind} connector has no {field}")
+    if "webhook_url" in rotated:
+        await check_address(outbound, "webhook_url", rotated["webhook_url"])
     if rotated:
         # A new dict: JSON columns do not track in-place changes.
         connector.credentials = {**connector.credentials, **rotated}

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from app.kit.clock import Clock
+from app.kit.outbound import OutboundRefused
 from crm_push.ratelimit import Rate, RateLimiter
 from crm_push.redaction import excerpt
 from crm_push.retry import parse_retry_after
@@ -26,6 +27,8 @@ SleepUntil = Callable[[datetime], Awaitable[None]]
 # retry the dead delivery from the API). 401/403 are not here: a token gets renewed, and
 # amoCRM answers 403 for a while after too many requests.
 PERMANENT_STATUSES = frozenset({400, 404, 405, 410, 413, 415, 422})
+# A failure we describe ourselves (cannot connect, refused address) is kept up to this long.
+OWN_MESSAGE_CHARS = 300
 # Longest we wait for a rate-limit slot before deferring the delivery instead.
 MAX_RATE_WAIT_S = 60.0
 
@@ -46,6 +49,7 @@ class CrmFailure(Exception):
         retry_after_s: float | None = None,
         permanent: bool = False,
         gone: bool = False,
+        refused: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,6 +59,8 @@ class CrmFailure(Exception):
         self.permanent = permanent
         # The receiver asked us to stop (Standard Webhooks: 410 disables the endpoint).
         self.gone = gone
+        # The outbound policy refused its address: nothing was sent.
+        self.refused = refused
 
 
 class RateDeferred(Exception):
@@ -106,6 +112,9 @@ class CrmHttp:
     # Past this moment the worker's lease on the delivery runs out: defer rather than wait.
     deadline: datetime | None = None
     timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(10.0, connect=5.0))
+    # At most this many requests through this object (None: no cap); the next one fails
+    # without going out. Bounds what one unauthenticated webhook can make us send.
+    max_requests: int | None = None
     last: Exchange = field(default_factory=Exchange)
 
     async def request(
@@ -123,6 +132,10 @@ class CrmHttp:
 
         `write`: the request creates something, so a timeout leaves its outcome unknown.
         """
+        if self.max_requests is not None and self.last.requests >= self.max_requests:
+            raise CrmFailure(
+                f"not sent: this exchange may make {self.max_requests} requests", created=False
+            )
         await self._wait_for_slot()
         self.last.requests += 1
         started = time.perf_counter()
@@ -138,6 +151,10 @@ class CrmHttp:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the CRM.
+            if isinstance(exc.__cause__, OutboundRefused):
+                # The address is not one we connect to: only a change of configuration helps.
+                message = f"refused: {exc.__cause__.reason}"
+                raise self._failure(message, created=False, refused=True) from exc
             raise self._failure(f"cannot connect: {_describe(exc)}", created=False) from exc
         except httpx.TimeoutException as exc:
             raise self._failure(
@@ -159,7 +176,9 @@ class CrmHttp:
     def status_failure(self, reply: Reply, *, write: bool, detail: str = "") -> CrmFailure:
         status = reply.status_code
         retry_after = parse_retry_after(reply.headers.get("retry-after"), now=self.clock())
-        message = f"HTTP {status}" + (f" {detail}" if detail else "") + f": {self.last.excerpt}"
+        # A status line: the code, its reason, and the start of the (redacted) answer.
+        line = f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".rstrip()
+        message = line + (f" {detail}" if detail else "") + f": {self.last.excerpt}"
         if status == 429:
             # Refused before doing anything: a rate limit.
             return CrmFailure(message, status_code=status, created=False, retry_after_s=retry_after)
@@ -182,11 +201,12 @@ class CrmHttp:
     def excerpt(self, text: str) -> str:
         return excerpt(text, self.secrets)
 
-    def _failure(self, message: str, *, created: bool | None) -> CrmFailure:
-        message = self.excerpt(message)
+    def _failure(self, message: str, *, created: bool | None, refused: bool = False) -> CrmFailure:
+        # Our own words, not the CRM's answer: longer than an excerpt, still redacted.
+        message = excerpt(message, self.secrets, limit=OWN_MESSAGE_CHARS)
         self.last.status_code = None
         self.last.excerpt = message
-        return CrmFailure(message, created=created)
+        return CrmFailure(message, created=created, permanent=refused, refused=refused)
 
     async def _wait_for_slot(self) -> None:
         if self.limiter is None or self.rate is None:

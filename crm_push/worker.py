@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.clock import Clock, utcnow
+from app.kit.outbound import OutboundPolicy, outbound_client
 from app.kit.phones import is_identifiable
 from crm_push import deals_sync, dispatch
 from crm_push.connectors import get_connector
@@ -220,12 +221,14 @@ async def open_worker(
     clock: Clock = utcnow,
     config: WorkerConfig | None = None,
 ) -> AsyncIterator[Worker]:
-    """A worker with its HTTP client and rate limiter (Redis when configured), closed after."""
+    """A worker with its HTTP client (guarded by CALLSOURCE_OUTBOUND_ALLOW's policy) and rate
+    limiter (Redis when configured), closed after."""
     config = config or WorkerConfig()
     limiter = create_rate_limiter(settings.redis_url)
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
-        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
+        policy = OutboundPolicy.parse(settings.outbound_allow)
+        async with outbound_client(policy, limits=limits) as http:
             yield Worker(sessionmaker, http=http, limiter=limiter, config=config, clock=clock)
     finally:
         await limiter.close()

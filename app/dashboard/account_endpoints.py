@@ -79,7 +79,7 @@ async def setup(
     except AppError as exc:
         context = {"error": exc.detail, "email": email}
         return render(request, "setup.html", context, status_code=exc.status_code)
-    web.sign_in(request, user.id, user.password_hash)
+    web.sign_in(request, user)
     return redirect("/")
 
 
@@ -106,12 +106,15 @@ async def login(
     if user is None:
         context = {"error": "Wrong e-mail or password.", "email": email, "next": safe_next(next)}
         return render(request, "login.html", context, status_code=401)
-    web.sign_in(request, user.id, user.password_hash)
+    web.sign_in(request, user)
     return redirect(safe_next(next))
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: DbSession, account: MaybeAccount) -> Response:
+    if account is not None:
+        # Ends the account's sessions on the server: a copy of this cookie opens nothing now.
+        await service.end_sessions(db, account.user)
     web.sign_out(request)
     return redirect("/login")
 
@@ -146,7 +149,7 @@ async def change_password(
         response.status_code = exc.status_code
         return response
     # The old session's fingerprint no longer matches: sign this one in again with the new.
-    web.sign_in(page.request, page.account.user.id, page.account.user.password_hash)
+    web.sign_in(page.request, page.account.user)
     return redirect("/account?notice=password-changed")
 
 

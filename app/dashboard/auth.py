@@ -3,7 +3,9 @@
 The cookie is signed (not encrypted) with a key derived from the admin token, so there is no
 extra secret to configure and rotating the admin token signs everybody out. It carries no
 secret of its own: the user id, the CSRF token of the session and a fingerprint of the
-password hash, so that changing a password ends the sessions opened with the old one.
+password hash and the account's session generation, so that changing a password ends the
+sessions opened with the old one and signing out ends them on the server (a copy of the cookie
+replayed after sign-out opens nothing).
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def fingerprint(password_hash: str, key: bytes) -> str:
-    """A short keyed digest of the password hash: changes when the password does."""
-    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:16]
+def fingerprint(password_hash: str, generation: int, key: bytes) -> str:
+    """A short keyed digest of the password hash and the session generation: changes when the
+    password does and when the account signs out."""
+    message = f"{generation}:{password_hash}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
 
 
 def new_csrf_token() -> str:

@@ -21,6 +21,7 @@ from app.dashboard.service import require_admin
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.exceptions import InvalidField
+from app.kit.outbound import OutboundPolicy
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import From, To
 from crm_push import deliveries as deliveries_service
@@ -188,7 +189,10 @@ async def create_crm_webhook(
         raise InvalidField(
             "url", str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         ) from exc
-    connector = await crm_service.create_connector(at.db, at.site, data, now=at.now)
+    outbound = OutboundPolicy.parse(at.page.settings.outbound_allow)
+    connector = await crm_service.create_connector(
+        at.db, at.site, data, now=at.now, outbound=outbound
+    )
     created = {"what": "CRM webhook", "url": url, "secret": connector.credentials["secret"]}
     return await _integrations(at, created=created)
 

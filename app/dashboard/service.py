@@ -99,6 +99,7 @@ async def create_user(
         created_at=now,
         last_login_at=None,
         disabled_at=None,
+        session_generation=0,
     )
     repository.add_user(db, user)
     await db.flush()
@@ -202,6 +203,12 @@ async def set_disabled(
     user.disabled_at = now if disabled else None
     await db.flush()
     return user
+
+
+async def end_sessions(db: AsyncSession, user: User) -> None:
+    """Every session cookie issued to the account stops opening anything (sign-out)."""
+    user.session_generation += 1
+    await db.flush()
 
 
 async def change_password(db: AsyncSession, *, user: User, current: str, new: str) -> None:

@@ -28,7 +28,7 @@ from app.dashboard.service import Account
 from app.dashboard.templating import environment
 from app.deps import DbSession, Now
 from app.exceptions import AppError
-from app.models import Site
+from app.models import Site, User
 
 # script-src 'self' only: no inline script anywhere, so an injected one cannot run.
 CSP = (
@@ -176,9 +176,9 @@ async def optional_account(request: Request, db: DbSession) -> Account | None:
         return None
     found = await service.account(db, user_id=session.user_id)
     if found is None or session.auth != auth.fingerprint(
-        found.user.password_hash, _codec(request).key
+        found.user.password_hash, found.user.session_generation, _codec(request).key
     ):
-        # Deleted, disabled, or the password changed since: this session is over.
+        # Deleted, disabled, signed out or the password changed since: this session is over.
         store_session(request, SessionData.anonymous())
         return None
     return found
@@ -195,12 +195,10 @@ async def required_account(
     raise Redirect("/login?next=" + quote(target, safe=""))
 
 
-def sign_in(request: Request, account_user_id: uuid.UUID, password_hash: str) -> None:
+def sign_in(request: Request, user: User) -> None:
     session = load_session(request)
-    store_session(
-        request,
-        session.signed_in(account_user_id, auth.fingerprint(password_hash, _codec(request).key)),
-    )
+    proof = auth.fingerprint(user.password_hash, user.session_generation, _codec(request).key)
+    store_session(request, session.signed_in(user.id, proof))
 
 
 def sign_out(request: Request) -> None:

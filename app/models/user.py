@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
@@ -24,3 +24,6 @@ class User(UUIDPrimaryKey, Base):
     last_login_at: Mapped[datetime | None]
     # A disabled account keeps its row (who did what) but cannot sign in.
     disabled_at: Mapped[datetime | None]
+    # Part of every session cookie's fingerprint: signing out bumps it, which ends on the
+    # server every session the account holds (a stolen copy of the cookie included).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

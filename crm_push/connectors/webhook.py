@@ -76,7 +76,8 @@ class SignedWebhook:
                 "POST", str(job.connector.config["url"]), write=True, content=body, headers=headers
             )
         except CrmFailure as failure:
-            # A receiver's 4xx is often a deploy in progress: retry everything but 410 Gone.
-            failure.permanent = failure.gone
+            # A receiver's 4xx is often a deploy in progress: retry everything but 410 Gone
+            # (and an address we refuse to connect to, which only configuration changes).
+            failure.permanent = failure.gone or failure.refused
             raise
         return Created(external_id=None)

@@ -17,6 +17,8 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.kit.outbound import OutboundPolicy, outbound_client
 from app.models import Call, OutboxDelivery
 from crm_push.outbox import enqueue_for_call
 from crm_push.ratelimit import MemoryRateLimiter, RateLimiter
@@ -60,9 +62,19 @@ async def crm(clock: ManualClock) -> AsyncIterator[FakeCrmServer]:
         await server.stop()
 
 
+# The stand-in CRMs listen on loopback, which connectors reach only when it is allowed.
+STAND_IN_ALLOW = "127.0.0.1,::1"
+
+
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"outbound_allow": STAND_IN_ALLOW})
+
+
+@pytest.fixture
+async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The worker's client as `open_worker` makes it: guarded by the outbound policy."""
+    async with outbound_client(OutboundPolicy.parse(settings.outbound_allow)) as client:
         yield client
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.demo import allow_own_inbox
 from app.main import create_app
 from app.models import Base
 from app.ratelimit import Limit, PublicLimits
@@ -85,15 +86,18 @@ class Live:
 def serve(database_url: str, clock: ManualClock, *, with_worker: bool = False) -> Iterator[Live]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        database_url=database_url,
-        redis_url="",
-        admin_token=SecretStr(ADMIN_TOKEN),
-        secret_key=SecretStr(TEST_SECRET_KEY),
-        public_url=base,
-        # The world's visitors are told apart by X-Forwarded-For (one address and /24 each),
-        # as a proxy in front of the service would.
-        trusted_proxies="127.0.0.1",
+    # As `callsource demo` does: its CRM worker may deliver to its own inbox on loopback.
+    settings = allow_own_inbox(
+        Settings(
+            database_url=database_url,
+            redis_url="",
+            admin_token=SecretStr(ADMIN_TOKEN),
+            secret_key=SecretStr(TEST_SECRET_KEY),
+            public_url=base,
+            # The world's visitors are told apart by X-Forwarded-For (one address and /24 each),
+            # as a proxy in front of the service would.
+            trusted_proxies="127.0.0.1",
+        )
     )
     # The world builders open many visits from one address within a simulated minute.
     limits = PublicLimits(per_address=Limit("tracker-ip", requests=100_000, window_s=60))

@@ -6,8 +6,9 @@ import time
 import uuid
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
 from app.dashboard import (
     account_endpoints,
@@ -137,6 +138,31 @@ async def test_setup_then_sign_in_by_email_in_any_case(visitor: AsyncClient) -> 
         data={"csrf_token": token, "email": " Admin@Shop.Example ", "password": PASSWORD},
     )
     assert response.status_code == 303
+
+
+async def test_signing_out_ends_the_session_on_the_server(
+    visitor: AsyncClient, app: FastAPI
+) -> None:
+    await _setup(visitor)
+    stolen = visitor.cookies[auth.COOKIE_NAME]
+    token = await _form(visitor, "/")
+    assert (await visitor.post("/logout", data={"csrf_token": token})).status_code == 303
+
+    # The cookie as it was before signing out, replayed from elsewhere, opens nothing.
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="https://testserver") as replay:
+        replay.cookies.set(auth.COOKIE_NAME, stolen)
+        response = await replay.get("/account")
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+
+    # Signing in again opens a session that works.
+    token = await _form(visitor, "/login")
+    response = await visitor.post(
+        "/login", data={"csrf_token": token, "email": ADMIN_EMAIL, "password": PASSWORD}
+    )
+    assert response.status_code == 303
+    assert (await visitor.get("/account")).status_code == 200
 
 
 async def test_pages_carry_security_headers(visitor: AsyncClient) -> None:
