@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.exceptions import AppError
+from app.outages import install_outage_handlers
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -54,3 +55,4 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    install_outage_handlers(app)
