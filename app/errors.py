@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from app.exceptions import AppError
+from app.outages import install_outage_handlers
 
 log = logging.getLogger("callsource.http")
 
@@ -77,3 +78,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    install_outage_handlers(app)

@@ -6,7 +6,9 @@ its integration on every event; they change a few times a month. A snapshot is k
 - in this process, any committed change to a configuration table (through an ORM session, by
   unit of work or bulk statement) drops every snapshot at once, so the admin API and the
   dashboard see their change on the very next request;
-- other processes (several workers, several hosts) pick a change up within `ttl_s`.
+- other processes (several workers, several hosts) pick a change up within `ttl_s`;
+- while the database is unreachable, the last copy is served however old it is: a site keeps
+  showing its source-level and target numbers through an outage.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.models import CrmConnector, PbxIntegration, Pool, Site, TargetNumber, TrackingNumber
+from app.outages import is_database_outage
 
 TTL_S = 5.0
 MAX_KEYS = 10_000
@@ -45,7 +48,12 @@ class SnapshotCache(Generic[_Key, _Value]):
         if entry is not None and now - entry[0] < self._ttl_s and entry[1] == _changes.seen:
             return entry[2]
         version = _changes.seen  # read before loading: a change committed meanwhile reloads
-        value = await load()
+        try:
+            value = await load()
+        except Exception as exc:
+            if entry is not None and is_database_outage(exc):
+                return entry[2]
+            raise
         if len(self._entries) >= MAX_KEYS:
             self._entries.clear()  # a flood of made-up keys must not grow the process
         self._entries[key] = (now, version, value)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from app.calls import service as calls_service
 from app.kit.text import storable
 from app.models import PbxEvent
+from app.outages import is_database_outage
 from pbx_webhooks.events import CallEvent, InboundRequest
 from pbx_webhooks.integrations import Hook
 
@@ -185,6 +186,11 @@ async def process(
             await connection.execute(_PROCESSED, {"b_id": event_id, "b_at": now, "b_call": call_id})
             await db.commit()
     except Exception as exc:
+        if is_database_outage(exc):
+            # The database went away after the event was stored: no error can be written
+            # either. The PBX is answered 503 and retries; the stored event, still
+            # unprocessed, waits for `callsource pbx replay`.
+            raise
         # Our failure, not the PBX's: the event is stored and answered 200; it waits, with its
         # error, for a replay once the cause is fixed.
         log.exception("processing PBX event %s failed", event_id)

@@ -40,7 +40,7 @@ from crm_push.outbox import idempotency_key
 from pbx_webhooks.providers.generic import sign
 from tests.cli_processes import CLI, cli_env, free_port
 from tests.crm_push.fake_crm import FakeCrm, FakeCrmServer
-from tests.private_services import PrivatePostgres, PrivateRedis, require_private_services
+from tests.fault_services import PrivatePostgres, PrivateRedis, require_private_services
 
 pytestmark = pytest.mark.slow
 

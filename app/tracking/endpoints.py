@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import session_scope
 from app.deps import DbSession
 from app.exceptions import AppError, InvalidField, NotFound, TooManyRequests
+from app.outages import is_database_outage, log_outage, unavailable
 from app.ratelimit import PublicLimits, RateLimiter
 from app.tracking import http, service
 from app.tracking.bots import is_bot
@@ -134,9 +135,18 @@ def _visit(request: Request, site: SiteConfig) -> service.Visit:
 async def start_session(public_key: str, request: Request) -> JSONResponse:
     async with _public_call(request, public_key) as call:
         data = _parse(SessionRequest, await http.read_json_body(request))
-        answer = await service.start_session(
-            call.db, call.store, site=call.site, data=data, visit=call.visit, now=call.now
-        )
+        try:
+            answer = await service.start_session(
+                call.db, call.store, site=call.site, data=data, visit=call.visit, now=call.now
+            )
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+            # The visit cannot be recorded, but the page can still show the numbers of its
+            # source, from the site's snapshot, rather than nothing.
+            await call.db.rollback()
+            log_outage(request, exc, answered="200 without recording the visit")
+            answer = service.unrecorded_session(site=call.site, data=data)
     return _json(answer, call.cors)
 
 
@@ -148,15 +158,24 @@ async def start_session(public_key: str, request: Request) -> JSONResponse:
 async def ping_session(public_key: str, session_id: uuid.UUID, request: Request) -> JSONResponse:
     async with _public_call(request, public_key) as call:
         data = _parse(PingRequest, await http.read_json_body(request))
-        answer = await service.ping_session(
-            call.db,
-            call.store,
-            site=call.site,
-            session_id=session_id,
-            data=data,
-            visit=call.visit,
-            now=call.now,
-        )
+        try:
+            answer = await service.ping_session(
+                call.db,
+                call.store,
+                site=call.site,
+                session_id=session_id,
+                data=data,
+                visit=call.visit,
+                now=call.now,
+            )
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+            # Without the session its source is unknown: a 503 (the snippet's "no answer")
+            # keeps the numbers the page shows until the next ping.
+            await call.db.rollback()
+            log_outage(request, exc)
+            raise unavailable() from exc
     return _json(answer, call.cors)
 
 

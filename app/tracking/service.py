@@ -123,6 +123,18 @@ async def start_session(
     return _numbers(site, shown, {t: p.served for t, p in plans.items()})
 
 
+def unrecorded_session(*, site: SiteConfig, data: SessionRequest) -> SessionAnswer:
+    """The answer while the database is unreachable: the numbers of the visit's source (from
+    the site's snapshot), under a session id that is recorded nowhere. Its first ping after
+    the outage is a 404, on which the snippet starts a session that is recorded."""
+    touch = classify(data.url, data.referrer, site_domains=site.domains)
+    visitor_id = data.visitor_id if data.consent else None
+    shown = _Shown(
+        uuid.uuid4(), visitor_id, data.consent, touch.source, touch.medium, touch.campaign
+    )
+    return _numbers(site, shown, {})
+
+
 async def _plans(
     db: AsyncSession,
     store: PoolStore,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
 from app.numbers.source_rules import SourceRule, live_rules
+from app.outages import is_database_outage
 from app.snapshots import SnapshotCache
 from numberpool.service import KnownNumbers
 
@@ -57,7 +58,18 @@ class SiteConfigCache:
 
     async def get(self, db: AsyncSession, public_key: str) -> SiteConfig | None:
         """The site's snapshot, or None when no site has this key."""
-        return await self._snapshots.get(public_key, lambda: load(db, public_key))
+        return await self._snapshots.get(public_key, lambda: _load_or_roll_back(db, public_key))
+
+
+async def _load_or_roll_back(db: AsyncSession, public_key: str) -> SiteConfig | None:
+    try:
+        return await load(db, public_key)
+    except Exception as exc:
+        if is_database_outage(exc):
+            # The snapshot may answer from its last copy; the request's session must then be
+            # usable (and committable) again.
+            await db.rollback()
+        raise
 
 
 async def load(db: AsyncSession, public_key: str) -> SiteConfig | None:

@@ -7,7 +7,6 @@ import asyncio
 import random
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from numberpool.store import PoolStore
 from tests.backends import IN_CI
 from tests.numberpool.conftest import T0, PoolSetup, create_pool, create_session
 from tests.numberpool.logcheck import assert_no_overlap
+from tests.private_services import PrivateRedis
 
 FALLBACK_BUDGET_S = 0.2
 
@@ -144,58 +144,6 @@ async def test_losing_the_store_mid_run_never_double_leases(
 
 
 # --- a Redis server of the test's own, to restart -----------------------------------------
-
-
-class PrivateRedis:
-    """redis-server on a free port, started and stopped by this test only (by its pid)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-                "--dbfilename",
-                "dump.rdb",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 async def reconnected(store: RedisStore) -> None:
