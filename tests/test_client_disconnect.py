@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.cli_processes import CLI, cli_env, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 TOKEN = "disconnect-test-token-0123456789abcdef"
 
@@ -23,7 +24,7 @@ def test_a_client_hanging_up_mid_body_is_one_warning(tmp_path: Path) -> None:
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN),
+        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

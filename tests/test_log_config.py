@@ -14,6 +14,7 @@ import pytest
 
 from app.log_config import JsonFormatter
 from tests.cli_processes import CLI, cli_env, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 TOKEN = "log-config-test-token-0123456789abcdef"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
@@ -43,7 +44,11 @@ def _serve_and_log(tmp_path: object, log_format: str) -> list[str]:
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
         cwd=str(tmp_path),
-        env=cli_env(CALLSOURCE_ADMIN_TOKEN=TOKEN, CALLSOURCE_LOG_FORMAT=log_format),
+        env=cli_env(
+            CALLSOURCE_ADMIN_TOKEN=TOKEN,
+            CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY,
+            CALLSOURCE_LOG_FORMAT=log_format,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,  # uvicorn's access lines go to stdout, the others to stderr
         text=True,

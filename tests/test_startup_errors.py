@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_processes import CLI, cli_env, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 TOKEN = "startup-test-token-0123456789abcdef"
 PASSWORD = "s3cret-pw-never-logged"
@@ -20,7 +21,11 @@ def _run(command: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, command],
         cwd=cwd,
-        env=cli_env(CALLSOURCE_DATABASE_URL=url, CALLSOURCE_ADMIN_TOKEN=TOKEN),
+        env=cli_env(
+            CALLSOURCE_DATABASE_URL=url,
+            CALLSOURCE_ADMIN_TOKEN=TOKEN,
+            CALLSOURCE_SECRET_KEY=TEST_SECRET_KEY,
+        ),
         capture_output=True,
         text=True,
         timeout=60,

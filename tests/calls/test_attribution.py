@@ -410,10 +410,11 @@ async def test_an_event_stored_but_never_processed_is_processed_when_the_pbx_sen
         raise ConnectionRefusedError("the database went away after the event was stored")
 
     # PostgreSQL stops between the raw event's commit and its processing: even the error
-    # cannot be written, and the PBX gets no 2xx.
+    # cannot be written, and the PBX gets a 503 to retry on.
     monkeypatch.setattr(inbox, "process", database_gone)
-    with pytest.raises(ConnectionRefusedError):
-        await world.anonymous.post(url, content=body, headers=delivery())
+    refused = await world.anonymous.post(url, content=body, headers=delivery())
+    assert refused.status_code == 503
+    assert "retry-after" in refused.headers
     monkeypatch.undo()
     async with sessionmaker() as db:
         assert (await db.execute(select(PbxEvent.processed_at))).scalar_one() is None

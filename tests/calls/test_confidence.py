@@ -12,7 +12,7 @@ from httpx import AsyncClient
 
 from app.calls import attribution as bands
 from tests.calls.stores import settings  # noqa: F401 (the app on both pool stores)
-from tests.calls.test_attribution import BROWSER, World, pool_number
+from tests.calls.test_attribution import BROWSER, ORIGIN, World, pool_number
 from tests.clock import ManualClock
 
 
@@ -25,7 +25,7 @@ async def ping(world: World, visit: dict[str, Any]) -> None:
     response = await world.anonymous.post(
         f"/t/{world.site['public_key']}/sessions/{visit['session_id']}/ping",
         content=json.dumps({}),
-        headers={"User-Agent": BROWSER, "Content-Type": "text/plain"},
+        headers={"User-Agent": BROWSER, "Content-Type": "text/plain", "Origin": ORIGIN},
     )
     assert response.status_code == 200, response.text
     assert pool_number(response.json()) == pool_number(visit)
