@@ -4,19 +4,16 @@ PGPASSWORD; this is tested against a PostgreSQL of the test's own that asks for 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.cli_processes import CLI, ROOT, cli_env, free_port
+from tests.cli_processes import CLI, ROOT, cli_env
+from tests.private_services import PrivatePostgres, require_private_postgres
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "p@ss:w/rd%40?#"
 
 
@@ -44,39 +41,9 @@ def test_compose_requires_the_public_url() -> None:
 @pytest.fixture(scope="module")
 def password_postgres() -> Iterator[int]:
     """A PostgreSQL of our own that takes user `callsource` with PASSWORD only (scram)."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL 15 binaries are not installed")
-    # Not under pytest's tmp_path: PostgreSQL refuses to run as root, and its user cannot
-    # enter root's private temporary folders.
-    root = Path(tempfile.mkdtemp(prefix="callsource-pg-"))
-    data = root / "data"
-    password_file = root / "password"
-    password_file.write_text(PASSWORD)
-    runas: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(password_file, "postgres")
-        runas = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*runas, str(PG_BIN / "initdb"), "-D", str(data), "-U", "callsource",
-         "--auth=scram-sha-256", f"--pwfile={password_file}"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    port = free_port()
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [*runas, str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start",
-         "-l", str(root / "log")],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    try:
-        yield port
-    finally:
-        subprocess.run(
-            [*runas, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True, timeout=60,
-        )  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+    require_private_postgres()
+    with PrivatePostgres(user="callsource", password=PASSWORD) as server:
+        yield server.port
 
 
 def _migrate(port: int, password: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

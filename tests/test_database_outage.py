@@ -25,11 +25,10 @@ from app.config import Settings
 from app.main import create_app
 from app.tracking.site_config import SiteConfigCache
 from pbx_webhooks.providers.generic import sign
-from tests.backends import IN_CI
 from tests.clock import ManualClock
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.factories import create_pool, create_site
-from tests.private_services import PrivatePostgres
+from tests.private_services import PrivatePostgres, require_private_postgres
 
 # The app's own database is the private server: the backend parameter is not needed twice.
 pytestmark = [pytest.mark.slow, pytest.mark.only_on("postgresql")]
@@ -46,8 +45,7 @@ YANDEX_AD = "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:
-    if not PrivatePostgres.available() and not IN_CI:
-        pytest.skip("PostgreSQL server binaries are not installed: skipping the outage tests")
+    require_private_postgres()
     with PrivatePostgres() as server:
         migrations.upgrade(server.url)
         yield server

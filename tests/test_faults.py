@@ -40,7 +40,7 @@ from crm_push.outbox import idempotency_key
 from pbx_webhooks.providers.generic import sign
 from tests.cli_processes import CLI, cli_env, free_port
 from tests.crm_push.fake_crm import FakeCrm, FakeCrmServer
-from tests.fault_services import PrivatePostgres, PrivateRedis, require_private_services
+from tests.private_services import PrivatePostgres, PrivateRedis, require_private_services
 
 pytestmark = pytest.mark.slow
 
@@ -101,23 +101,15 @@ async def until(
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
     require_private_services()
-    postgres = PrivatePostgres()
-    try:
-        postgres.start()
+    with PrivatePostgres() as postgres:
         yield postgres
-    finally:
-        postgres.close()
 
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     require_private_services()
-    redis = PrivateRedis()
-    try:
-        redis.start()
+    with PrivateRedis() as redis:
         yield redis
-    finally:
-        redis.close()
 
 
 @dataclass

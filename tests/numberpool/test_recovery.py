@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import socket
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -22,10 +20,9 @@ from numberpool.embedded_store import EmbeddedStore
 from numberpool.redis_store import RedisStore
 from numberpool.service import ServedNumber
 from numberpool.store import PoolStore
-from tests.backends import IN_CI
 from tests.numberpool.conftest import T0, PoolSetup, create_pool, create_session
 from tests.numberpool.logcheck import assert_no_overlap
-from tests.private_services import PrivateRedis
+from tests.private_services import PrivateRedis, require_private_redis
 
 FALLBACK_BUDGET_S = 0.2
 
@@ -157,15 +154,10 @@ async def reconnected(store: RedisStore) -> None:
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None and not IN_CI:
-        pytest.skip("redis-server is not installed: skipping the restart tests")
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
+def private_redis() -> Iterator[PrivateRedis]:
+    require_private_redis()
+    with PrivateRedis() as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_a_restarted_redis_is_rebuilt_and_an_outage_serves_the_fallback(
