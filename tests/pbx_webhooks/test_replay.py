@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.calls import service as calls_service
 from app.cli import main
 from app.config import Settings, get_settings
+from app.kit import crypto
 from app.models import Call, PbxEvent
 from pbx_webhooks import inbox
 from pbx_webhooks.events import MalformedEvent
@@ -250,3 +251,35 @@ def test_the_reported_errors_are_bounded_but_counted() -> None:
     assert summary["failed"] == 150
     assert isinstance(summary["errors"], list)
     assert len(summary["errors"]) == 100
+
+
+async def test_a_key_that_did_not_seal_the_credentials_is_a_configuration_error(
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cli_settings: None,
+) -> None:
+    processing_fails(monkeypatch)
+    await world.hook("call.started", "c-locked", called=NUMBER)
+    monkeypatch.undo()
+
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("CALLSOURCE_SECRET_KEY", "not-the-key-that-sealed-them-3f8a1c")
+        get_settings.cache_clear()
+        try:
+            code, error = await run_cli(capsys)
+        finally:
+            # The command configures the process's keyring; the other tests need the right one.
+            crypto.configure(crypto.Keyring(TEST_SECRET_KEY))
+            get_settings.cache_clear()
+
+    assert code == 2
+    [line] = error.strip().splitlines()
+    assert line.startswith(
+        "callsource pbx: stored credentials do not open with CALLSOURCE_SECRET_KEY"
+    )
+    assert "not-the-key" not in line  # the key itself is never printed
+    [stored] = await stored_events(sessionmaker)
+    assert stored.processed_at is None
+    assert await calls(sessionmaker) == []
