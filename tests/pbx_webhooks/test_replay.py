@@ -283,3 +283,22 @@ async def test_a_key_that_did_not_seal_the_credentials_is_a_configuration_error(
     [stored] = await stored_events(sessionmaker)
     assert stored.processed_at is None
     assert await calls(sessionmaker) == []
+
+
+async def test_an_event_whose_processing_fails_again_is_reported_with_that_error(
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    processing_fails(monkeypatch)
+    await world.hook("call.started", "c-still-buggy", called=NUMBER)
+    [stored] = await stored_events(sessionmaker)
+
+    # Not fixed yet: the replay must say so, not count it as replayed.
+    report = await replay_failed_events(sessionmaker, now=world.clock.advance(hours=1))
+
+    assert report.replayed == 0
+    assert list(report.failures) == [stored.id]
+    assert "a bug in the merge" in report.failures[stored.id]
+    [after] = await stored_events(sessionmaker)
+    assert (after.processed_at, after.error) == (None, report.failures[stored.id])
