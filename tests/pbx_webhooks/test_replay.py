@@ -88,7 +88,7 @@ async def test_a_failed_event_is_replayed_into_its_call_and_a_second_replay_chan
 
     assert (code, summary) == (0, {"replayed": 2, "failed": 0, "errors": []})
     [call] = await calls(sessionmaker)
-    # Replayed in received order: the call ends, it is not restarted by its "started" event.
+    # Both events folded in: the call ended as the PBX said, with its duration.
     assert (call.provider_call_id, call.status, call.duration) == ("c-bug", "ended", 40)
     events = await stored_events(sessionmaker)
     assert [(e.processed_at is not None, e.error, e.call_id) for e in events] == [
