@@ -1,4 +1,4 @@
-"""`callsource serve | migrate | demo | pool ...`"""
+"""`callsource serve | migrate | demo | pool ... | pbx replay ...`"""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.config import ConfigError, Settings, get_settings
 from app.database_check import check_database
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
+from pbx_webhooks.cli import add_pbx_commands
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_worker_command(commands)
     add_pool_commands(commands)
+    add_pbx_commands(commands)
     return parser
 
 

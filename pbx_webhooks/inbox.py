@@ -38,6 +38,10 @@ _KEPT_HEADERS = (
 )
 
 
+# The dedup key of a stored request no provider could read (its events were never known).
+REJECTED_PREFIX = "rejected:"
+
+
 def _headers(request: InboundRequest) -> dict[str, str]:
     # Signatures are not kept: they are only good for the moment they were checked.
     return {k: v for k, v in request.headers.items() if k in _KEPT_HEADERS}
@@ -117,7 +121,7 @@ async def store_rejected(
 ) -> None:
     """A genuine (signed) request we could not read: kept with its error for a later replay."""
     digest = hashlib.sha256(request.subpath.encode() + b"\0" + request.body).hexdigest()
-    values = _values(hook, request, dedup_key=f"rejected:{digest}", now=now)
+    values = _values(hook, request, dedup_key=f"{REJECTED_PREFIX}{digest}", now=now)
     values["error"] = error[:2000]
     async with _autocommit(engine) as connection:
         await _insert(connection, values)
@@ -170,7 +174,9 @@ async def process(
     hook: Hook,
     event: CallEvent,
     now: datetime,
-) -> None:
+) -> str | None:
+    """Fold one stored event into its call, in a transaction of its own: None when it is done,
+    else the error it is now stored with."""
     try:
         async with sessionmaker() as db:
             call_id = await calls_service.record_event(
@@ -185,6 +191,7 @@ async def process(
             connection = await db.connection()
             await connection.execute(_PROCESSED, {"b_id": event_id, "b_at": now, "b_call": call_id})
             await db.commit()
+        return None
     except Exception as exc:
         if is_database_outage(exc):
             # The database went away after the event was stored: no error can be written
@@ -194,8 +201,32 @@ async def process(
         # Our failure, not the PBX's: the event is stored and answered 200; it waits, with its
         # error, for a replay once the cause is fixed.
         log.exception("processing PBX event %s failed", event_id)
+        error = repr(exc)[:2000]
         async with sessionmaker() as db:
-            await db.execute(
-                update(PbxEvent).where(PbxEvent.id == event_id).values(error=repr(exc)[:2000])
-            )
+            await db.execute(update(PbxEvent).where(PbxEvent.id == event_id).values(error=error))
             await db.commit()
+        return error
+
+
+async def store_readable(
+    db: AsyncSession,
+    *,
+    rejected_id: uuid.UUID,
+    hook: Hook,
+    request: InboundRequest,
+    events: list[CallEvent],
+    received_at: datetime,
+    now: datetime,
+) -> None:
+    """A once-rejected request that now reads (its mapping was fixed): its events are stored
+    as if they had arrived with it, unprocessed, and the rejected copy is done with.
+
+    In the caller's transaction, so the request is never both pending and expanded.
+    """
+    connection = await db.connection()
+    for event in events:
+        values = _values(hook, request, dedup_key=event.dedup_key, now=received_at)
+        values["provider_call_id"] = event.provider_call_id[:200]
+        # An event the PBX already redelivered in a readable form is stored once.
+        await _insert(connection, values)
+    await connection.execute(_PROCESSED, {"b_id": rejected_id, "b_at": now, "b_call": None})
