@@ -42,9 +42,10 @@ class WorkerConfig:
     concurrency: int = 10
     # A claim lasts this long unless renewed: the worker renews it every `renew_s` while the
     # delivery is in flight (the heartbeat), so a worker that dies leaves its rows to others
-    # within `lease_s`, however long a live delivery takes.
-    lease_s: float = 30.0
-    renew_s: float = 10.0
+    # within `lease_s` (plus one idle poll: under 30 s), however long a live delivery takes.
+    # Three beats per lease: one failed renewal (a database blink) does not lose the claim.
+    lease_s: float = 24.0
+    renew_s: float = 8.0
     # The longest a delivery waits for a rate-limit slot before giving the row back.
     rate_wait_s: float = 200.0
     idle_s: float = 1.0
