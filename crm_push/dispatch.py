@@ -194,6 +194,17 @@ async def record(
     return True
 
 
+async def renew(db: AsyncSession, claim: Claim, *, now: datetime, lease: timedelta) -> bool:
+    """Extend the claim while its worker lives (the heartbeat); False once another worker's
+    claim or an outcome holds the row, which ends the renewal."""
+    return await repository.update_claimed(
+        db,
+        delivery_id=claim.job.delivery_id,
+        token=claim.token,
+        values={"next_attempt_at": now + lease},
+    )
+
+
 async def release(db: AsyncSession, claim: Claim, *, until: datetime, now: datetime) -> bool:
     """Give the row back without an attempt (no rate-limit slot in time)."""
     return await repository.update_claimed(

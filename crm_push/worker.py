@@ -40,9 +40,14 @@ log = logging.getLogger(__name__)
 class WorkerConfig:
     batch_size: int = 20
     concurrency: int = 10
-    # Longer than any one delivery can take (a few requests, each bounded by the timeout and
-    # the rate-limit wait); a worker that dies leaves its rows to others after this.
-    lease_s: float = 300.0
+    # A claim lasts this long unless renewed: the worker renews it every `renew_s` while the
+    # delivery is in flight (the heartbeat), so a worker that dies leaves its rows to others
+    # within `lease_s` (plus one idle poll: under 30 s), however long a live delivery takes.
+    # Three beats per lease: one failed renewal (a database blink) does not lose the claim.
+    lease_s: float = 24.0
+    renew_s: float = 8.0
+    # The longest a delivery waits for a rate-limit slot before giving the row back.
+    rate_wait_s: float = 200.0
     idle_s: float = 1.0
     timeout_s: float = 10.0
     connect_timeout_s: float = 5.0
@@ -117,43 +122,71 @@ class Worker:
 
     async def _deliver(self, claim: dispatch.Claim) -> None:
         async with self._slots:
-            crm = self.crm_http(
-                claim.job.connector.kind,
-                claim.job.connector.id.hex,
-                claim.job.connector.credentials,
-                deadline=claim.lease_until,
-            )
-            started = time.perf_counter()
+            heartbeat = asyncio.create_task(self._renew_while_in_flight(claim))
             try:
-                outcome = await dispatch.attempt(crm, claim)
-            except RateDeferred as deferred:
+                await self._attempt_and_record(claim)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+
+    async def _renew_while_in_flight(self, claim: dispatch.Claim) -> None:
+        """Every `renew_s`, push the claim's end `lease_s` past now; stops when cancelled with
+        its delivery or when the claim is lost (another worker holds the row by then)."""
+        lease = timedelta(seconds=self.config.lease_s)
+        while True:
+            await asyncio.sleep(self.config.renew_s)
+            try:
                 async with self.sessionmaker() as db:
-                    await dispatch.release(db, claim, until=deferred.until, now=self.clock())
+                    held = await dispatch.renew(db, claim, now=self.clock(), lease=lease)
                     await db.commit()
+            except Exception:
+                # The database blinked: the claim holds until its end; try again next beat.
+                log.warning("renewing the claim of delivery %s failed", claim.job.delivery_id)
+                continue
+            if not held:
+                log.info("delivery %s: claim lost, renewal stops", claim.job.delivery_id)
                 return
-            except Exception as exc:
-                log.exception("delivery %s failed unexpectedly", claim.job.delivery_id)
-                outcome = dispatch.failed_unexpectedly(claim, exc)
-            duration_ms = int((time.perf_counter() - started) * 1000)
+
+    async def _attempt_and_record(self, claim: dispatch.Claim) -> None:
+        started_at = claim.lease_until - timedelta(seconds=self.config.lease_s)
+        crm = self.crm_http(
+            claim.job.connector.kind,
+            claim.job.connector.id.hex,
+            claim.job.connector.credentials,
+            deadline=started_at + timedelta(seconds=self.config.rate_wait_s),
+        )
+        started = time.perf_counter()
+        try:
+            outcome = await dispatch.attempt(crm, claim)
+        except RateDeferred as deferred:
             async with self.sessionmaker() as db:
-                stored = await dispatch.record(
-                    db,
-                    claim,
-                    outcome,
-                    now=self.clock(),
-                    policy=self.config.retry,
-                    rng=self.rng,
-                    duration_ms=duration_ms,
-                )
+                await dispatch.release(db, claim, until=deferred.until, now=self.clock())
                 await db.commit()
-            if stored and outcome.failure is not None:
-                log.info(
-                    "delivery %s to %s connector %s failed: %s",
-                    claim.job.delivery_id,
-                    claim.job.connector.kind,
-                    claim.job.connector.id,
-                    outcome.failure.message,
-                )
+            return
+        except Exception as exc:
+            log.exception("delivery %s failed unexpectedly", claim.job.delivery_id)
+            outcome = dispatch.failed_unexpectedly(claim, exc)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        async with self.sessionmaker() as db:
+            stored = await dispatch.record(
+                db,
+                claim,
+                outcome,
+                now=self.clock(),
+                policy=self.config.retry,
+                rng=self.rng,
+                duration_ms=duration_ms,
+            )
+            await db.commit()
+        if stored and outcome.failure is not None:
+            log.info(
+                "delivery %s to %s connector %s failed: %s",
+                claim.job.delivery_id,
+                claim.job.connector.kind,
+                claim.job.connector.id,
+                outcome.failure.message,
+            )
 
     def crm_http(
         self,
@@ -173,8 +206,8 @@ class Worker:
             limiter=self.limiter if limited else None,
             rate=rate if limited else None,
             rate_key=rate_key,
-            # Stop waiting for a rate slot well before the lease runs out.
-            deadline=deadline - timedelta(seconds=self.config.lease_s / 3) if deadline else None,
+            # The heartbeat keeps the claim through the wait; this bounds how long it waits.
+            deadline=deadline,
             timeout=httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
         )
 
