@@ -45,6 +45,27 @@ def _wait_healthy(base: str, deadline: float) -> None:
     raise AssertionError(f"{base} never answered /healthz")
 
 
+def _listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on the port (state 0A in /proc/net/tcp)."""
+    listening = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                listening += 1
+    return listening
+
+
+def _wait_listening(port: int, sockets: int, deadline: float) -> None:
+    # One worker answering /healthz says nothing of the other: a worker listens only once its
+    # app has started, and on a loaded machine the second may start seconds later.
+    while time.monotonic() < deadline:
+        if _listening_sockets(port) >= sockets:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {sockets} sockets ever listened on port {port}")
+
+
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[Served]:
     require_redis()
@@ -64,6 +85,7 @@ def two_workers(tmp_path: Path) -> Iterator[Served]:
     served = Served(process, port)
     try:
         _wait_healthy(served.base, time.monotonic() + 60)
+        _wait_listening(port, 2, time.monotonic() + 60)
         yield served
     finally:
         if process.poll() is None:
