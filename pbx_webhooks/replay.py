@@ -90,6 +90,16 @@ async def _pending(
         )
 
 
+async def _unprocessed(db: AsyncSession, event_id: uuid.UUID, *, rejected: bool) -> PbxEvent | None:
+    """The stored event if it still waits for processing and is (or is not) a refused body."""
+    stored = await db.get(PbxEvent, event_id)
+    if stored is None or stored.processed_at is not None:
+        return None
+    if stored.dedup_key.startswith(inbox.REJECTED_PREFIX) != rejected:
+        return None
+    return stored
+
+
 async def _expand_rejected(
     sessionmaker: async_sessionmaker[AsyncSession],
     event_id: uuid.UUID,
@@ -99,12 +109,8 @@ async def _expand_rejected(
     now: datetime,
 ) -> None:
     async with sessionmaker() as db:
-        stored = await db.get(PbxEvent, event_id)
-        if (
-            stored is None
-            or stored.processed_at is not None
-            or not stored.dedup_key.startswith(inbox.REJECTED_PREFIX)
-        ):
+        stored = await _unprocessed(db, event_id, rejected=True)
+        if stored is None:
             return
         hook = await _hook(db, hooks, stored.integration_id)
         request = _request(stored)
@@ -134,12 +140,9 @@ async def _replay_one(
     now: datetime,
 ) -> None:
     async with sessionmaker() as db:
-        stored = await db.get(PbxEvent, event_id)
-        if (
-            stored is None
-            or stored.processed_at is not None  # a PBX retry or another replay got there first
-            or stored.dedup_key.startswith(inbox.REJECTED_PREFIX)  # arrived since the first pass
-        ):
+        # None: a PBX retry or another replay got there first, or it arrived since the first pass.
+        stored = await _unprocessed(db, event_id, rejected=False)
+        if stored is None:
             return
         hook = await _hook(db, hooks, stored.integration_id)
         try:
