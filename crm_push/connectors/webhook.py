@@ -9,17 +9,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from typing import Any
 
-from app.calls.schemas import CallOut
-from app.kit.clock import isoformat_z
 from crm_push.connectors.base import Created, Job, unix
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmFailure, CrmHttp
+from crm_push.webhook_body import SCHEMA_VERSION, WebhookBody
 
 DEFAULT_EVENTS = ("call.attributed",)
 USER_AGENT = "Callsource-Webhooks/1"
+# The body's schema version, outside the signed body so that announcing it changed nothing
+# receivers of version 1 already verify and parse.
+SCHEMA_HEADER = "x-callsource-schema"
 
 
 def signing_key(secret: str) -> bytes:
@@ -31,18 +32,6 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-def payload(job: Job, *, timestamp: str) -> dict[str, Any]:
-    """The Standard Webhooks envelope: `type`, `timestamp`, and the call as the API shows it."""
-    return {
-        "type": job.event,
-        "timestamp": timestamp,
-        "data": {
-            "site_id": str(job.call.site_id),
-            "call": CallOut.of(job.call).model_dump(mode="json"),
-        },
-    }
 
 
 class SignedWebhook:
@@ -58,9 +47,8 @@ class SignedWebhook:
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         now = crm.clock()
-        body = json.dumps(
-            payload(job, timestamp=isoformat_z(now)), separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        # The call in the webhook's own schema, not the admin API's view (crm_push.webhook_body).
+        content = WebhookBody.of(job.event, job.call, now=now).encode()
         timestamp = unix(now)
         headers = {
             "content-type": "application/json",
@@ -68,12 +56,17 @@ class SignedWebhook:
             "webhook-id": job.idempotency_key,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(
-                str(job.connector.credentials["secret"]), job.idempotency_key, timestamp, body
+                str(job.connector.credentials["secret"]), job.idempotency_key, timestamp, content
             ),
+            SCHEMA_HEADER: str(SCHEMA_VERSION),
         }
         try:
             await crm.request(
-                "POST", str(job.connector.config["url"]), write=True, content=body, headers=headers
+                "POST",
+                str(job.connector.config["url"]),
+                write=True,
+                content=content,
+                headers=headers,
             )
         except CrmFailure as failure:
             # A receiver's 4xx is often a deploy in progress: retry everything but 410 Gone
