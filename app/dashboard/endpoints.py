@@ -14,7 +14,14 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_endpoints, inventory
+from app.dashboard import (
+    account_endpoints,
+    analytics,
+    costs_endpoints,
+    demo_endpoints,
+    inventory,
+    setup_pbx,
+)
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
@@ -200,6 +207,7 @@ async def create_crm_webhook(
 router.include_router(account_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
+router.include_router(setup_pbx.router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 
