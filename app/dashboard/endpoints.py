@@ -20,6 +20,7 @@ from app.dashboard import (
     costs_endpoints,
     demo_endpoints,
     inventory,
+    setup_crm,
     setup_pbx,
 )
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
@@ -208,6 +209,7 @@ router.include_router(account_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
+router.include_router(setup_crm.router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 
