@@ -167,7 +167,15 @@ async def _integrations(
     public_url = at.page.settings.public_url
     view = await inventory.integrations(at.db, site=at.site, public_url=public_url)
     response = at.render(
-        "integrations.html", nav="integrations", view=view, notice=notice, created=created
+        "integrations.html",
+        nav="integrations",
+        view=view,
+        notice=notice,
+        created=created,
+        crm_fields=setup_crm.CRM_FIELDS,
+        crm_errors={},
+        crm_kind="",
+        crm_values={},
     )
     return response
 

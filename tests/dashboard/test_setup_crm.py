@@ -139,3 +139,29 @@ async def test_a_refused_address_is_said_not_fetched(
     assert created.status_code == 201, created.text
     line = await _test_button(visitor, site["id"], created.json()["id"])
     assert "could not connect" in line
+
+
+async def test_amocrm_is_connected_from_the_form_with_errors_beside_the_field(
+    visitor: AsyncClient, client: AsyncClient, crm: str
+) -> None:
+    await _setup(visitor)
+    site = await create_site(client)
+    page = await visitor.get(f"/sites/{site['id']}/integrations")
+    token = csrf_of(page.text)
+    response = await visitor.post(
+        f"/sites/{site['id']}/crm/connect",
+        data={"csrf_token": token, "kind": "amocrm", "base_url": "not a url", "token": "t0k"},
+    )
+    assert response.status_code == 422
+    assert 'data-error="base_url"' in response.text
+    assert "t0k" not in response.text  # a token is never written back
+    assert (await client.get(f"/api/v1/sites/{site['id']}/crm")).json()["items"] == []
+    response = await visitor.post(
+        f"/sites/{site['id']}/crm/connect",
+        data={"csrf_token": token, "kind": "amocrm", "base_url": crm, "token": GOOD_TOKEN},
+    )
+    assert response.status_code == 200, response.text
+    [item] = (await client.get(f"/api/v1/sites/{site['id']}/crm")).json()["items"]
+    assert item["kind"] == "amocrm"
+    line = await _test_button(visitor, site["id"], item["id"])
+    assert "200 OK" in line
