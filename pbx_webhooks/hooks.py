@@ -10,8 +10,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from app.deps import Now
 from app.exceptions import AppError, NotFound
 from app.kit.http import read_body
-from pbx_webhooks import inbox
-from pbx_webhooks.events import InboundRequest, MalformedBody, MalformedEvent, check_times
+from pbx_webhooks import inbox, refusals
+from pbx_webhooks.events import (
+    InboundRequest,
+    MalformedBody,
+    MalformedEvent,
+    SignatureInvalid,
+    check_times,
+)
 from pbx_webhooks.integrations import Hook, HookCache
 from pbx_webhooks.providers import get_provider
 
@@ -98,8 +104,14 @@ async def receive_webhook(
     if echo is not None:
         return PlainTextResponse(echo)
     credentials = dict(hook.credentials)
-    provider.verify(inbound, credentials, now=now)
     engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
+    try:
+        provider.verify(inbound, credentials, now=now)
+    except SignatureInvalid as exc:
+        await refusals.record(
+            engine, integration_id=hook.integration_id, reason=exc.detail, now=now
+        )
+        raise
     try:
         events = provider.parse(inbound, credentials, now=now)
         check_times(events, now=now)

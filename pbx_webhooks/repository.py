@@ -44,3 +44,16 @@ async def unprocessed_event_ids(
 
 async def record_event_error(db: AsyncSession, event_id: uuid.UUID, error: str) -> None:
     await db.execute(update(PbxEvent).where(PbxEvent.id == event_id).values(error=error[:2000]))
+
+
+async def recent_events(
+    db: AsyncSession, *, integration_id: uuid.UUID, limit: int = 20
+) -> list[PbxEvent]:
+    """The integration's newest stored events, newest first (read models of the dashboard)."""
+    query = (
+        select(PbxEvent)
+        .where(PbxEvent.integration_id == integration_id)
+        .order_by(PbxEvent.received_at.desc(), PbxEvent.id.desc())
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())

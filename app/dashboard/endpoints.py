@@ -14,7 +14,15 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_endpoints, inventory
+from app.dashboard import (
+    account_endpoints,
+    analytics,
+    costs_endpoints,
+    demo_endpoints,
+    inventory,
+    setup_crm,
+    setup_pbx,
+)
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
@@ -159,7 +167,15 @@ async def _integrations(
     public_url = at.page.settings.public_url
     view = await inventory.integrations(at.db, site=at.site, public_url=public_url)
     response = at.render(
-        "integrations.html", nav="integrations", view=view, notice=notice, created=created
+        "integrations.html",
+        nav="integrations",
+        view=view,
+        notice=notice,
+        created=created,
+        crm_fields=setup_crm.CRM_FIELDS,
+        crm_errors={},
+        crm_kind="",
+        crm_values={},
     )
     return response
 
@@ -200,6 +216,8 @@ async def create_crm_webhook(
 router.include_router(account_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
+router.include_router(setup_pbx.router)
+router.include_router(setup_crm.router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 

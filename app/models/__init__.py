@@ -11,6 +11,7 @@ from app.models.number_fallback import NumberFallback
 from app.models.outbox_delivery import OutboxDelivery
 from app.models.pbx_event import PbxEvent
 from app.models.pbx_integration import PbxIntegration
+from app.models.pbx_refusal import PbxRefusal
 from app.models.pool import Pool
 from app.models.site import Site
 from app.models.target_number import TargetNumber
@@ -33,6 +34,7 @@ __all__ = [
     "OutboxDelivery",
     "PbxEvent",
     "PbxIntegration",
+    "PbxRefusal",
     "Pool",
     "Site",
     "TargetNumber",
