@@ -18,6 +18,7 @@ from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_en
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
+from app.dashboard.setup_numbers import router as setup_numbers_router
 from app.dashboard.setup_sites import router as setup_sites_router
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
@@ -202,6 +203,7 @@ router.include_router(account_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_sites_router)
+router.include_router(setup_numbers_router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 
