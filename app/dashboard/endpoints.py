@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_endpoints, inventory
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.onboarding import checklist
 from app.dashboard.service import require_admin
 from app.dashboard.setup_numbers import router as setup_numbers_router
 from app.dashboard.setup_sites import router as setup_sites_router
@@ -49,7 +50,13 @@ async def overview(
     period = analytics.period_of(at.site, since, until, now=at.now)
     data = await analytics.overview(at.db, site=at.site, period=period, model=model)
     return at.render(
-        "overview.html", nav="overview", period=period, model=model, models=MODEL_NAMES, data=data
+        "overview.html",
+        nav="overview",
+        period=period,
+        model=model,
+        models=MODEL_NAMES,
+        data=data,
+        checklist=await checklist(at.db, at.site),
     )
 
 
