@@ -21,6 +21,7 @@ from app.dashboard.onboarding import checklist
 from app.dashboard.service import require_admin
 from app.dashboard.setup_numbers import router as setup_numbers_router
 from app.dashboard.setup_sites import router as setup_sites_router
+from app.dashboard.setup_static_numbers import router as setup_static_numbers_router
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.exceptions import InvalidField
@@ -211,6 +212,7 @@ router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
+router.include_router(setup_static_numbers_router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 
