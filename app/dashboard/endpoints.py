@@ -25,7 +25,11 @@ from app.dashboard import (
 )
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.onboarding import checklist
 from app.dashboard.service import require_admin
+from app.dashboard.setup_numbers import router as setup_numbers_router
+from app.dashboard.setup_sites import router as setup_sites_router
+from app.dashboard.setup_static_numbers import router as setup_static_numbers_router
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.exceptions import InvalidField
@@ -55,7 +59,13 @@ async def overview(
     period = analytics.period_of(at.site, since, until, now=at.now)
     data = await analytics.overview(at.db, site=at.site, period=period, model=model)
     return at.render(
-        "overview.html", nav="overview", period=period, model=model, models=MODEL_NAMES, data=data
+        "overview.html",
+        nav="overview",
+        period=period,
+        model=model,
+        models=MODEL_NAMES,
+        data=data,
+        checklist=await checklist(at.db, at.site),
     )
 
 
@@ -218,6 +228,9 @@ router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
+router.include_router(setup_sites_router)
+router.include_router(setup_numbers_router)
+router.include_router(setup_static_numbers_router)
 router.include_router(demo_endpoints.router)
 router.include_router(demo_endpoints.hooks)
 

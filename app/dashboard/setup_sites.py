@@ -1,0 +1,180 @@
+"""Sites set up from the browser: create, edit, retire, the snippet to paste and whether it is
+seen. Every write goes through app.sites (and app.numbers on retire), as the admin API's do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.dashboard.csrf import CsrfChecked
+from app.dashboard.service import require_admin
+from app.dashboard.web import HtmlRoute, OnSite, SignedIn, redirect
+from app.models import Site, TrackingSession
+from app.numbers import service as numbers_service
+from app.sites import service as sites_service
+from app.sites.schemas import SiteCreate, SiteUpdate
+
+router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+
+Text = Annotated[str, Form(max_length=4000)]
+FIELDS = ("name", "domains", "country", "timezone")
+NOTICES = {
+    "created": "The site is created: paste the snippet below into its pages.",
+    "saved": "The site is saved.",
+}
+# Enough recent visits to tell "seen here" from "seen on a domain not listed".
+RECENT_VISITS = 200
+
+
+def _domains(raw: str) -> list[str]:
+    """One domain per line or comma-separated, as people paste them."""
+    return [part.strip() for part in raw.replace(",", "\n").splitlines() if part.strip()]
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors as one plain sentence per form field."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        where = str(error["loc"][0]) if error["loc"] else "name"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        errors.setdefault(where if where in FIELDS else "name", message)
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class SnippetStatus:
+    """What the latest visits say about the snippet: seen where it belongs, or what is wrong."""
+
+    seen_host: str | None
+    seen_at: datetime | None
+    foreign_host: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.seen_at is not None
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.")
+
+
+def _listed(host: str, domains: list[str]) -> bool:
+    return any(host == d.removeprefix("www.") or host.endswith("." + d) for d in domains)
+
+
+async def snippet_status(db: AsyncSession, site: Site) -> SnippetStatus:
+    """Read model: the hosts of the site's latest visits (their landing URLs)."""
+    rows = await db.execute(
+        select(TrackingSession.landing_url, TrackingSession.started_at)
+        .where(TrackingSession.site_id == site.id)
+        .order_by(TrackingSession.started_at.desc())
+        .limit(RECENT_VISITS)
+    )
+    foreign: str | None = None
+    for landing_url, started_at in rows:
+        host = _host(landing_url)
+        if _listed(host, site.domains):
+            return SnippetStatus(seen_host=host, seen_at=started_at, foreign_host=None)
+        foreign = foreign or host or None
+    return SnippetStatus(seen_host=None, seen_at=None, foreign_host=foreign)
+
+
+def _form_values(site: Site | None) -> dict[str, str]:
+    if site is None:
+        return {"name": "", "domains": "", "country": "", "timezone": "UTC"}
+    return {
+        "name": site.name,
+        "domains": "\n".join(site.domains),
+        "country": site.country,
+        "timezone": site.timezone,
+    }
+
+
+@router.get("/sites/new")
+async def new_site(page: SignedIn) -> Response:
+    require_admin(page.account)
+    return page.render("site_new.html", values=_form_values(None), errors={})
+
+
+@router.post("/sites/new", dependencies=[CsrfChecked])
+async def create_site(
+    page: SignedIn, name: Text = "", domains: Text = "", country: Text = "", timezone: Text = ""
+) -> Response:
+    require_admin(page.account)
+    values = {"name": name, "domains": domains, "country": country, "timezone": timezone}
+    try:
+        data = SiteCreate(
+            name=name.strip(),
+            domains=_domains(domains),
+            country=country.strip(),
+            timezone=timezone.strip() or "UTC",
+        )
+    except ValidationError as exc:
+        response = page.render("site_new.html", values=values, errors=field_errors(exc))
+        response.status_code = 422
+        return response
+    site = await sites_service.create_site(page.db, data, now=page.now)
+    return redirect(f"/sites/{site.id}/site?notice=created")
+
+
+async def _site_page(
+    at: OnSite,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    settings = at.page.settings
+    response = at.render(
+        "site_settings.html",
+        nav="site",
+        snippet=sites_service.snippet_html(at.site, public_url=settings.public_url),
+        status=await snippet_status(at.db, at.site),
+        values=values or _form_values(at.site),
+        errors=errors or {},
+        notice=NOTICES.get(notice or ""),
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/sites/{site_id}/site")
+async def site_settings(at: OnSite, notice: str = "") -> Response:
+    return await _site_page(at, notice=notice)
+
+
+@router.post("/sites/{site_id}/site", dependencies=[CsrfChecked])
+async def edit_site(
+    at: OnSite, name: Text = "", domains: Text = "", country: Text = "", timezone: Text = ""
+) -> Response:
+    require_admin(at.account)
+    values = {"name": name, "domains": domains, "country": country, "timezone": timezone}
+    try:
+        data = SiteUpdate(
+            name=name.strip(),
+            domains=_domains(domains),
+            country=country.strip(),
+            timezone=timezone.strip(),
+        )
+    except ValidationError as exc:
+        return await _site_page(at, values=values, errors=field_errors(exc), status=422)
+    await sites_service.update_site(at.db, at.site.id, data)
+    return redirect(f"/sites/{at.site.id}/site?notice=saved")
+
+
+@router.post("/sites/{site_id}/retire", dependencies=[CsrfChecked])
+async def retire_site(at: OnSite) -> Response:
+    """As the admin API's DELETE: the site stops tracking and its numbers are freed."""
+    require_admin(at.account)
+    site = await sites_service.retire_site(at.db, at.site.id, now=at.now)
+    await numbers_service.retire_site_numbers(at.db, site_id=site.id, now=at.now)
+    return redirect("/")
