@@ -183,6 +183,8 @@ async def test_lock_skipping_locked_is_only_written_where_rows_lock(db: AsyncSes
         NOW,
         NOW.replace(microsecond=0),
         datetime(1999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+        # The last half millisecond of a day is still that day (SQLite would round it up).
+        datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
         # Stored as UTC whatever the offset it came with.
         datetime(2026, 12, 4, 12, 30, 15, 1, tzinfo=timezone(timedelta(hours=3))),
     ],

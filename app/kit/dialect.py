@@ -95,8 +95,10 @@ def epoch_seconds(bind: AsyncSession | _Bound, column: Any) -> ColumnElement[int
     """Whole seconds since the epoch (floored) of a UTC datetime column, computed in SQL."""
     if name_of(bind) == POSTGRESQL:
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    # SQLite keeps UTC text (see `stored_datetime`); strftime('%s') reads it as epoch seconds.
-    return cast(func.strftime("%s", column), BigInteger)
+    # SQLite keeps UTC text (see `stored_datetime`); strftime('%s') reads it as epoch seconds,
+    # but rounds the fraction to milliseconds first (23:59:59.9996 would be the next day's
+    # first second): only the text up to whole seconds is read.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
 
 
 async def custom_plans_without_jit(db: AsyncSession) -> None:
