@@ -15,6 +15,7 @@ from pydantic import SecretStr, ValidationError
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
 from app.database_check import check_database
+from app.kit import dialect
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 from pbx_webhooks.cli import add_pbx_commands
@@ -58,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         use_secret_key(settings)
         # Not a silent start that then answers every request with a 500.
         check_database(settings.database_url)
-        if settings.is_sqlite:
+        if dialect.migrates_itself(settings.database_url):
             # The embedded default migrates itself; production runs `callsource migrate`.
             migrations.upgrade_or_explain(settings.database_url)
     except ConfigError as exc:
@@ -128,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Snippet and webhook URLs must point where this demo actually listens.
         settings = settings.model_copy(update={"public_url": base})
     settings = allow_own_inbox(settings)
-    if settings.is_sqlite:
+    if dialect.migrates_itself(settings.database_url):
         migrations.upgrade(settings.database_url)
     site = asyncio.run(_seed_demo(settings))
     print(
@@ -157,11 +158,9 @@ def _demo_secret_key(settings: Settings) -> str:
     """
     from pathlib import Path
 
-    from sqlalchemy import make_url
-
     from app.kit.secrets import new_admin_token
 
-    database = make_url(settings.database_url).database if settings.is_sqlite else None
+    database = dialect.database_file(settings.database_url)
     path = (Path(database).resolve().parent if database else Path.cwd()) / DEMO_KEY_FILE
     if path.exists():
         return path.read_text().strip()

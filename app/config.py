@@ -113,10 +113,6 @@ class Settings(BaseSettings):
         """CALLSOURCE_TRUSTED_PROXIES parsed; empty: the peer address is the client."""
         return parse_networks(self.trusted_proxies, variable="CALLSOURCE_TRUSTED_PROXIES")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def require_admin_token(self) -> str:
         """The admin token, or ConfigError when it is missing or obviously a placeholder."""
         if self.admin_token is None:

@@ -17,7 +17,7 @@ from app import migrations
 from app.config import ConfigError, Settings, get_settings
 from app.database_check import check_database
 from app.db import create_engine, create_sessionmaker
-from app.kit import crypto
+from app.kit import crypto, dialect
 from app.log_redaction import RedactSecrets
 from crm_push.redaction import RedactingFilter
 from crm_push.worker import run_worker
@@ -43,7 +43,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     _configure_logging()
     check_database(settings.database_url)  # a ConfigError: app.cli prints it in one line
-    if settings.is_sqlite:
+    if dialect.migrates_itself(settings.database_url):
         # Like `serve`: the embedded default migrates itself.
         migrations.upgrade_or_explain(settings.database_url)
     delivered = asyncio.run(_run(settings, once=bool(args.once)))

@@ -8,20 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import dialect
 from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
-
-
-def _insert(db: AsyncSession) -> Any:
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def _is_postgres(db: AsyncSession) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
-
 
 # --- connectors ----------------------------------------------------------------------------
 
@@ -55,14 +45,18 @@ async def connectors_by_id(
 async def insert_delivery(db: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert unless this (connector, call, event) is already queued; True if inserted."""
     table = OutboxDelivery.__table__
-    statement = _insert(db)(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    statement = (
+        dialect.insert_on_conflict(db, table)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )
     return (await db.execute(statement)).scalar_one_or_none() is not None
 
 
 async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list[OutboxDelivery]:
-    """Due pending rows, oldest first, locked for this transaction. On PostgreSQL rows another
-    worker holds are skipped, so workers share the queue without waiting on each other; SQLite
-    has one writer at a time, which is what makes it a single-worker backend."""
+    """Due pending rows, oldest first, locked for this transaction; rows another worker holds
+    are skipped (on PostgreSQL: SQLite is a single-worker backend, see the dialect module)."""
     query = (
         select(OutboxDelivery)
         .where(OutboxDelivery.status == "pending", OutboxDelivery.next_attempt_at <= now)
@@ -70,9 +64,7 @@ async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list
         .limit(limit)
         .execution_options(populate_existing=True)
     )
-    if _is_postgres(db):
-        query = query.with_for_update(skip_locked=True)
-    return list((await db.execute(query)).scalars())
+    return list((await db.execute(dialect.lock_skipping_locked(query, db))).scalars())
 
 
 async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
@@ -167,7 +159,7 @@ async def insert_deal(db: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert unless the site has this external id already (a webhook and a poll racing)."""
     table = Deal.__table__
     statement = (
-        _insert(db)(table)
+        dialect.insert_on_conflict(db, table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
         .returning(table.c.id)

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Insert, Table, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import dialect
 from app.models import (
     NumberAssignment,
     NumberFallback,
@@ -107,16 +106,13 @@ _CLOSE_FORGOTTEN = (
 )
 
 
-def _insert_assignment(dialect: str) -> Insert:
-    insert_into = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
+_INSERT_ASSIGNMENT = dialect.PerDialect(
+    lambda insert_into: (
         insert_into(_ASSIGNMENTS)
         .on_conflict_do_nothing(index_elements=["tracking_number_id", "generation"])
         .returning(_ASSIGNMENTS.c.id)
     )
-
-
-_INSERT_ASSIGNMENT = {dialect: _insert_assignment(dialect) for dialect in ("postgresql", "sqlite")}
+)
 
 
 async def insert_assignment(
@@ -141,7 +137,7 @@ async def insert_assignment(
         "ended_at": None,
     }
     connection = await db.connection()
-    statement = _INSERT_ASSIGNMENT[connection.dialect.name]
+    statement = _INSERT_ASSIGNMENT.on(connection)
     return (await connection.execute(statement, values)).scalar_one_or_none() is not None
 
 

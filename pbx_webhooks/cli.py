@@ -17,7 +17,7 @@ from app.config import ConfigError, Settings, get_settings
 from app.database_check import check_database
 from app.db import create_engine, create_sessionmaker
 from app.exceptions import NotFound
-from app.kit import crypto
+from app.kit import crypto, dialect
 from app.kit.clock import utcnow
 from pbx_webhooks.replay import ReplayReport, replay_failed_events
 
@@ -62,7 +62,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except crypto.CredentialsLocked as exc:
         raise ConfigError(str(exc)) from exc
     check_database(settings.database_url)  # a ConfigError: app.cli prints it in one line
-    if settings.is_sqlite:
+    if dialect.migrates_itself(settings.database_url):
         # Like `serve`: the embedded default migrates itself.
         migrations.upgrade_or_explain(settings.database_url)
     try:

@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
+from app.kit import dialect
 from app.kit.text import storable
 from app.models import PbxEvent
 from app.outages import is_database_outage
@@ -50,12 +49,13 @@ def _headers(request: InboundRequest) -> dict[str, str]:
 # Every event goes through these: built once, as plain table statements (building them per
 # event cost more than running them).
 _EVENTS = cast(Table, PbxEvent.__table__)
-_INSERT = {
-    dialect: insert_into(_EVENTS)
-    .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
-    .returning(_EVENTS.c.id)
-    for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_INSERT = dialect.PerDialect(
+    lambda insert_into: (
+        insert_into(_EVENTS)
+        .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
+        .returning(_EVENTS.c.id)
+    )
+)
 _UNPROCESSED = select(_EVENTS.c.id).where(
     _EVENTS.c.integration_id == bindparam("b_integration"),
     _EVENTS.c.dedup_key == bindparam("b_key"),
@@ -70,7 +70,7 @@ _PROCESSED = (
 
 async def _insert(connection: AsyncConnection, values: dict[str, object]) -> bool:
     """Insert unless this (integration, dedup key) is already stored; True if inserted."""
-    statement = _INSERT[connection.dialect.name]
+    statement = _INSERT.on(connection)
     return (await connection.execute(statement, values)).scalar_one_or_none() is not None
 
 

@@ -8,25 +8,25 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import dialect
 from app.models import Call, NumberFallback, TargetNumber, TrackingNumber, TrackingSession
 
 # Built once: every PBX event runs them, and building them per event cost more than running
 # them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
 # UPDATE and returns it, in the same round trip that creates a new call.
 _CALLS = cast(Table, Call.__table__)
-_CREATE_OR_LOCK = {
-    dialect: insert_into(_CALLS)
-    .on_conflict_do_update(
-        index_elements=["integration_id", "provider_call_id"],
-        set_={"updated_at": _CALLS.c.updated_at},
+_CREATE_OR_LOCK = dialect.PerDialect(
+    lambda insert_into: (
+        insert_into(_CALLS)
+        .on_conflict_do_update(
+            index_elements=["integration_id", "provider_call_id"],
+            set_={"updated_at": _CALLS.c.updated_at},
+        )
+        .returning(*_CALLS.c)
     )
-    .returning(*_CALLS.c)
-    for dialect, insert_into in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+)
 _FIXED = {"id", "site_id", "integration_id", "provider_call_id", "created_at"}
 _WRITABLE = [c.name for c in _CALLS.columns if c.name not in _FIXED]
 _WRITE_BACK = (
@@ -41,7 +41,7 @@ async def lock_or_create(db: AsyncSession, values: dict[str, Any]) -> tuple[dict
     created from `values` if new. Parallel events of one call meet here: one inserts, the
     other waits."""
     connection = await db.connection()
-    found = await connection.execute(_CREATE_OR_LOCK[connection.dialect.name], values)
+    found = await connection.execute(_CREATE_OR_LOCK.on(connection), values)
     row = dict(found.mappings().one())
     return row, row["id"] == values["id"]
 

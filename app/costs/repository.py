@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs.parsing import CostRow
+from app.kit import dialect
 from app.models import AdCost
 
 # Eight values a row: 500 rows stay well under both backends' bound-parameter limits.
@@ -32,7 +31,6 @@ async def upsert(
     db: AsyncSession, *, site_id: uuid.UUID, rows: Sequence[CostRow], now: datetime
 ) -> None:
     """Insert the rows; a row whose key is stored already replaces its cost and currency."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     for start in range(0, len(rows), _CHUNK):
         values = [
             {
@@ -48,7 +46,7 @@ async def upsert(
             }
             for row in rows[start : start + _CHUNK]
         ]
-        statement = insert(AdCost).values(values)
+        statement = dialect.insert_on_conflict(db, AdCost).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=_KEY,
             set_={"cost": statement.excluded.cost, "currency": statement.excluded.currency},

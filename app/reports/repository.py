@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, select, text
+from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import dialect
 from app.models import AdCost, Call, Deal, TrackingSession
 from app.reports.attribution_models import Channel, GroupBy, Model
 from app.reports.credits import credited_calls, decode_key, in_period
@@ -73,9 +74,7 @@ async def _without_jit(db: AsyncSession) -> None:
     few runs of a prepared statement it switches to a generic plan that guesses the period
     holds a few hundred calls, not a hundred thousand (1.4-2.2x slower, bench/reports.py).
     Reports are read-only: these settings last for the rest of the transaction only."""
-    if db.get_bind().dialect.name == "postgresql":
-        await db.execute(text("SET LOCAL jit = off"))
-        await db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    await dialect.custom_plans_without_jit(db)
 
 
 async def calls_by_channel(
@@ -117,14 +116,9 @@ async def calls_by_channel(
     return merged
 
 
-def _bucket(dialect: str, column: Any) -> ColumnElement[int]:
+def _bucket(db: AsyncSession, column: Any) -> ColumnElement[int]:
     """Seconds since the epoch, floored to a quarter hour."""
-    if dialect == "postgresql":
-        seconds = cast(func.floor(func.extract("epoch", column)), BigInteger)
-    else:
-        # SQLite keeps UTC text; strftime('%s') reads it as seconds since the epoch.
-        seconds = cast(func.strftime("%s", column), BigInteger)
-    return cast(seconds / BUCKET_S, BigInteger) * BUCKET_S
+    return cast(dialect.epoch_seconds(db, column) / BUCKET_S, BigInteger) * BUCKET_S
 
 
 async def calls_by_source_and_time(
@@ -133,7 +127,7 @@ async def calls_by_source_and_time(
     """(quarter hour, credited source, calls) for the calls started in [since, until)."""
     await _without_jit(db)
     credited = credited_calls(site_id, since, until, model=model, level=GroupBy.SOURCE)
-    bucket = _bucket(db.get_bind().dialect.name, credited.c.started_at).label("bucket")
+    bucket = _bucket(db, credited.c.started_at).label("bucket")
     query = select(bucket, credited.c.key, func.sum(credited.c.weight)).group_by(
         bucket, credited.c.key
     )

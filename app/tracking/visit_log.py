@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.kit import dialect
 from app.models import TrackingSession
 from app.tracking import repository
 from numberpool.service import LeasePlan, forgotten_end, log_fenced, write_plan
@@ -116,7 +117,7 @@ async def record_new_visit(
     now: datetime,
 ) -> list[LeasePlan]:
     """Write the visit and its plans; the plans whose new lease was fenced (not written)."""
-    if db.get_bind().dialect.name != "postgresql":
+    if not dialect.writes_in_ctes(db):
         return await _one_by_one(
             db,
             visitor_id=visitor_id,
