@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crud import SiteScopedRepository
 from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
 
 
@@ -26,20 +27,8 @@ def _is_postgres(db: AsyncSession) -> bool:
 # --- connectors ----------------------------------------------------------------------------
 
 
-_CONNECTORS = (
-    select(CrmConnector)
-    .where(CrmConnector.site_id == bindparam("b_site"))
-    .order_by(CrmConnector.created_at, CrmConnector.id)
-)
-# Every call's start and end reads these: built once.
-_LIVE_CONNECTORS = _CONNECTORS.where(CrmConnector.retired_at.is_(None))
-
-
-async def connectors(
-    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool
-) -> list[CrmConnector]:
-    query = _CONNECTORS if include_retired else _LIVE_CONNECTORS
-    return list((await db.execute(query, {"b_site": site_id})).scalars())
+# The live list is read on every call's start and end: the repository builds it once.
+CONNECTORS = SiteScopedRepository(CrmConnector, noun="CRM connector")
 
 
 async def connectors_by_id(
@@ -200,6 +189,8 @@ async def latest_call_from(db: AsyncSession, *, site_id: uuid.UUID, caller: str)
 
 
 # --- the deals poll ------------------------------------------------------------------------
+# The poll's own bookkeeping on the connector row: no snapshot holds it, so these writes note
+# no configuration change.
 
 
 async def connectors_due_for_poll(
