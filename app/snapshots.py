@@ -85,6 +85,10 @@ def configuration_changed(db: AsyncSession | Session) -> None:
     renewing in between would load the old rows and keep them, as fresh, until the TTL.
     """
     session = db.sync_session if isinstance(db, AsyncSession) else db
+    if not session.in_transaction():
+        # The change belongs to a transaction, begun here as any write would (no connection
+        # yet): a rollback before the first statement ends it, and the mark with it.
+        session.begin()
     session.info[_PENDING] = True
     if not session.info.get(_HOOKED):
         # Hooks on this session instance only, added on its first change: sessions that never
