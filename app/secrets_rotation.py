@@ -3,6 +3,9 @@
 One transaction: either every row opens (under the new key already, or the old one) and the
 rotated ones are written, or nothing changes. A row already under the new key is left as it is,
 so running the command twice is harmless.
+
+No snapshot needs renewing (app.snapshots): they hold credentials opened, and those stay the
+same; only the sealing changes, in a process of its own.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The tracker reads a site's targets, pools and rules on every page view, and the PBX hook reads
 its integration on every event; they change a few times a month. A snapshot is kept per key:
 
-- in this process, any committed change to a configuration table (through an ORM session, by
-  unit of work or bulk statement) drops every snapshot at once, so the admin API and the
+- in this process, a commit of a session that called `configuration_changed` (every service
+  writing configuration does) drops every snapshot at once, so the admin API and the
   dashboard see their change on the very next request;
 - other processes (several workers, several hosts) pick a change up within `ttl_s`;
 - while the database is unreachable, the last copy is served however old it is: a site keeps
@@ -16,17 +16,16 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
-from app.models import CrmConnector, PbxIntegration, Pool, Site, TargetNumber, TrackingNumber
 from app.outages import is_database_outage
 
 TTL_S = 5.0
 MAX_KEYS = 10_000
-_CONFIG_MODELS = (Site, TargetNumber, Pool, TrackingNumber, PbxIntegration, CrmConnector)
 
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
@@ -72,32 +71,43 @@ class _Changes:
 
 
 _changes = _Changes()
-_CHANGED = "callsource.config_changed"
+_PENDING = "callsource.config_changed"  # in Session.info: this transaction changed configuration
+_HOOKED = "callsource.config_hooks"  # in Session.info: this session has the two hooks below
 
 
-@event.listens_for(Session, "after_flush")
-def _note_flushed_changes(session: Session, _context: Any) -> None:
-    touched = itertools.chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(obj, _CONFIG_MODELS) for obj in touched):
-        session.info[_CHANGED] = True
+def configuration_changed(db: AsyncSession | Session) -> None:
+    """Note that `db`'s transaction writes configuration (sites, their numbers and pools, PBX
+    integrations, CRM connectors): every snapshot is renewed once it commits, and a rollback
+    forgets the change.
+
+    Every service that writes those tables calls this (app.crud's repositories do it for what
+    they add, update and retire). Nothing is published before the commit: were it, a reader
+    renewing in between would load the old rows and keep them, as fresh, until the TTL.
+    """
+    session = db.sync_session if isinstance(db, AsyncSession) else db
+    if not session.in_transaction():
+        # The change belongs to a transaction, begun here as any write would (no connection
+        # yet): a rollback before the first statement ends it, and the mark with it.
+        session.begin()
+    session.info[_PENDING] = True
+    if not session.info.get(_HOOKED):
+        # Hooks on this session instance only, added on its first change: sessions that never
+        # write configuration (every page view and PBX event) pay nothing.
+        event.listen(session, "after_commit", _publish)
+        event.listen(session, "after_transaction_end", _forget)
+        session.info[_HOOKED] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state: ORMExecuteState) -> None:
-    # update(Pool)... and friends bypass the flush.
-    if not (state.is_update or state.is_delete or state.is_insert):
-        return
-    mapper = state.bind_mapper
-    if mapper is not None and issubclass(mapper.class_, _CONFIG_MODELS):
-        state.session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_changes(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
+def _publish(session: Session) -> None:
+    # A savepoint's release fires after_commit too; its changes are published with the
+    # transaction around it.
+    if not session.in_nested_transaction() and session.info.pop(_PENDING, False):
         _changes.bump()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_changes(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    # The transaction is over: committed (published just before), rolled back or closed.
+    # A savepoint's end keeps the mark: a change noted before it may still commit, and one
+    # renewal too many only reloads the same rows.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)

@@ -188,8 +188,8 @@ async def record(
     if failure is not None and failure.gone:
         # Standard Webhooks: a receiver answering 410 asks to be disabled.
         connector = await db.get(CrmConnector, claim.job.connector.id)
-        if connector is not None and connector.retired_at is None:
-            connector.retired_at = now
+        if connector is not None:
+            await repository.CONNECTORS.retire(db, connector, now=now)
     await db.flush()
     return True
 

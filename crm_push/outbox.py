@@ -34,7 +34,7 @@ class ConnectorRef:
 
 
 async def live_connectors(db: AsyncSession, *, site_id: uuid.UUID) -> list[ConnectorRef]:
-    found = await repository.connectors(db, site_id=site_id, include_retired=False)
+    found = await repository.CONNECTORS.list_on_site(db, site_id=site_id)
     return [ConnectorRef(c.id, c.kind, dict(c.config)) for c in found]
 
 

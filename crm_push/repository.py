@@ -7,29 +7,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crud import SiteScopedRepository
 from app.kit import dialect
 from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
 
 # --- connectors ----------------------------------------------------------------------------
 
 
-_CONNECTORS = (
-    select(CrmConnector)
-    .where(CrmConnector.site_id == bindparam("b_site"))
-    .order_by(CrmConnector.created_at, CrmConnector.id)
-)
-# Every call's start and end reads these: built once.
-_LIVE_CONNECTORS = _CONNECTORS.where(CrmConnector.retired_at.is_(None))
-
-
-async def connectors(
-    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool
-) -> list[CrmConnector]:
-    query = _CONNECTORS if include_retired else _LIVE_CONNECTORS
-    return list((await db.execute(query, {"b_site": site_id})).scalars())
+# The live list is read on every call's start and end: the repository builds it once.
+CONNECTORS = SiteScopedRepository(CrmConnector, noun="CRM connector")
 
 
 async def connectors_by_id(
@@ -192,6 +181,8 @@ async def latest_call_from(db: AsyncSession, *, site_id: uuid.UUID, caller: str)
 
 
 # --- the deals poll ------------------------------------------------------------------------
+# The poll's own bookkeeping on the connector row: no snapshot holds it, so these writes note
+# no configuration change.
 
 
 async def connectors_due_for_poll(

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.exceptions import InvalidField, NotFound
+from app.exceptions import InvalidField
 from app.kit.outbound import OutboundPolicy, OutboundRefused
 from app.kit.secrets import new_webhook_secret
 from app.models import CrmConnector, Site
@@ -75,34 +75,29 @@ async def create_connector(
 ) -> CrmConnector:
     await check_address(outbound, *_address_field(data))
     config, credentials = _config_and_credentials(data)
-    connector = CrmConnector(
-        id=uuid.uuid4(),
+    return await repository.CONNECTORS.create(
+        db,
         site_id=site.id,
+        now=now,
         kind=data.kind,
         name=data.name,
         config=config,
         credentials=credentials,
-        created_at=now,
-        retired_at=None,
     )
-    db.add(connector)
-    await db.flush()
-    return connector
 
 
 async def get_connector(
     db: AsyncSession, *, site_id: uuid.UUID, connector_id: uuid.UUID
 ) -> CrmConnector:
-    connector = await db.get(CrmConnector, connector_id)
-    if connector is None or connector.site_id != site_id:
-        raise NotFound(f"CRM connector {connector_id} not found on site {site_id}")
-    return connector
+    return await repository.CONNECTORS.get_on_site_or_404(db, site_id=site_id, row_id=connector_id)
 
 
 async def list_connectors(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
 ) -> list[CrmConnector]:
-    return await repository.connectors(db, site_id=site_id, include_retired=include_retired)
+    return await repository.CONNECTORS.list_on_site(
+        db, site_id=site_id, include_retired=include_retired
+    )
 
 
 async def update_connector(
@@ -114,8 +109,6 @@ async def update_connector(
     outbound: OutboundPolicy,
 ) -> CrmConnector:
     connector = await get_connector(db, site_id=site_id, connector_id=connector_id)
-    if data.name is not None:
-        connector.name = data.name
     rotated = {
         field: secret.get_secret_value()
         for field, secret in (
@@ -136,8 +129,7 @@ async def update_connector(
         if "webhook_url" in rotated:
             parts = urlsplit(rotated["webhook_url"])
             connector.config = {**connector.config, "portal": f"{parts.scheme}://{parts.netloc}"}
-    await db.flush()
-    return connector
+    return await repository.CONNECTORS.update(db, connector, data, fields=("name",))
 
 
 _CREDENTIALS = {
@@ -150,8 +142,6 @@ _CREDENTIALS = {
 async def retire_connector(
     db: AsyncSession, *, site_id: uuid.UUID, connector_id: uuid.UUID, now: datetime
 ) -> CrmConnector:
-    connector = await get_connector(db, site_id=site_id, connector_id=connector_id)
-    if connector.retired_at is None:
-        connector.retired_at = now
-        await db.flush()
-    return connector
+    return await repository.CONNECTORS.retire_on_site(
+        db, site_id=site_id, row_id=connector_id, now=now
+    )

@@ -6,20 +6,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crud import SiteScopedRepository
 from app.models import PbxEvent, PbxIntegration
 
-
-async def integrations(
-    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool
-) -> list[PbxIntegration]:
-    query = (
-        select(PbxIntegration)
-        .where(PbxIntegration.site_id == site_id)
-        .order_by(PbxIntegration.created_at, PbxIntegration.id)
-    )
-    if not include_retired:
-        query = query.where(PbxIntegration.retired_at.is_(None))
-    return list((await db.execute(query)).scalars())
+INTEGRATIONS = SiteScopedRepository(PbxIntegration, noun="PBX integration")
 
 
 async def unprocessed_event_ids(

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.exceptions import Conflict, NotFound
+from app.exceptions import Conflict
 from app.kit.secrets import new_webhook_secret
 from app.models import PbxIntegration, Site
 from pbx_webhooks import repository
@@ -48,44 +48,38 @@ async def create_integration(
     db: AsyncSession, site: Site, data: PbxIntegrationCreate, *, now: datetime
 ) -> PbxIntegration:
     credentials, settings = _credentials_and_settings(data)
-    integration = PbxIntegration(
-        id=uuid.uuid4(),
+    return await repository.INTEGRATIONS.create(
+        db,
         site_id=site.id,
+        now=now,
         provider=data.provider,
         name=data.name,
         credentials=credentials,
         settings=settings,
-        created_at=now,
-        retired_at=None,
     )
-    db.add(integration)
-    await db.flush()
-    return integration
 
 
 async def get_integration(
     db: AsyncSession, *, site_id: uuid.UUID, integration_id: uuid.UUID
 ) -> PbxIntegration:
-    integration = await db.get(PbxIntegration, integration_id)
-    if integration is None or integration.site_id != site_id:
-        raise NotFound(f"PBX integration {integration_id} not found on site {site_id}")
-    return integration
+    return await repository.INTEGRATIONS.get_on_site_or_404(
+        db, site_id=site_id, row_id=integration_id
+    )
 
 
 async def list_integrations(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
 ) -> list[PbxIntegration]:
-    return await repository.integrations(db, site_id=site_id, include_retired=include_retired)
+    return await repository.INTEGRATIONS.list_on_site(
+        db, site_id=site_id, include_retired=include_retired
+    )
 
 
 async def update_integration(
     db: AsyncSession, *, site_id: uuid.UUID, integration_id: uuid.UUID, data: PbxIntegrationUpdate
 ) -> PbxIntegration:
     integration = await get_integration(db, site_id=site_id, integration_id=integration_id)
-    if data.name is not None:
-        integration.name = data.name
-    await db.flush()
-    return integration
+    return await repository.INTEGRATIONS.update(db, integration, data, fields=("name",))
 
 
 async def rotate_secret(
@@ -100,15 +94,12 @@ async def rotate_secret(
         )
     secret = new_webhook_secret()
     integration.credentials = {"secret": secret}
-    await db.flush()
-    return integration, secret
+    return await repository.INTEGRATIONS.update(db, integration), secret
 
 
 async def retire_integration(
     db: AsyncSession, *, site_id: uuid.UUID, integration_id: uuid.UUID, now: datetime
 ) -> PbxIntegration:
-    integration = await get_integration(db, site_id=site_id, integration_id=integration_id)
-    if integration.retired_at is None:
-        integration.retired_at = now
-        await db.flush()
-    return integration
+    return await repository.INTEGRATIONS.retire_on_site(
+        db, site_id=site_id, row_id=integration_id, now=now
+    )

@@ -10,7 +10,17 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.models import Pool, Site, TargetNumber, TrackingNumber
+from app.crud import SiteScopedRepository
+from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
+
+POOLS = SiteScopedRepository(Pool, noun="pool")
+STATIC_NUMBERS = SiteScopedRepository(
+    TrackingNumber,
+    noun="static number",
+    order_by=(TrackingNumber.created_at, TrackingNumber.number),
+    where=TrackingNumber.kind.in_([NumberKind.SOURCE.value, NumberKind.OFFLINE.value]),
+    belongs=lambda number: number.kind != NumberKind.DYNAMIC,
+)
 
 
 async def active_tracking_number(db: AsyncSession, number: str) -> TrackingNumber | None:
@@ -52,13 +62,6 @@ async def active_pool_for_target(db: AsyncSession, target_id: uuid.UUID) -> Pool
     return (await db.execute(query)).scalar_one_or_none()
 
 
-async def pools(db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool) -> list[Pool]:
-    query = select(Pool).where(Pool.site_id == site_id).order_by(Pool.created_at, Pool.id)
-    if not include_retired:
-        query = query.where(Pool.retired_at.is_(None))
-    return list((await db.execute(query)).scalars())
-
-
 async def pool_numbers(db: AsyncSession, pool_ids: Iterable[uuid.UUID]) -> list[TrackingNumber]:
     """The active numbers of the given pools, in the order they were added."""
     query = (
@@ -66,19 +69,6 @@ async def pool_numbers(db: AsyncSession, pool_ids: Iterable[uuid.UUID]) -> list[
         .where(TrackingNumber.pool_id.in_(list(pool_ids)), TrackingNumber.retired_at.is_(None))
         .order_by(TrackingNumber.created_at, TrackingNumber.number)
     )
-    return list((await db.execute(query)).scalars())
-
-
-async def static_numbers(
-    db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool
-) -> list[TrackingNumber]:
-    query = (
-        select(TrackingNumber)
-        .where(TrackingNumber.site_id == site_id, TrackingNumber.kind.in_(["source", "offline"]))
-        .order_by(TrackingNumber.created_at, TrackingNumber.number)
-    )
-    if not include_retired:
-        query = query.where(TrackingNumber.retired_at.is_(None))
     return list((await db.execute(query)).scalars())
 
 

@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.exceptions import Conflict, InvalidField, NotFound
+from app.exceptions import Conflict, InvalidField
 from app.kit.phones import to_e164
 from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
 from app.numbers import repository
 from app.numbers.schemas import PoolCreate, PoolUpdate, StaticNumberCreate, StaticNumberUpdate
+from app.snapshots import configuration_changed
 
 
 async def _where_is(db: AsyncSession, number: TrackingNumber) -> str:
@@ -45,6 +46,7 @@ async def _target(
     if target is None:
         target = TargetNumber(id=uuid.uuid4(), site_id=site.id, number=number, created_at=now)
         db.add(target)
+        configuration_changed(db)
         await db.flush()
     return target
 
@@ -60,6 +62,17 @@ def _tracking_number(
         created_at=now,
         retired_at=None,
         **fields,
+    )
+
+
+def _pool_number(*, site: Site, pool: Pool, number: str, now: datetime) -> TrackingNumber:
+    return _tracking_number(
+        site=site,
+        number=number,
+        kind=NumberKind.DYNAMIC,
+        now=now,
+        pool_id=pool.id,
+        target_number_id=pool.target_number_id,
     )
 
 
@@ -88,45 +101,29 @@ async def create_pool(db: AsyncSession, site: Site, data: PoolCreate, *, now: da
     if existing is not None:
         raise Conflict(f"target_number: {target.number} already has pool {existing.id}")
     numbers = await _claim_all(db, site=site, raw_numbers=data.numbers)
-    pool = Pool(
-        id=uuid.uuid4(),
+    pool = await repository.POOLS.create(
+        db,
         site_id=site.id,
+        now=now,
         target_number_id=target.id,
         idle_timeout_s=data.idle_timeout_s,
         cooldown_s=data.cooldown_s,
         max_lease_s=data.max_lease_s,
         late_call_window_s=data.late_call_window_s,
-        created_at=now,
-        retired_at=None,
     )
-    db.add(pool)
-    await db.flush()
-    for number in numbers:
-        db.add(
-            _tracking_number(
-                site=site,
-                number=number,
-                kind=NumberKind.DYNAMIC,
-                now=now,
-                pool_id=pool.id,
-                target_number_id=target.id,
-            )
-        )
+    db.add_all(_pool_number(site=site, pool=pool, number=number, now=now) for number in numbers)
     await db.flush()
     return pool
 
 
 async def get_pool(db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID) -> Pool:
-    pool = await db.get(Pool, pool_id)
-    if pool is None or pool.site_id != site_id:
-        raise NotFound(f"pool {pool_id} not found on site {site_id}")
-    return pool
+    return await repository.POOLS.get_on_site_or_404(db, site_id=site_id, row_id=pool_id)
 
 
 async def list_pools(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
 ) -> list[Pool]:
-    return await repository.pools(db, site_id=site_id, include_retired=include_retired)
+    return await repository.POOLS.list_on_site(db, site_id=site_id, include_retired=include_retired)
 
 
 async def pool_numbers(db: AsyncSession, pools: list[Pool]) -> dict[uuid.UUID, list[str]]:
@@ -153,14 +150,11 @@ async def update_pool(
     if cap < idle:
         raise InvalidField("max_lease_s", "must be at least idle_timeout_s")
     pool.idle_timeout_s, pool.max_lease_s = idle, cap
-    if data.cooldown_s is not None:
-        pool.cooldown_s = data.cooldown_s
-    if data.late_call_window_s is not None:
-        pool.late_call_window_s = data.late_call_window_s
     if data.numbers is not None:
         await _replace_pool_numbers(db, site=site, pool=pool, raw_numbers=data.numbers, now=now)
-    await db.flush()
-    return pool
+    return await repository.POOLS.update(
+        db, pool, data, fields=("cooldown_s", "late_call_window_s")
+    )
 
 
 async def _replace_pool_numbers(
@@ -174,16 +168,7 @@ async def _replace_pool_numbers(
             row.retired_at = now
     for number in wanted:
         if number not in current:
-            db.add(
-                _tracking_number(
-                    site=site,
-                    number=number,
-                    kind=NumberKind.DYNAMIC,
-                    now=now,
-                    pool_id=pool.id,
-                    target_number_id=pool.target_number_id,
-                )
-            )
+            db.add(_pool_number(site=site, pool=pool, number=number, now=now))
 
 
 async def retire_pool(
@@ -191,10 +176,9 @@ async def retire_pool(
 ) -> Pool:
     pool = await get_pool(db, site_id=site_id, pool_id=pool_id)
     if pool.retired_at is None:
-        pool.retired_at = now
         for number in await repository.pool_numbers(db, [pool.id]):
             number.retired_at = now
-        await db.flush()
+        await repository.POOLS.retire(db, pool, now=now)
     return pool
 
 
@@ -224,34 +208,33 @@ async def create_static_number(
                 f"source: {twin.number} is already shown to visitors of this source "
                 f"in place of {data.target_number}"
             )
-    row = _tracking_number(
-        site=site,
-        number=number,
-        kind=NumberKind(data.kind),
-        now=now,
-        target_number_id=target_id,
-        source=source,
-        medium=medium,
-        campaign=data.campaign,
+    return await repository.STATIC_NUMBERS.add(
+        db,
+        _tracking_number(
+            site=site,
+            number=number,
+            kind=NumberKind(data.kind),
+            now=now,
+            target_number_id=target_id,
+            source=source,
+            medium=medium,
+            campaign=data.campaign,
+        ),
     )
-    db.add(row)
-    await db.flush()
-    return row
 
 
 async def get_static_number(
     db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID
 ) -> TrackingNumber:
-    row = await db.get(TrackingNumber, number_id)
-    if row is None or row.site_id != site_id or row.kind == NumberKind.DYNAMIC:
-        raise NotFound(f"static number {number_id} not found on site {site_id}")
-    return row
+    return await repository.STATIC_NUMBERS.get_on_site_or_404(db, site_id=site_id, row_id=number_id)
 
 
 async def list_static_numbers(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
 ) -> list[TrackingNumber]:
-    return await repository.static_numbers(db, site_id=site_id, include_retired=include_retired)
+    return await repository.STATIC_NUMBERS.list_on_site(
+        db, site_id=site_id, include_retired=include_retired
+    )
 
 
 async def update_static_number(
@@ -260,23 +243,19 @@ async def update_static_number(
     row = await get_static_number(db, site_id=site_id, number_id=number_id)
     if row.retired_at is not None:
         raise Conflict(f"static number {row.number} is retired")
-    for field in ("source", "medium", "campaign"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(row, field, value)
-    await db.flush()
-    return row
+    return await repository.STATIC_NUMBERS.update(
+        db, row, data, fields=("source", "medium", "campaign")
+    )
 
 
 async def retire_static_number(
     db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID, now: datetime
 ) -> TrackingNumber:
-    row = await get_static_number(db, site_id=site_id, number_id=number_id)
-    if row.retired_at is None:
-        row.retired_at = now
-        await db.flush()
-    return row
+    return await repository.STATIC_NUMBERS.retire_on_site(
+        db, site_id=site_id, row_id=number_id, now=now
+    )
 
 
 async def retire_site_numbers(db: AsyncSession, *, site_id: uuid.UUID, now: datetime) -> None:
+    configuration_changed(db)
     await repository.retire_site_numbers(db, site_id=site_id, now=now)

@@ -7,11 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crud import copy_given
 from app.exceptions import NotFound
 from app.kit.secrets import new_public_key
 from app.models import Site
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteUpdate
+from app.snapshots import configuration_changed
 
 
 def snippet_html(site: Site, *, public_url: str) -> str:
@@ -31,6 +33,7 @@ async def create_site(db: AsyncSession, data: SiteCreate, *, now: datetime) -> S
         retired_at=None,
     )
     db.add(site)
+    configuration_changed(db)
     await db.flush()
     return site
 
@@ -53,15 +56,9 @@ async def list_sites(db: AsyncSession, *, include_retired: bool = False) -> list
 
 async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) -> Site:
     site = await get_active_site(db, site_id)
-    if data.name is not None:
-        site.name = data.name
-    if data.domains is not None:
-        site.domains = data.domains
-    if data.country is not None:
-        # Stored numbers stay in E.164; the country only changes how new input is read.
-        site.country = data.country
-    if data.timezone is not None:
-        site.timezone = data.timezone
+    # Stored numbers stay in E.164 whatever the country: it only changes how new input is read.
+    copy_given(data, site, ("name", "domains", "country", "timezone"))
+    configuration_changed(db)
     await db.flush()
     return site
 
@@ -70,5 +67,6 @@ async def retire_site(db: AsyncSession, site_id: uuid.UUID, *, now: datetime) ->
     site = await get_site(db, site_id)
     if site.retired_at is None:
         site.retired_at = now
+        configuration_changed(db)
         await db.flush()
     return site

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from httpx import AsyncClient
 
+from app.snapshots import SnapshotCache
 from crm_push.connectors.webhook import sign
 from crm_push.worker import Worker
 from tests.clock import ManualClock
@@ -80,3 +82,21 @@ async def test_a_receiver_answering_410_disables_the_endpoint(
     assert delivery.status == "dead"
     read = await client.get(f"/api/v1/sites/{world.site['id']}/crm/{connector['id']}")
     assert read.json()["retired_at"] is not None
+
+
+async def test_the_endpoint_disabled_on_410_leaves_the_snapshots_renewed(
+    world: World, crm: FakeCrmServer, worker: Worker
+) -> None:
+    # A PBX hook's snapshot lists the site's live connectors: the retired one must leave it.
+    await world.connector("webhook", url=f"{crm.url}/gone")
+    await world.call()
+    snapshots: SnapshotCache[str, int] = SnapshotCache(ttl_s=3600, monotonic=lambda: 0.0)
+    loads = itertools.count(1)
+
+    async def load() -> int:
+        return next(loads)
+
+    before = await snapshots.get("key", load)
+    await worker.drain()
+
+    assert (before, await snapshots.get("key", load)) == (1, 2)

@@ -12,6 +12,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import TargetNumber, TrackingNumber
+from app.snapshots import configuration_changed
 from app.tracking.site_config import SiteConfigCache
 from tests.factories import create_site
 from tests.tracking.test_endpoints import TARGET, start
@@ -69,6 +70,7 @@ async def test_a_bulk_update_also_drops_the_snapshot(
             .where(TrackingNumber.id == uuid.UUID(static["id"]))
             .values(retired_at=TrackingNumber.created_at)
         )
+        configuration_changed(db)
         await db.commit()
 
     assert _shown(await start(anonymous, site, url=url)) == [TARGET]
