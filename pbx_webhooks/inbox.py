@@ -22,10 +22,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
+from app.calls.events import CallEvent
 from app.kit.text import storable
 from app.models import PbxEvent
 from app.outages import is_database_outage
-from pbx_webhooks.events import CallEvent, InboundRequest
+from pbx_webhooks.events import InboundRequest
 from pbx_webhooks.integrations import Hook
 
 log = logging.getLogger(__name__)
