@@ -21,7 +21,6 @@ from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
-from app.housekeeping import run_housekeeping
 from app.json_bodies import FormLabelledJson
 from app.kit import crypto
 from app.kit.clock import Clock, utcnow
@@ -38,6 +37,7 @@ from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.worker import run_worker
 from numberpool import endpoints as pool_endpoints
+from numberpool.housekeeping import run_housekeeping
 from numberpool.metrics import PoolMetrics
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
