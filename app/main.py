@@ -26,6 +26,7 @@ from app.kit import crypto
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
+from app.numbers import health_endpoints as pool_health_endpoints
 from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
@@ -36,7 +37,6 @@ from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.worker import run_worker
-from numberpool import endpoints as pool_endpoints
 from numberpool.housekeeping import run_housekeeping
 from numberpool.metrics import PoolMetrics
 from numberpool.stores import create_store
@@ -138,7 +138,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
     app.include_router(numbers_endpoints.router)
-    app.include_router(pool_endpoints.router)
+    app.include_router(pool_health_endpoints.router)
     app.include_router(pbx_endpoints.admin_router)
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
