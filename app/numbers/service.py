@@ -276,7 +276,3 @@ async def retire_static_number(
         row.retired_at = now
         await db.flush()
     return row
-
-
-async def retire_site_numbers(db: AsyncSession, *, site_id: uuid.UUID, now: datetime) -> None:
-    await repository.retire_site_numbers(db, site_id=site_id, now=now)

@@ -67,8 +67,10 @@ async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) ->
 
 
 async def retire_site(db: AsyncSession, site_id: uuid.UUID, *, now: datetime) -> Site:
+    """Retires the site and frees its numbers and pools (again, if a retry finds some live)."""
     site = await get_site(db, site_id)
     if site.retired_at is None:
         site.retired_at = now
         await db.flush()
+    await repository.retire_numbers_of_site(db, site_id=site.id, now=now)
     return site
