@@ -19,6 +19,7 @@ from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
 from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
+from app.demo import endpoints as demo_endpoints
 from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
 from app.json_bodies import FormLabelledJson
@@ -155,7 +156,10 @@ def create_app(
     async def tracker_js(request: Request) -> Response:
         return snippet_response(request, snippet)
 
-    # The dashboard (HTML pages, sign-in, the demo) and its static files under /dashboard/static.
+    # The dashboard (HTML pages, sign-in) and its static files under /dashboard/static.
     install_dashboard(app)
+    # The demo's public pages (404 unless `callsource demo` created the demo site).
+    app.include_router(demo_endpoints.router)
+    app.include_router(demo_endpoints.hooks)
 
     return app

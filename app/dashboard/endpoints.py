@@ -1,7 +1,7 @@
 """The dashboard's pages of one site: overview, sources, calls, numbers, integrations.
 
 Handlers parse the request, call services and render; `install` wires the whole dashboard
-(these pages, accounts, ad costs, the demo, static files) into the app.
+(these pages, accounts, ad costs, static files) into the app.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from app.dashboard import account_endpoints, analytics, costs_endpoints, demo_endpoints, inventory
+from app.dashboard import account_endpoints, analytics, costs_endpoints, inventory
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
@@ -200,11 +200,9 @@ async def create_crm_webhook(
 router.include_router(account_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
-router.include_router(demo_endpoints.router)
-router.include_router(demo_endpoints.hooks)
 
 
 def install(app: FastAPI) -> None:
-    """The dashboard's routes and its static files (CSS, the demo's script)."""
+    """The dashboard's routes and its static files (CSS, and the demo's script it serves)."""
     app.include_router(router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="dashboard-static")
