@@ -110,7 +110,7 @@ def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app.demo import allow_own_inbox
+    from app.demo.seed import allow_own_inbox
     from app.kit.secrets import new_admin_token
 
     settings = get_settings()
@@ -173,7 +173,7 @@ def _demo_secret_key(settings: Settings) -> str:
 
 async def _seed_demo(settings: Settings) -> str:
     from app.db import create_engine, create_sessionmaker
-    from app.demo import ensure_demo_site
+    from app.demo.seed import ensure_demo_site
     from app.kit.clock import utcnow
 
     engine = create_engine(settings.database_url)

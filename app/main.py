@@ -19,14 +19,15 @@ from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
 from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
+from app.demo import endpoints as demo_endpoints
 from app.errors import install_error_handlers
 from app.exports import endpoints as exports_endpoints
-from app.housekeeping import run_housekeeping
 from app.json_bodies import FormLabelledJson
 from app.kit import crypto
 from app.kit.clock import Clock, utcnow
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
+from app.numbers import health_endpoints as pool_health_endpoints
 from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
@@ -37,7 +38,7 @@ from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.worker import run_worker
-from numberpool import endpoints as pool_endpoints
+from numberpool.housekeeping import run_housekeeping
 from numberpool.metrics import PoolMetrics
 from numberpool.stores import create_store
 from pbx_webhooks import endpoints as pbx_endpoints
@@ -138,7 +139,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
     app.include_router(numbers_endpoints.router)
-    app.include_router(pool_endpoints.router)
+    app.include_router(pool_health_endpoints.router)
     app.include_router(pbx_endpoints.admin_router)
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
@@ -155,7 +156,10 @@ def create_app(
     async def tracker_js(request: Request) -> Response:
         return snippet_response(request, snippet)
 
-    # The dashboard (HTML pages, sign-in, the demo) and its static files under /dashboard/static.
+    # The dashboard (HTML pages, sign-in) and its static files under /dashboard/static.
     install_dashboard(app)
+    # The demo's public pages (404 unless `callsource demo` created the demo site).
+    app.include_router(demo_endpoints.router)
+    app.include_router(demo_endpoints.hooks)
 
     return app

@@ -21,8 +21,8 @@ from app.models import (
     TrackingNumber,
     TrackingSession,
 )
-from app.numbers.source_rules import SourceRule, live_rules
 from numberpool.rules import REFUSAL_REASONS
+from numberpool.source_rules import SourceRule, live_rules
 
 
 async def pool_of_site(db: AsyncSession, *, site_id: uuid.UUID, pool_id: uuid.UUID) -> Pool | None:

@@ -24,7 +24,6 @@ from typing import Literal, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import NumberAssignment, Pool, TrackingSession
-from app.numbers.source_rules import SourceRule, pick_source_number
 from numberpool import health, repository
 from numberpool.health import PoolHealth
 from numberpool.rules import (
@@ -37,6 +36,7 @@ from numberpool.rules import (
     VisitRefusal,
     restore_record,
 )
+from numberpool.source_rules import SourceRule, pick_source_number
 from numberpool.store import (
     Closed,
     Exhausted,

@@ -1,4 +1,5 @@
-"""What a PBX webhook turns into, the errors on the way, and the decoding helpers providers share.
+"""A PBX webhook as received, the errors on the way, and the decoding helpers providers share
+(what it turns into, the normalized CallEvent, is app.calls.events).
 
 Everything here is pure: no storage, no clock (callers pass `now`), no HTTP framework.
 """
@@ -9,9 +10,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from app.calls.events import CallEvent
 from app.exceptions import BadRequest, InvalidField, Unauthorized
 from app.kit.text import unstorable
 
@@ -25,30 +26,6 @@ class InboundRequest:
     headers: Mapping[str, str]  # keys lower-cased
     body: bytes
     content_type: str  # media type only, lower-cased, e.g. "application/x-www-form-urlencoded"
-
-
-CallEventKind = Literal["started", "answered", "ended", "recording"]
-CallOutcome = Literal["answered", "missed", "busy", "failed"]
-Direction = Literal["inbound", "outbound"]
-
-
-@dataclass(frozen=True, slots=True)
-class CallEvent:
-    provider_call_id: str  # one id for the whole call
-    kind: CallEventKind
-    occurred_at: datetime  # timezone-aware UTC
-    caller: str | None  # as sent (normalisation to E.164 happens later)
-    called: str | None  # the tracking number dialled, as sent
-    outcome: CallOutcome | None = None
-    duration_s: int | None = None
-    talk_duration_s: int | None = None
-    recording_url: str | None = None
-    sequence: int | None = None  # provider ordering hint (Mango seq, Twilio SequenceNumber)
-    dedup_key: str = ""  # a repeat of the same event gives the same key
-    started_at: datetime | None = None  # when the final/summary event tells the call start
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    direction: Direction = "inbound"
 
 
 class SignatureInvalid(Unauthorized):

@@ -20,11 +20,12 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.calls import service as calls_service
+from app.calls.events import CallEvent
 from app.kit import dialect
 from app.kit.text import storable
 from app.models import PbxEvent
 from app.outages import is_database_outage
-from pbx_webhooks.events import CallEvent, InboundRequest
+from pbx_webhooks.events import InboundRequest
 from pbx_webhooks.integrations import Hook
 
 log = logging.getLogger(__name__)

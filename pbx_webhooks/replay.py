@@ -18,12 +18,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calls.events import CallEvent
 from app.exceptions import AppError, NotFound
 from app.kit.text import storable
 from app.models import PbxEvent, PbxIntegration
 from app.outages import is_database_outage
 from pbx_webhooks import inbox, repository
-from pbx_webhooks.events import CallEvent, InboundRequest, check_times
+from pbx_webhooks.events import InboundRequest, check_times
 from pbx_webhooks.integrations import Hook, load
 from pbx_webhooks.providers import get_provider
 

@@ -15,7 +15,7 @@ from app import migrations
 from app.cli import main
 from app.config import ConfigError, get_settings
 from app.db import create_engine
-from app.demo import ensure_demo_site
+from app.demo.seed import ensure_demo_site
 from app.kit import crypto
 from app.models import CrmConnector, PbxIntegration
 from tests.conftest import TEST_SECRET_KEY

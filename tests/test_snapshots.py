@@ -203,11 +203,6 @@ async def _retire_static(db: AsyncSession, w: World) -> object:
     )
 
 
-async def _retire_site_numbers(db: AsyncSession, w: World) -> object:
-    await numbers_service.retire_site_numbers(db, site_id=w.site.id, now=NOW)
-    return None
-
-
 async def _create_integration(db: AsyncSession, w: World) -> object:
     data = GenericCreate(provider="generic", name="Second PBX")
     return await pbx_service.create_integration(db, w.site, data, now=NOW)
@@ -260,7 +255,6 @@ WRITES: list[Write] = [
     _create_static,
     _update_static,
     _retire_static,
-    _retire_site_numbers,
     _create_integration,
     _update_integration,
     _rotate_secret,

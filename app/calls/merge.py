@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from pbx_webhooks.events import CallEvent
+from app.calls.events import CallEvent
 
 STATE_RANK = {"ringing": 1, "answered": 2, "ended": 3}
 _STATE_OF = {"started": "ringing", "answered": "answered", "ended": "ended"}

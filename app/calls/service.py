@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import repository
 from app.calls.attribution import Attribution, attribute
+from app.calls.events import CallEvent
 from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import is_identifiable, to_e164
 from app.models import Call, TrackingSession
 from crm_push.outbox import ConnectorRef, enqueue_for_call
-from pbx_webhooks.events import CallEvent
 
 SPAM_SHORTER_THAN_S = 10
 # "Repeated short calls": this many calls under half a minute from one caller within a day.

@@ -1,1 +1,1 @@
-"""The server-rendered dashboard: accounts, the report pages, and the demo."""
+"""The server-rendered dashboard: accounts and the report pages (the demo is app.demo)."""

@@ -1,7 +1,7 @@
 """The dashboard's pages of one site: overview, sources, calls, numbers, integrations.
 
 Handlers parse the request, call services and render; `install` wires the whole dashboard
-(these pages, accounts, ad costs, the demo, static files) into the app.
+(these pages, accounts, ad costs, static files) into the app.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from app.dashboard import (
     account_endpoints,
     analytics,
     costs_endpoints,
-    demo_endpoints,
     inventory,
     setup_crm,
     setup_pbx,
@@ -231,11 +230,9 @@ router.include_router(setup_crm.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)
-router.include_router(demo_endpoints.router)
-router.include_router(demo_endpoints.hooks)
 
 
 def install(app: FastAPI) -> None:
-    """The dashboard's routes and its static files (CSS, the demo's script)."""
+    """The dashboard's routes and its static files (CSS, and the demo's script it serves)."""
     app.include_router(router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="dashboard-static")

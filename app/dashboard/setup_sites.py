@@ -18,7 +18,6 @@ from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SignedIn, redirect
 from app.models import Site, TrackingSession
-from app.numbers import service as numbers_service
 from app.sites import service as sites_service
 from app.sites.schemas import SiteCreate, SiteUpdate
 
@@ -175,6 +174,5 @@ async def edit_site(
 async def retire_site(at: OnSite) -> Response:
     """As the admin API's DELETE: the site stops tracking and its numbers are freed."""
     require_admin(at.account)
-    site = await sites_service.retire_site(at.db, at.site.id, now=at.now)
-    await numbers_service.retire_site_numbers(at.db, site_id=site.id, now=at.now)
+    await sites_service.retire_site(at.db, at.site.id, now=at.now)
     return redirect("/")

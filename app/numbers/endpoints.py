@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import AdminOnly, DbSession, Now
 from app.models import Pool, TrackingNumber
 from app.numbers import service
+from app.numbers.deps import Store
 from app.numbers.schemas import (
     PoolCreate,
     PoolList,
@@ -20,7 +21,6 @@ from app.numbers.schemas import (
 )
 from app.sites import service as sites_service
 from numberpool import service as pool_service
-from numberpool.deps import Store
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["numbers"], dependencies=[AdminOnly])
 

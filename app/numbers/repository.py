@@ -1,12 +1,12 @@
-"""All SQL about target numbers, tracking numbers and pools."""
+"""All SQL about target numbers, tracking numbers and pools (but the cascade when a site
+retires, which is app.sites.repository.retire_numbers_of_site)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -95,16 +95,3 @@ def _equals_or_null(
     column: InstrumentedAttribute[str | None], value: str | None
 ) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
-
-
-async def retire_site_numbers(db: AsyncSession, *, site_id: uuid.UUID, now: datetime) -> None:
-    await db.execute(
-        update(TrackingNumber)
-        .where(TrackingNumber.site_id == site_id, TrackingNumber.retired_at.is_(None))
-        .values(retired_at=now)
-    )
-    await db.execute(
-        update(Pool)
-        .where(Pool.site_id == site_id, Pool.retired_at.is_(None))
-        .values(retired_at=now)
-    )

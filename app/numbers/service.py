@@ -254,8 +254,3 @@ async def retire_static_number(
     return await repository.STATIC_NUMBERS.retire_on_site(
         db, site_id=site_id, row_id=number_id, now=now
     )
-
-
-async def retire_site_numbers(db: AsyncSession, *, site_id: uuid.UUID, now: datetime) -> None:
-    configuration_changed(db)
-    await repository.retire_site_numbers(db, site_id=site_id, now=now)

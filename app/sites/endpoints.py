@@ -6,7 +6,6 @@ from fastapi import APIRouter, status
 
 from app.deps import AdminOnly, AppSettings, DbSession, Now
 from app.models import Site
-from app.numbers import service as numbers_service
 from app.sites import service
 from app.sites.schemas import SiteCreate, SiteList, SiteOut, SiteUpdate
 
@@ -59,5 +58,4 @@ async def retire_site(
 ) -> SiteOut:
     """Retires the site and frees its numbers; its calls and reports stay."""
     site = await service.retire_site(db, site_id, now=now)
-    await numbers_service.retire_site_numbers(db, site_id=site.id, now=now)
     return _out(site, settings.public_url)

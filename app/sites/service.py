@@ -64,9 +64,11 @@ async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) ->
 
 
 async def retire_site(db: AsyncSession, site_id: uuid.UUID, *, now: datetime) -> Site:
+    """Retires the site and frees its numbers and pools (again, if a retry finds some live)."""
     site = await get_site(db, site_id)
+    configuration_changed(db)  # the site, or only the numbers a retry finds still live
     if site.retired_at is None:
         site.retired_at = now
-        configuration_changed(db)
         await db.flush()
+    await repository.retire_numbers_of_site(db, site_id=site.id, now=now)
     return site

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.exceptions import NotFound
 from app.kit.text import fit_to_columns
 from app.models import TrackingSession
-from app.numbers.source_rules import pick_source_number
 from app.tracking import repository, visit_log
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest, ShownNumber
 from app.tracking.site_config import PoolConfig, SiteConfig, TargetConfig
@@ -21,6 +20,7 @@ from app.tracking.sources import Touch, classify
 from numberpool import service as pool_service
 from numberpool.rules import ClientKey, DrainLimits, VisitRefusal
 from numberpool.service import LeasePlan, PoolVisit, ServedNumber
+from numberpool.source_rules import pick_source_number
 from numberpool.store import PoolStore
 
 # A visit ends after this long without a page view or ping (the analytics convention).

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
-from app.numbers.source_rules import SourceRule, live_rules
 from app.outages import is_database_outage
 from app.snapshots import SnapshotCache
 from numberpool.service import KnownNumbers
+from numberpool.source_rules import SourceRule, live_rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, Protocol
 
-from pbx_webhooks.events import CallEvent, InboundRequest
+from app.calls.events import CallEvent
+from pbx_webhooks.events import InboundRequest
 from pbx_webhooks.providers.generic import GenericProvider
 from pbx_webhooks.providers.mango import MangoProvider
 from pbx_webhooks.providers.telnyx import TelnyxProvider

@@ -21,10 +21,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
+from app.calls.events import CallEvent, CallEventKind, CallOutcome
 from pbx_webhooks.events import (
-    CallEvent,
-    CallEventKind,
-    CallOutcome,
     InboundRequest,
     JsonObject,
     MalformedBody,

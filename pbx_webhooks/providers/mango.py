@@ -27,10 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
+from app.calls.events import CallEvent, CallEventKind, Direction
 from pbx_webhooks.events import (
-    CallEvent,
-    CallEventKind,
-    Direction,
     InboundRequest,
     JsonObject,
     MalformedBody,

@@ -26,11 +26,8 @@ from typing import Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from app.calls.events import CallEvent, CallEventKind, CallOutcome, Direction
 from pbx_webhooks.events import (
-    CallEvent,
-    CallEventKind,
-    CallOutcome,
-    Direction,
     InboundRequest,
     JsonObject,
     MalformedEvent,

@@ -33,11 +33,8 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
+from app.calls.events import CallEvent, CallEventKind, CallOutcome, Direction
 from pbx_webhooks.events import (
-    CallEvent,
-    CallEventKind,
-    CallOutcome,
-    Direction,
     InboundRequest,
     MalformedEvent,
     SignatureInvalid,

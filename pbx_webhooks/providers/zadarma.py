@@ -35,10 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.calls.events import CallEvent, CallOutcome, Direction
 from pbx_webhooks.events import (
-    CallEvent,
-    CallOutcome,
-    Direction,
     InboundRequest,
     MalformedEvent,
     SignatureInvalid,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.calls.events import CallEvent, CallOutcome
 from app.calls.merge import STATE_RANK, CallFacts, facts_from, final_outcome, fold
-from pbx_webhooks.events import CallEvent, CallOutcome
 
 T0 = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 FAST = settings(derandomize=True, max_examples=200, deadline=None, database=None)

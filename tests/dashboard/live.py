@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.demo import allow_own_inbox
+from app.demo.seed import allow_own_inbox
 from app.main import create_app
 from app.models import Base
 from app.ratelimit import Limit, PublicLimits

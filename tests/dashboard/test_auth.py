@@ -14,12 +14,12 @@ from app.dashboard import (
     account_endpoints,
     auth,
     costs_endpoints,
-    demo_endpoints,
     endpoints,
 )
 from app.dashboard.auth import SessionCodec, SessionData
 from app.dashboard.csrf import check_csrf
 from app.dashboard.web import safe_next
+from app.demo import endpoints as demo_endpoints
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, csrf_of
 

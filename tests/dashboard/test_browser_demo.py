@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.demo import DEMO_POOL, ensure_demo_site
+from app.demo.seed import DEMO_POOL, ensure_demo_site
 from app.kit.phones import to_e164
 from tests.clock import ManualClock
 from tests.dashboard.conftest import Tab

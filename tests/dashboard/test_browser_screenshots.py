@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.demo import ensure_demo_site
+from app.demo.seed import ensure_demo_site
 from tests.dashboard.conftest import Tab
 from tests.dashboard.world import DAYS, World
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from app.calls.events import CallEvent
 from app.exceptions import AppError, BadRequest, InvalidField, Unauthorized
 from pbx_webhooks.events import (
-    CallEvent,
     MalformedBody,
     MalformedEvent,
     SignatureInvalid,

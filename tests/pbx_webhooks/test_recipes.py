@@ -21,8 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from app.calls.events import CallEvent
 from app.calls.merge import facts_from, final_outcome, fold
-from pbx_webhooks.events import CallEvent, InboundRequest, SignatureInvalid
+from pbx_webhooks.events import InboundRequest, SignatureInvalid
 from pbx_webhooks.providers.generic import GenericProvider, signing_key
 from tests.backends import IN_CI
 

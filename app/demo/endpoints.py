@@ -15,10 +15,10 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.dashboard import demo
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.web import HtmlRoute, optional_account, redirect, render
-from app.demo import DEMO_INBOX_PATH
+from app.demo import service as demo
+from app.demo.seed import DEMO_INBOX_PATH
 from app.deps import DbSession, Now
 from app.kit.phones import to_e164
 from app.sites.service import snippet_html

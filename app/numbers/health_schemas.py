@@ -1,4 +1,4 @@
-"""Response bodies of the pool endpoints."""
+"""Response body of the pool health endpoint."""
 
 from __future__ import annotations
 

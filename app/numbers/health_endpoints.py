@@ -1,4 +1,4 @@
-"""Admin endpoints of the number pool: its health."""
+"""Admin endpoints of a pool's health (the engine's figures: numberpool.health)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 
 from app.deps import AdminOnly, DbSession, Now
 from app.exceptions import NotFound
+from app.numbers.deps import Store
+from app.numbers.health_schemas import PoolHealthOut
 from numberpool import repository, service
-from numberpool.deps import Store
-from numberpool.schemas import PoolHealthOut
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pools", tags=["pools"], dependencies=[AdminOnly])
 

@@ -1,5 +1,5 @@
 """The demo site `callsource demo` creates on first run: pool, static numbers, PBX integration,
-and a webhook CRM connector that delivers leads to the dashboard's demo CRM inbox."""
+and a webhook CRM connector that delivers leads to the demo CRM inbox."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ DEMO_TARGET = "+7 495 123-45-67"
 DEMO_POOL = [f"+7 495 000-00-{n:02d}" for n in range(1, 6)]
 DEMO_SOURCE_NUMBER = ("+7 495 000-01-01", "yandex", "organic")
 DEMO_OFFLINE_NUMBER = ("+7 495 000-02-01", "spring-flyers")
-# The dashboard's demo CRM inbox (app/dashboard/demo_endpoints.py) receives leads here.
+# The demo CRM inbox (app/demo/endpoints.py) receives leads here.
 DEMO_INBOX_PATH = "/demo/crm-inbox/hook"
 
 

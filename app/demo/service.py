@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import service as calls_service
-from app.demo import DEMO_INBOX_PATH, find_demo_site
+from app.demo.seed import DEMO_INBOX_PATH, find_demo_site
 from app.exceptions import AppError, NotFound, Unauthorized
 from app.models import Call, CrmConnector, PbxIntegration, Site
 from crm_push import service as crm_service
