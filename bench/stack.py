@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, make_url, select, text
 
 from app import migrations
 from app.db import create_engine, create_sessionmaker
+from app.kit import crypto
 from app.kit.secrets import new_admin_token, new_public_key, new_webhook_secret
 from app.models import (
     NumberAssignment,
@@ -41,6 +42,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 # Several benchmark runs may share one PostgreSQL server: each names a database of its own.
 DATABASE_NAME = os.environ.get("BENCH_DATABASE", "callsource_bench")
 TARGET = "+74951234567"
+# The seeding (the integration's credentials are encrypted) and the server share one key.
+SECRET_KEY = new_admin_token()
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def prepare(numbers: int) -> Seeded:
     url = asyncio.run(_fresh_database(DATABASE_NAME))
     migrations.upgrade(url)
     Redis.from_url(REDIS_URL).flushdb()
+    crypto.configure(crypto.Keyring(SECRET_KEY))
     return asyncio.run(_seed(url, numbers))
 
 
@@ -144,7 +148,7 @@ def server(database_url: str, *, workers: int = 1) -> Iterator[tuple[int, subpro
         "CALLSOURCE_DATABASE_URL": database_url,
         "CALLSOURCE_REDIS_URL": REDIS_URL,
         "CALLSOURCE_ADMIN_TOKEN": new_admin_token(),
-        "CALLSOURCE_SECRET_KEY": new_admin_token(),
+        "CALLSOURCE_SECRET_KEY": SECRET_KEY,
         "PYTHONPATH": str(ROOT),
     }
     process = subprocess.Popen(
