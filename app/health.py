@@ -13,15 +13,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.exceptions import Forbidden, Unauthorized
+from app.state import AppState, app_state
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operations"])
 
 
-async def _database_ok(request: Request) -> bool:
+async def _database_ok(state: AppState) -> bool:
     try:
-        async with request.app.state.engine.connect() as connection:
+        async with state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:
         return False
@@ -31,12 +32,13 @@ async def _database_ok(request: Request) -> bool:
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
     """200 when the database and the pool store answer, 503 (with which one failed) otherwise."""
-    database_ok = await _database_ok(request)
-    pool_store = request.app.state.pool_store
+    state = app_state(request)
+    database_ok = await _database_ok(state)
+    pool_store = state.pool_store
     store_ok = await pool_store.healthy()
     body: dict[str, Any] = {
         "status": "ok" if database_ok and store_ok else "unavailable",
-        "database": {"ok": database_ok, "backend": request.app.state.engine.dialect.name},
+        "database": {"ok": database_ok, "backend": state.engine.dialect.name},
         "pool_store": {"ok": store_ok, "kind": pool_store.kind},
     }
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
@@ -59,7 +61,7 @@ async def require_metrics_access(request: Request) -> None:
     as a bearer token, otherwise only a scraper on this machine gets them. The raw peer
     address decides, never a forwarded header: behind a proxy every client would be loopback,
     so a proxied deployment sets the token."""
-    token = request.app.state.settings.metrics_token
+    token = app_state(request).settings.metrics_token
     if token is not None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
@@ -77,7 +79,7 @@ async def require_metrics_access(request: Request) -> None:
 
 @router.get("/metrics", dependencies=[Depends(require_metrics_access)])
 async def metrics(request: Request) -> Response:
-    state = request.app.state
+    state = app_state(request)
     try:
         async with state.sessionmaker() as db:
             await state.pool_metrics.refresh(db, state.pool_store, now=state.clock())

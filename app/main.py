@@ -32,6 +32,8 @@ from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
 from app.sites import endpoints as sites_endpoints
+from app.state import AppState, Connections
+from app.state import install as install_state
 from app.tracking import endpoints as tracking_endpoints
 from app.tracking.site_config import SiteConfigCache
 from app.tracking.snippet import build_snippet, snippet_response
@@ -78,27 +80,41 @@ def create_app(
     # Once per process, before any credentials are read: the models' EncryptedJSON uses it.
     crypto.configure(crypto.Keyring(settings.require_secret_key()))
 
+    registry = CollectorRegistry()
+    state = AppState(
+        settings=settings,
+        admin_token=admin_token,
+        clock=clock,
+        public_limits=public_limits or PublicLimits(),
+        registry=registry,
+        pool_metrics=PoolMetrics(registry),
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.pool_store = create_store(settings.redis_url)
-        app.state.rate_limiter = create_rate_limiter(settings.redis_url)
-        app.state.site_configs = SiteConfigCache()
-        app.state.pbx_hooks = HookCache()
+        connections = Connections(
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            pool_store=create_store(settings.redis_url),
+            rate_limiter=create_rate_limiter(settings.redis_url),
+        )
+        state.attach(connections)
+        # Fresh configuration snapshots with every start.
+        state.provide(SiteConfigCache())
+        state.provide(HookCache())
         stop = asyncio.Event()
         background: list[asyncio.Task[object]] = [
             asyncio.create_task(
                 run_housekeeping(
-                    app.state.sessionmaker, app.state.pool_store, clock=clock, stop_event=stop
+                    connections.sessionmaker, connections.pool_store, clock=clock, stop_event=stop
                 )
             )
         ]
         if with_worker:
             background.append(
                 asyncio.create_task(
-                    run_worker(app.state.sessionmaker, settings, stop_event=stop, clock=clock)
+                    run_worker(connections.sessionmaker, settings, stop_event=stop, clock=clock)
                 )
             )
         try:
@@ -106,9 +122,10 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(*background)
-            await app.state.rate_limiter.close()
-            await app.state.pool_store.close()
+            await connections.rate_limiter.close()
+            await connections.pool_store.close()
             await engine.dispose()
+            state.detach()
 
     app = FastAPI(
         title="Callsource",
@@ -116,13 +133,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    registry = CollectorRegistry()
-    app.state.settings = settings
-    app.state.admin_token = admin_token
-    app.state.clock = clock
-    app.state.public_limits = public_limits or PublicLimits()
-    app.state.registry = registry
-    app.state.pool_metrics = PoolMetrics(registry)
+    install_state(app, state)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     app.add_middleware(FormLabelledJson)
     trusted_proxies = settings.trusted_proxy_networks()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Request
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.exceptions import Unauthorized
@@ -14,13 +13,12 @@ def token_matches(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-async def require_admin(request: Request) -> None:
-    """FastAPI dependency of every admin endpoint: `Authorization: Bearer <admin token>`."""
-    scheme, presented = get_authorization_scheme_param(request.headers.get("Authorization"))
+def check_admin_token(authorization: str | None, expected: str) -> None:
+    """An `Authorization: Bearer <admin token>` header, or 401 (app.deps.AdminOnly)."""
+    scheme, presented = get_authorization_scheme_param(authorization)
     if scheme.lower() != "bearer" or not presented:
         raise Unauthorized(
             "missing bearer token: send Authorization: Bearer <CALLSOURCE_ADMIN_TOKEN>"
         )
-    expected: str = request.app.state.admin_token
     if not token_matches(presented, expected):
         raise Unauthorized("invalid admin token")

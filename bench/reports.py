@@ -60,6 +60,7 @@ from app.main import create_app
 from app.models import AdCost, PbxIntegration, Site
 from app.reports import service as reports_service
 from app.reports.attribution_models import GroupBy, Model
+from app.state import state_of
 from bench import stack
 
 DATABASE = "callsource_bench_reports"
@@ -943,7 +944,7 @@ def http_cases(url: str, site: Site, span: Span) -> Iterator[Case]:
                             raise RuntimeError(f"{path}: HTTP {response.status_code}")
                         return len(response.content)
 
-                    yield run, app.state.engine
+                    yield run, state_of(app).engine
 
         return setup
 

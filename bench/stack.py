@@ -44,6 +44,8 @@ DATABASE_NAME = os.environ.get("BENCH_DATABASE", "callsource_bench")
 # The seeded integration's credentials are sealed under the key the server then opens them with.
 SECRET_KEY = new_admin_token()
 TARGET = "+74951234567"
+# The seeding (the integration's credentials are encrypted) and the server share one key.
+SECRET_KEY = new_admin_token()
 
 
 @dataclass(frozen=True)

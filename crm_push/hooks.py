@@ -19,7 +19,8 @@ from app.exceptions import AppError, NotFound, TooManyRequests
 from app.kit.http import read_body
 from app.kit.outbound import OutboundPolicy, outbound_client
 from app.models import CrmConnector
-from app.ratelimit import Limit, RateLimiter
+from app.ratelimit import Limit
+from app.state import AppState, app_state
 from crm_push import deals, deals_sync, repository
 from crm_push.connectors import DEAL_SOURCES
 from crm_push.connectors.base import ConnectorData
@@ -42,8 +43,8 @@ class ConnectorGone(AppError):
     status_code = 410
 
 
-async def _connector(request: Request, connector_id: uuid.UUID) -> ConnectorData:
-    async with request.app.state.sessionmaker() as db:
+async def _connector(state: AppState, connector_id: uuid.UUID) -> ConnectorData:
+    async with state.sessionmaker() as db:
         row = await db.get(CrmConnector, connector_id)
     if row is None:
         raise NotFound(f"no CRM connector {connector_id}")
@@ -72,9 +73,9 @@ _DEAL_HOOK_BODY: dict[str, object] = {
     "/hooks/crm/{connector_id}", response_model=HookAnswer, openapi_extra=_DEAL_HOOK_BODY
 )
 async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: Now) -> HookAnswer:
-    connector = await _connector(request, connector_id)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    retry_after = await limiter.hit(HOOK_LIMIT, connector.id.hex, now=now)
+    state = app_state(request)
+    connector = await _connector(state, connector_id)
+    retry_after = await state.rate_limiter.hit(HOOK_LIMIT, connector.id.hex, now=now)
     if retry_after is not None:
         raise TooManyRequests(
             f"too many deal webhooks for connector {connector.id}: "
@@ -90,8 +91,8 @@ async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: N
         return HookAnswer(received=0, stored=0)
     deal_ids = named[:MAX_DEALS_PER_HOOK]
     install_log_redaction()
-    clock = request.app.state.clock
-    policy = OutboundPolicy.parse(request.app.state.settings.outbound_allow)
+    clock = state.clock
+    policy = OutboundPolicy.parse(state.settings.outbound_allow)
     async with outbound_client(policy) as http:
         crm = CrmHttp(
             client=http,
@@ -102,7 +103,7 @@ async def receive_deal_webhook(connector_id: uuid.UUID, request: Request, now: N
             max_requests=MAX_DEALS_PER_HOOK,
         )
         found, failed = await deals_sync.read_back(crm, connector, deal_ids)
-    async with request.app.state.sessionmaker() as db:
+    async with state.sessionmaker() as db:
         stored = await deals.record_crm_deals(db, connector=connector, deals=found, now=now)
         if failed or len(named) > len(deal_ids):
             # The CRM will not send this webhook again: poll it soon instead.

@@ -277,8 +277,9 @@ async def run_worker(
     once: bool = False,
 ) -> int:
     """Run the worker until `stop_event` is set (or, with `once`, until nothing is due).
-    For `serve`/`demo`: `asyncio.create_task(run_worker(app.state.sessionmaker, settings,
-    stop_event=event))` in the lifespan, and set the event on shutdown."""
+    For `serve`/`demo`: `asyncio.create_task(run_worker(connections.sessionmaker, settings,
+    stop_event=event, clock=clock))` in the app's lifespan (app.main), and set the event on
+    shutdown. It is not an ASGI app: it gets what it needs as arguments, never an app state."""
     async with open_worker(sessionmaker, settings, clock=clock, config=config) as worker:
         if once:
             return await worker.drain()

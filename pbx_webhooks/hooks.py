@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from app.deps import Now
 from app.exceptions import AppError, NotFound
 from app.kit.http import read_body
+from app.state import AppState, app_state
 from pbx_webhooks import inbox, refusals
 from pbx_webhooks.events import (
     InboundRequest,
@@ -78,10 +79,9 @@ def _inbound(request: Request, body: bytes, subpath: str, public_url: str) -> In
     )
 
 
-async def _hook(request: Request, integration_id: uuid.UUID) -> Hook:
-    hooks: HookCache = request.app.state.pbx_hooks
-    async with request.app.state.sessionmaker() as db:
-        hook = await hooks.get(db, integration_id)
+async def _hook(state: AppState, integration_id: uuid.UUID) -> Hook:
+    async with state.sessionmaker() as db:
+        hook = await state.part(HookCache).get(db, integration_id)
     if hook is None:
         raise NotFound(f"no PBX integration {integration_id}")
     if hook.retired:
@@ -92,19 +92,20 @@ async def _hook(request: Request, integration_id: uuid.UUID) -> Hook:
 async def receive_webhook(
     integration_id: uuid.UUID, request: Request, now: Now, subpath: str = ""
 ) -> Response:
-    hook = await _hook(request, integration_id)
+    state = app_state(request)
+    hook = await _hook(state, integration_id)
     provider = get_provider(hook.provider)
     inbound = _inbound(
         request,
         await read_body(request, limit=MAX_BODY_BYTES),
         subpath,
-        request.app.state.settings.public_url,
+        state.settings.public_url,
     )
     echo = provider.echo(inbound)
     if echo is not None:
         return PlainTextResponse(echo)
     credentials = dict(hook.credentials)
-    engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
+    engine, sessionmaker = state.engine, state.sessionmaker
     try:
         provider.verify(inbound, credentials, now=now)
     except SignatureInvalid as exc:

@@ -23,6 +23,7 @@ from httpx import ASGITransport, AsyncClient
 from app import migrations
 from app.config import Settings
 from app.main import create_app
+from app.state import state_of
 from app.tracking.site_config import SiteConfigCache
 from pbx_webhooks.providers.generic import sign
 from tests.clock import ManualClock
@@ -62,7 +63,7 @@ async def outage_app(
     )
     async with app.router.lifespan_context(app):
         # Renewed on every request, so that the outage meets a snapshot due for renewal.
-        app.state.site_configs = SiteConfigCache(ttl_s=0.0)
+        state_of(app).provide(SiteConfigCache(ttl_s=0.0))
         yield app
 
 

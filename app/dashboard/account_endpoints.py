@@ -13,9 +13,10 @@ from app.dashboard import service, web
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import Account, Role
 from app.dashboard.web import HtmlRoute, SignedIn, optional_account, redirect, render, safe_next
-from app.deps import DbSession, Now
+from app.deps import DbSession, Limiter, Now
 from app.exceptions import AppError, InvalidField, TooManyRequests
-from app.ratelimit import Limit, RateLimiter
+from app.ratelimit import Limit
+from app.state import app_state
 from app.tracking.http import client_address
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
@@ -33,8 +34,7 @@ NOTICES = {
 }
 
 
-async def _limit(request: Request, now: Now) -> None:
-    limiter: RateLimiter = request.app.state.rate_limiter
+async def _limit(request: Request, now: Now, limiter: Limiter) -> None:
     retry_after = await limiter.hit(SIGN_IN_LIMIT, client_address(request), now=now)
     if retry_after is not None:
         raise TooManyRequests(
@@ -69,7 +69,7 @@ async def setup(
         user = await service.create_first_admin(
             db,
             presented_token=admin_token,
-            admin_token=request.app.state.admin_token,
+            admin_token=app_state(request).admin_token,
             email=email,
             password=password,
             now=now,
@@ -123,7 +123,7 @@ async def logout(request: Request, db: DbSession, account: MaybeAccount) -> Resp
 async def home(page: SignedIn) -> Response:
     if page.sites:
         return redirect(f"/sites/{page.sites[0].id}/overview")
-    return page.render("no_sites.html")
+    return page.render("no_sites.html", public_url=page.settings.public_url)
 
 
 # --- the account's own password ------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.dashboard.setup_sites import router as setup_sites_router
 from app.dashboard.setup_static_numbers import router as setup_static_numbers_router
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
+from app.deps import Store
 from app.exceptions import InvalidField
 from app.kit.outbound import OutboundPolicy
 from app.reports.attribution_models import GroupBy, Model
@@ -38,7 +39,6 @@ from app.reports.params import From, To
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
 from crm_push.schemas import WebhookCreate
-from numberpool.store import PoolStore
 from pbx_webhooks import service as pbx_service
 from pbx_webhooks.schemas import GenericCreate
 
@@ -150,9 +150,8 @@ async def retry_delivery(
 
 
 @pages.get("/numbers")
-async def numbers(at: OnSite, since: From = None, until: To = None) -> Response:
+async def numbers(at: OnSite, store: Store, since: From = None, until: To = None) -> Response:
     period = analytics.period_of(at.site, since, until, now=at.now)
-    store: PoolStore = at.request.app.state.pool_store
     view = await inventory.numbers(
         at.db, store, site=at.site, now=at.now, since=period.period.since
     )

@@ -19,6 +19,7 @@ from app.exceptions import AppError
 from app.models.pool import DEFAULT_COOLDOWN_S, DEFAULT_IDLE_TIMEOUT_S
 from app.numbers import service as numbers_service
 from app.numbers.schemas import PoolCreate
+from app.state import app_state
 from numberpool import sizing
 from numberpool.store import PoolStore
 
@@ -168,6 +169,6 @@ async def retire_pool(at: OnSite, pool_id: uuid.UUID) -> Response:
     require_admin(at.account)
     pool = await numbers_service.retire_pool(at.db, site_id=at.site.id, pool_id=pool_id, now=at.now)
     await at.db.commit()
-    store: PoolStore = at.request.app.state.pool_store
+    store: PoolStore = app_state(at.request).pool_store
     await store.drop(str(pool.id))
     return redirect(f"/sites/{at.site.id}/numbers")

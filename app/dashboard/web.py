@@ -29,6 +29,7 @@ from app.dashboard.templating import environment
 from app.deps import DbSession, Now
 from app.exceptions import AppError
 from app.models import Site, User
+from app.state import app_state
 
 # script-src 'self' only: no inline script anywhere, so an injected one cannot run.
 CSP = (
@@ -51,7 +52,7 @@ def codec(admin_token: str) -> SessionCodec:
 
 
 def _codec(request: Request) -> SessionCodec:
-    return codec(request.app.state.admin_token)
+    return codec(app_state(request).admin_token)
 
 
 def load_session(request: Request) -> SessionData:
@@ -74,7 +75,7 @@ def store_session(request: Request, data: SessionData) -> None:
 
 def _finish(request: Request, response: Response) -> Response:
     if getattr(request.state, "dashboard_session_dirty", False):
-        settings: Settings = request.app.state.settings
+        settings = app_state(request).settings
         response.set_cookie(
             auth.COOKIE_NAME,
             _codec(request).dumps(request.state.dashboard_session),
@@ -217,8 +218,7 @@ class Page:
 
     @property
     def settings(self) -> Settings:
-        settings: Settings = self.request.app.state.settings
-        return settings
+        return app_state(self.request).settings
 
     def render(
         self, template: str, context: dict[str, Any] | None = None, **kw: Any

@@ -22,6 +22,7 @@ from app.demo.seed import DEMO_INBOX_PATH
 from app.deps import DbSession, Now
 from app.kit.phones import to_e164
 from app.sites.service import snippet_html
+from app.state import app_state
 from crm_push import deals as deals_service
 from crm_push.schemas import DealIn
 
@@ -63,7 +64,7 @@ def _csp(public_url: str) -> str:
 @router.get("/demo")
 async def landing(request: Request, db: DbSession) -> Response:
     site = await demo.demo_site(db)
-    public_url = request.app.state.settings.public_url
+    public_url = app_state(request).settings.public_url
     account = await optional_account(request, db)
     response = render(
         request,
@@ -106,7 +107,7 @@ async def test_call(
     caller: Annotated[str, Form(max_length=40)],
 ) -> Response:
     # No request-wide transaction: the webhook writes in its own while we wait for it.
-    sessionmaker = request.app.state.sessionmaker
+    sessionmaker = app_state(request).sessionmaker
     async with sessionmaker() as db:
         site = await demo.demo_site(db)
         integration = await demo.demo_pbx(db, site)

@@ -27,6 +27,7 @@ from app.calls import service as calls_service
 from app.demo.seed import DEMO_INBOX_PATH, find_demo_site
 from app.exceptions import AppError, NotFound, Unauthorized
 from app.models import Call, CrmConnector, PbxIntegration, Site
+from app.state import state_of
 from crm_push import service as crm_service
 from pbx_webhooks import service as pbx_service
 from pbx_webhooks.providers.generic import sign
@@ -162,10 +163,7 @@ class Inbox:
 
 
 def inbox(app: FastAPI) -> Inbox:
-    found: Inbox | None = getattr(app.state, "demo_inbox", None)
-    if found is None:
-        found = app.state.demo_inbox = Inbox()
-    return found
+    return state_of(app).part(Inbox)
 
 
 def verify(secrets_: list[str], headers: dict[str, str], body: bytes, *, now: datetime) -> str:

@@ -19,7 +19,7 @@ from app.db import session_scope
 from app.deps import DbSession
 from app.exceptions import AppError, InvalidField, NotFound, TooManyRequests
 from app.outages import is_database_outage, log_outage, unavailable
-from app.ratelimit import PublicLimits, RateLimiter
+from app.state import AppState, app_state
 from app.tracking import http, service
 from app.tracking.bots import is_bot
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
@@ -50,19 +50,17 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _site(request: Request, db: AsyncSession, public_key: str) -> SiteConfig:
-    configs: SiteConfigCache = request.app.state.site_configs
-    site = await configs.get(db, public_key)
+async def _site(state: AppState, db: AsyncSession, public_key: str) -> SiteConfig:
+    site = await state.part(SiteConfigCache).get(db, public_key)
     if site is None or site.retired:
         raise NotFound(f"no site with public key {public_key!r}")
     return site
 
 
-async def _limit(request: Request, site: SiteConfig, now: datetime) -> None:
-    limits: PublicLimits = request.app.state.public_limits
-    limiter: RateLimiter = request.app.state.rate_limiter
+async def _limit(state: AppState, request: Request, site: SiteConfig, now: datetime) -> None:
+    limits = state.public_limits
     checks = ((limits.per_address, http.client_address(request)), (limits.per_site, str(site.id)))
-    refusal = await limiter.hit_all(checks, now=now)
+    refusal = await state.rate_limiter.hit_all(checks, now=now)
     if refusal is not None:
         raise TooManyRequests(
             f"too many requests ({refusal.limit.name})", retry_after_s=refusal.retry_after_s
@@ -103,31 +101,30 @@ async def _public_call(request: Request, public_key: str) -> AsyncIterator[_Publ
 
     The two snippet routes take no FastAPI dependencies: resolving four of them (the session,
     the store, the limiter, the clock) cost 10 % of a new visit's CPU in
-    bench/tracker_sessions.py (0.94 to 0.85 ms per session)."""
-    state = request.app.state
-    now: datetime = state.clock()
+    bench/tracker_sessions.py (0.94 to 0.85 ms per session): the typed state is read directly."""
+    state = app_state(request)
+    now = state.clock()
     async with session_scope(state.sessionmaker) as db:
-        site = await _site(request, db, public_key)
+        site = await _site(state, db, public_key)
         origin = request.headers.get("origin")
         cors = http.cors_headers(site, origin)
         try:
             http.check_origin(site, origin)
-            await _limit(request, site, now)
-            yield _PublicCall(db, state.pool_store, site, cors, now, _visit(request, site))
+            await _limit(state, request, site, now)
+            yield _PublicCall(db, state.pool_store, site, cors, now, _visit(state, request, site))
         except AppError as exc:
             exc.headers.update(cors)
             raise
 
 
-def _visit(request: Request, site: SiteConfig) -> service.Visit:
+def _visit(state: AppState, request: Request, site: SiteConfig) -> service.Visit:
     user_agent = request.headers.get("user-agent")
-    limits: PublicLimits = request.app.state.public_limits
     return service.Visit(
         user_agent=user_agent,
         is_bot=is_bot(user_agent),
         client=ClientKey.of(http.client_address(request)),
         refusal=http.visit_refusal(site, request.headers),
-        limits=limits.drain,
+        limits=state.public_limits.drain,
     )
 
 
@@ -183,7 +180,7 @@ async def ping_session(public_key: str, session_id: uuid.UUID, request: Request)
 @router.options("/sessions/{session_id}/ping", include_in_schema=False)
 async def preflight(public_key: str, request: Request, db: DbSession) -> Response:
     """Only needed when a custom integration posts application/json; the snippet never does."""
-    site = await _site(request, db, public_key)
+    site = await _site(app_state(request), db, public_key)
     cors = http.cors_headers(site, request.headers.get("origin"))
     if cors:
         cors |= {

@@ -8,13 +8,14 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from app.models import Pool, TrackingSession
+from app.state import state_of
 from numberpool import service
 from tests.clock import ManualClock
 from tests.factories import create_pool, create_site
 
 
 async def start_session(app: FastAPI, pool: Pool, clock: ManualClock) -> str:
-    async with app.state.sessionmaker() as db:
+    async with state_of(app).sessionmaker() as db:
         visit = TrackingSession(
             id=uuid.uuid4(),
             site_id=pool.site_id,
@@ -30,7 +31,7 @@ async def start_session(app: FastAPI, pool: Pool, clock: ManualClock) -> str:
         await db.flush()
         served = await service.lease_for_session(
             db,
-            app.state.pool_store,
+            state_of(app).pool_store,
             pool=pool,
             session_id=visit.id,
             visitor_id=None,
@@ -46,7 +47,7 @@ async def start_session(app: FastAPI, pool: Pool, clock: ManualClock) -> str:
 async def test_pool_health(app: FastAPI, client: AsyncClient, clock: ManualClock) -> None:
     site = await create_site(client)
     created = await create_pool(client, site["id"], numbers=["+7 495 000-00-01"])
-    async with app.state.sessionmaker() as db:
+    async with state_of(app).sessionmaker() as db:
         pool = await db.get(Pool, uuid.UUID(created["id"]))
     assert pool is not None
     assert await start_session(app, pool, clock) == "dynamic"

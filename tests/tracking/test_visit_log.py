@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import NumberAssignment, NumberFallback, Pool, TrackingSession, Visitor
+from app.state import state_of
 from numberpool import service as pool_service
 from tests.clock import ManualClock
 from tests.factories import create_pool, create_site
@@ -56,7 +57,7 @@ async def test_a_lease_the_store_never_heard_of_fences_the_next_visit(
     site = await create_site(client)
     await create_pool(client, site["id"], numbers=[NUMBER], idle_timeout_s=60, cooldown_s=60)
     first = (await start(anonymous, site)).json()
-    store = app.state.pool_store
+    store = state_of(app).pool_store
     async with sessionmaker() as db:
         pool = (await db.execute(select(Pool))).scalar_one()
         number_id = (await db.execute(select(NumberAssignment.tracking_number_id))).scalar_one()
