@@ -12,6 +12,7 @@ from httpx import AsyncClient
 
 from app.dashboard import service
 from app.dashboard.service import Role
+from app.state import state_of
 from pbx_webhooks import refusals
 from pbx_webhooks.providers.generic import sign
 from tests.clock import ManualClock
@@ -145,9 +146,9 @@ async def test_refusals_are_bounded_per_integration(
     for n in range(refusals.KEPT + 5):
         clock.advance(seconds=1)
         await refusals.record(
-            app.state.engine, integration_id=integration_id, reason=f"bad {n}", now=clock.now
+            state_of(app).engine, integration_id=integration_id, reason=f"bad {n}", now=clock.now
         )
-    async with app.state.sessionmaker() as db:
+    async with state_of(app).sessionmaker() as db:
         kept = await refusals.recent(db, integration_id=integration_id)
     assert len(kept) == refusals.KEPT
     assert kept[0].reason == f"bad {refusals.KEPT + 4}"
@@ -160,7 +161,7 @@ async def test_viewers_see_no_forms_and_cannot_post(
     await _setup(visitor)
     site = await create_site(client)
     detail, _ = await _connect_generic(visitor, site["id"])
-    async with app.state.sessionmaker() as db:
+    async with state_of(app).sessionmaker() as db:
         await service.create_user(
             db,
             email="viewer@shop.example",
