@@ -26,6 +26,9 @@ from app.models import Base
 from tests.backends import TEST_POSTGRES_URL, TEST_REDIS_URL, require_postgres, require_redis
 from tests.clock import ManualClock
 
+# Shared fixtures kept in their own modules: a real SMTP server for mail tests.
+pytest_plugins = ["tests.smtp_server"]
+
 BACKENDS = ["sqlite", "postgresql"]
 
 

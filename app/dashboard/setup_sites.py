@@ -86,14 +86,29 @@ async def snippet_status(db: AsyncSession, site: Site) -> SnippetStatus:
     return SnippetStatus(seen_host=None, seen_at=None, foreign_host=foreign)
 
 
+_FIELDS = ("name", "domains", "country", "timezone", "currency")
+
+
 def _form_values(site: Site | None) -> dict[str, str]:
     if site is None:
-        return {"name": "", "domains": "", "country": "", "timezone": "UTC"}
+        return {"name": "", "domains": "", "country": "", "timezone": "UTC", "currency": ""}
     return {
         "name": site.name,
         "domains": "\n".join(site.domains),
         "country": site.country,
         "timezone": site.timezone,
+        "currency": site.currency,
+    }
+
+
+def _typed(values: dict[str, str]) -> dict[str, object]:
+    """The form's text as the site schemas take it; an empty currency means the country's own."""
+    return {
+        "name": values["name"].strip(),
+        "domains": _domains(values["domains"]),
+        "country": values["country"].strip(),
+        "timezone": values["timezone"].strip() or "UTC",
+        "currency": values["currency"].strip() or None,
     }
 
 
@@ -105,17 +120,17 @@ async def new_site(page: SignedIn) -> Response:
 
 @router.post("/sites/new", dependencies=[CsrfChecked])
 async def create_site(
-    page: SignedIn, name: Text = "", domains: Text = "", country: Text = "", timezone: Text = ""
+    page: SignedIn,
+    name: Text = "",
+    domains: Text = "",
+    country: Text = "",
+    timezone: Text = "",
+    currency: Text = "",
 ) -> Response:
     require_admin(page.account)
-    values = {"name": name, "domains": domains, "country": country, "timezone": timezone}
+    values = dict(zip(_FIELDS, (name, domains, country, timezone, currency), strict=True))
     try:
-        data = SiteCreate(
-            name=name.strip(),
-            domains=_domains(domains),
-            country=country.strip(),
-            timezone=timezone.strip() or "UTC",
-        )
+        data = SiteCreate.model_validate(_typed(values))
     except ValidationError as exc:
         response = page.render("site_new.html", values=values, errors=field_errors(exc))
         response.status_code = 422
@@ -153,17 +168,17 @@ async def site_settings(at: OnSite, notice: str = "") -> Response:
 
 @router.post("/sites/{site_id}/site", dependencies=[CsrfChecked])
 async def edit_site(
-    at: OnSite, name: Text = "", domains: Text = "", country: Text = "", timezone: Text = ""
+    at: OnSite,
+    name: Text = "",
+    domains: Text = "",
+    country: Text = "",
+    timezone: Text = "",
+    currency: Text = "",
 ) -> Response:
     require_admin(at.account)
-    values = {"name": name, "domains": domains, "country": country, "timezone": timezone}
+    values = dict(zip(_FIELDS, (name, domains, country, timezone, currency), strict=True))
     try:
-        data = SiteUpdate(
-            name=name.strip(),
-            domains=_domains(domains),
-            country=country.strip(),
-            timezone=timezone.strip(),
-        )
+        data = SiteUpdate.model_validate(_typed(values))
     except ValidationError as exc:
         return await _site_page(at, values=values, errors=field_errors(exc), status=422)
     await sites_service.update_site(at.db, at.site.id, data)

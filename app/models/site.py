@@ -19,5 +19,7 @@ class Site(UUIDPrimaryKey, Base):
     # ISO 3166 alpha-2: numbers written without a country code are read in this country.
     country: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
+    # ISO 4217: the currency reports add up in; deals and costs in another one are shown apart.
+    currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

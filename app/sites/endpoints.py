@@ -20,6 +20,7 @@ def _out(site: Site, public_url: str) -> SiteOut:
         domains=site.domains,
         country=site.country,
         timezone=site.timezone,
+        currency=site.currency,
         snippet=service.snippet_html(site, public_url=public_url),
         created_at=site.created_at,
         retired_at=site.retired_at,

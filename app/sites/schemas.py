@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.numbers import get_territory_currencies, is_currency
 from pydantic import Field, field_validator
 
 from app.kit.domains import normalise_domain
@@ -25,6 +26,19 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+def _check_currency(value: str) -> str:
+    currency = value.upper()
+    if not is_currency(currency):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as RUB, EUR or USD")
+    return currency
+
+
+def default_currency(country: str) -> str:
+    """The currency in use in the country today (RU: RUB, ES: EUR); USD where none is known."""
+    found = get_territory_currencies(country)
+    return found[0] if found else "USD"
+
+
 def _check_domains(values: list[str]) -> list[str]:
     normalised: list[str] = []
     for raw in values:
@@ -39,9 +53,17 @@ class SiteCreate(InputModel):
     domains: list[str] = Field(min_length=1, max_length=50)
     country: str = Field(min_length=2, max_length=2)
     timezone: str = Field(default="UTC", max_length=64)
+    # None: the country's own currency.
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
 
     _country = field_validator("country")(_check_country)
     _timezone = field_validator("timezone")(_check_timezone)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return None if value is None else _check_currency(value)
+
     _domains = field_validator("domains")(_check_domains)
 
 
@@ -50,6 +72,12 @@ class SiteUpdate(InputModel):
     domains: list[str] | None = Field(default=None, min_length=1, max_length=50)
     country: str | None = Field(default=None, min_length=2, max_length=2)
     timezone: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return None if value is None else _check_currency(value)
 
     @field_validator("country")
     @classmethod
@@ -74,6 +102,7 @@ class SiteOut(OutputModel):
     domains: list[str]
     country: str
     timezone: str
+    currency: str
     snippet: str
     created_at: UtcTimestamp
     retired_at: UtcTimestamp | None

@@ -12,7 +12,7 @@ from app.exceptions import NotFound
 from app.kit.secrets import new_public_key
 from app.models import Site
 from app.sites import repository
-from app.sites.schemas import SiteCreate, SiteUpdate
+from app.sites.schemas import SiteCreate, SiteUpdate, default_currency
 from app.snapshots import configuration_changed
 
 
@@ -29,6 +29,7 @@ async def create_site(db: AsyncSession, data: SiteCreate, *, now: datetime) -> S
         domains=data.domains,
         country=data.country,
         timezone=data.timezone,
+        currency=data.currency or default_currency(data.country),
         created_at=now,
         retired_at=None,
     )
@@ -57,7 +58,7 @@ async def list_sites(db: AsyncSession, *, include_retired: bool = False) -> list
 async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) -> Site:
     site = await get_active_site(db, site_id)
     # Stored numbers stay in E.164 whatever the country: it only changes how new input is read.
-    copy_given(data, site, ("name", "domains", "country", "timezone"))
+    copy_given(data, site, ("name", "domains", "country", "timezone", "currency"))
     configuration_changed(db)
     await db.flush()
     return site

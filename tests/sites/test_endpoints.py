@@ -32,6 +32,21 @@ async def test_create_site_returns_key_and_snippet(client: AsyncClient) -> None:
     assert site["retired_at"] is None
 
 
+@pytest.mark.parametrize(
+    ("country", "given", "expected"),
+    [("RU", None, "RUB"), ("ES", None, "EUR"), ("MX", None, "MXN"), ("RU", "usd", "USD")],
+)
+async def test_a_site_reports_in_its_countrys_currency_unless_told(
+    client: AsyncClient, country: str, given: str | None, expected: str
+) -> None:
+    body = {**SITE, "country": country} | ({"currency": given} if given else {})
+    site = (await client.post("/api/v1/sites", json=body)).json()
+    assert site["currency"] == expected
+
+    changed = await client.patch(f"/api/v1/sites/{site['id']}", json={"currency": "EUR"})
+    assert changed.json()["currency"] == "EUR"
+
+
 async def test_created_site_is_listed_and_readable(client: AsyncClient, clock: ManualClock) -> None:
     first = await create_site(client, name="First")
     clock.advance(seconds=1)
@@ -94,6 +109,8 @@ async def test_retire_site_hides_it_from_the_list(client: AsyncClient) -> None:
         ("domains", [], "domains"),
         ("domains", ["not a domain!"], "domains"),
         ("name", "", "name"),
+        ("currency", "XYZ", "currency"),
+        ("currency", "RUBL", "currency"),
     ],
 )
 async def test_bad_field_is_422_naming_it(
