@@ -22,11 +22,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from app.kit.redis_connect import RedisClient, connect_redis
 from numberpool.redis_script import POOL_LUA
 from numberpool.rules import (
     ClientKey,
@@ -86,17 +84,8 @@ class RedisStore:
         retry_after_s: float = 0.5,
         max_connections: int = 64,
     ) -> None:
-        # A burst of visits waits for a free connection (within the call's budget) instead of
-        # failing at once: "too many connections" would trip the breaker while Redis is fine.
-        connections = BlockingConnectionPool.from_url(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            max_connections=max_connections,
-            timeout=timeout_s,
-        )
-        self._client: Redis = Redis.from_pool(connections)  # closing the client closes the pool
+        # One server, a cluster (each pool's keys share one slot) or Sentinel's master.
+        self._client = connect_redis(url, timeout_s=timeout_s, max_connections=max_connections)
         self._script = self._client.register_script(POOL_LUA)
         # One budget for the whole call, whatever the socket is doing (connect, handshake, read).
         self._timeout_s = timeout_s * 1.2
@@ -110,7 +99,7 @@ class RedisStore:
         return "redis"
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> RedisClient:
         return self._client
 
     def _pool_keys(self, pool_id: str) -> list[str]:
