@@ -82,9 +82,9 @@ def connect_redis(url: str, *, timeout_s: float, max_connections: int = 64) -> R
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             max_connections=max_connections,
+            # No retries of a failed call; a MOVED answer (the layout changed) is still
+            # followed, and teaches the client the new layout.
             retry=no_retries,
-            # After a failover the client learns the new layout on the next call's MOVED.
-            cluster_error_retry_attempts=1,
         )
     if scheme in SENTINEL_SCHEMES:
         address = RedisAddress.parse(url, default_port=26379)
