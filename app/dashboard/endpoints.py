@@ -19,8 +19,10 @@ from app.dashboard import (
     analytics,
     costs_endpoints,
     inventory,
+    links_endpoints,
     setup_crm,
     setup_pbx,
+    users_endpoints,
 )
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
@@ -222,6 +224,8 @@ async def create_crm_webhook(
 
 
 router.include_router(account_endpoints.router)
+router.include_router(users_endpoints.router)
+router.include_router(links_endpoints.router)
 router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
