@@ -5,6 +5,7 @@ the deal by hand; the Calls list filters by the tag."""
 from __future__ import annotations
 
 import io
+import os
 import threading
 import uuid
 import wave
@@ -132,4 +133,12 @@ def test_an_admin_works_a_call_on_its_page(live: Live, admin: uuid.UUID, tab: Ta
         # The deal counts in the sources report.
         report = live.api.get(f"/api/v1/sites/{sid}/reports/sources").json()["rows"]
         assert sum(float(r["revenue"] or 0) for r in report) == 240000.0
+
+        # At phone width the page fits: nothing runs off to the side.
+        page.set_viewport_size({"width": 390, "height": 844})
+        tab.go(f"/sites/{sid}/calls/{call['id']}")
+        if os.environ.get("CALL_PAGE_SHOT"):
+            page.screenshot(path=os.environ["CALL_PAGE_SHOT"], full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.locator("[data-testid=note-form] textarea").bounding_box()["width"] > 250
         tab.assert_quiet()
