@@ -140,5 +140,7 @@ def test_an_admin_works_a_call_on_its_page(live: Live, admin: uuid.UUID, tab: Ta
         if os.environ.get("CALL_PAGE_SHOT"):
             page.screenshot(path=os.environ["CALL_PAGE_SHOT"], full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        assert page.locator("[data-testid=note-form] textarea").bounding_box()["width"] > 250
+        box = page.locator("[data-testid=note-form] textarea").bounding_box()
+        assert box is not None
+        assert box["width"] > 250
         tab.assert_quiet()
