@@ -140,6 +140,8 @@ async def set_role(user_id: uuid.UUID, page: AdminPage, role: Annotated[Role, Fo
         await service.set_role(page.db, user_id=user_id, role=role, now=page.now)
     except AppError as exc:
         return await _users_page(page, error=exc.detail, status=exc.status_code)
+    if user_id == page.account.user.id and role == Role.VIEWER:
+        return redirect("/")  # stepped down: the users page is not theirs any more
     return redirect("/users?notice=role-saved")
 
 

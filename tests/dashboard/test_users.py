@@ -216,6 +216,7 @@ async def test_the_last_admin_cannot_be_demoted_and_roles_change(
         # Two admins now: one may step down, and is a viewer on its next page.
         demoted = await post_form(visitor, f"/users/{me}/role", {"role": "viewer"}, on="/users")
         assert demoted.status_code == 303
+        assert demoted.headers["location"] == "/"
         assert (await visitor.get("/users")).status_code == 403
         # The other is the last admin now; it gives the viewer a site, then makes it admin again.
         saved = await post_form(
