@@ -182,6 +182,8 @@ async def test_a_manual_deal_counts_in_reports_and_wins_over_the_crms(
     )
     assert saved.status_code == 303
     assert await _report(world) == (1, 12500.5)
+    exported = await world.client.get(f"/api/v1/sites/{sid}/exports/calls.csv")
+    assert "12500.50" in exported.text
     html = (await visitor.get(page)).text
     assert "12\u202f500.50 RUB" in _testid(html, "manual-deal-now")
     deals = (await world.client.get(f"/api/v1/sites/{sid}/deals")).json()["items"]
@@ -225,7 +227,8 @@ async def test_a_manual_deal_counts_in_reports_and_wins_over_the_crms(
     assert removed.status_code == 303
     assert await _report(world) == (1, 99000)
     exported = await world.client.get(f"/api/v1/sites/{sid}/exports/calls.csv")
-    assert exported.status_code == 200
+    assert "99000.00" in exported.text
+    assert "12500.50" not in exported.text
 
 
 async def test_the_recording_plays_on_the_page(world: World, visitor: AsyncClient) -> None:
