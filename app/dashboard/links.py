@@ -20,7 +20,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dashboard import auth, repository
-from app.dashboard.service import NO_PASSWORD, Role, check_sites, is_pending, normalise_email
+from app.dashboard.service import Role, check_sites, is_pending, normalise_email
 from app.dashboard.service import create_user as create_account
 from app.exceptions import AppError, Conflict, InvalidField, NotFound
 from app.mail import Mail
@@ -121,17 +121,9 @@ async def invite(
         chosen = site_ids if role == Role.VIEWER else []
         await repository.replace_sites(db, user_id=existing.id, site_ids=chosen, now=now)
         return await _issue(db, user=existing, purpose=Purpose.INVITE, now=now)
-    # A placeholder password passes create_user's checks; the hash is blanked right after.
     user = await create_account(
-        db,
-        email=email,
-        password=secrets.token_urlsafe(16),
-        role=role,
-        site_ids=site_ids,
-        now=now,
+        db, email=email, password=None, role=role, site_ids=site_ids, now=now
     )
-    user.password_hash = NO_PASSWORD
-    await db.flush()
     return await _issue(db, user=user, purpose=Purpose.INVITE, now=now)
 
 

@@ -87,13 +87,14 @@ async def create_user(
     db: AsyncSession,
     *,
     email: str,
-    password: str,
+    password: str | None,
     role: Role,
     site_ids: tuple[uuid.UUID, ...] | list[uuid.UUID],
     now: datetime,
 ) -> User:
+    """An account; without a password (None) an invited one, whose owner chooses it by link."""
     email = normalise_email(email)
-    problem = auth.password_problem(password)
+    problem = auth.password_problem(password) if password is not None else None
     if problem is not None:
         raise InvalidField("password", problem)
     if await repository.user_by_email(db, email) is not None:
@@ -103,7 +104,7 @@ async def create_user(
     user = User(
         id=uuid.uuid4(),
         email=email,
-        password_hash=await auth.hash_password(password),
+        password_hash=NO_PASSWORD if password is None else await auth.hash_password(password),
         role=role.value,
         created_at=now,
         last_login_at=None,
