@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
 
 from app.config import Settings
@@ -25,6 +25,8 @@ router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 log = logging.getLogger(__name__)
 
 Text = Annotated[str, Form(max_length=1024)]
+# Ours are 43 characters (32 random bytes); anything far longer is not a link of ours.
+Token = Annotated[str, Path(max_length=100)]
 
 
 def _form(
@@ -76,25 +78,25 @@ async def _choose(
 
 
 @router.get("/invite/{token}")
-async def invite_form(request: Request, db: DbSession, now: Now, token: str) -> Response:
+async def invite_form(request: Request, db: DbSession, now: Now, token: Token) -> Response:
     return await _show(request, db, now, Purpose.INVITE, token)
 
 
 @router.post("/invite/{token}", dependencies=[CsrfChecked, SignInLimited])
 async def accept_invite(
-    request: Request, db: DbSession, now: Now, token: str, password: Text, password_again: Text
+    request: Request, db: DbSession, now: Now, token: Token, password: Text, password_again: Text
 ) -> Response:
     return await _choose(request, db, now, Purpose.INVITE, token, password, password_again)
 
 
 @router.get("/reset/{token}")
-async def reset_form(request: Request, db: DbSession, now: Now, token: str) -> Response:
+async def reset_form(request: Request, db: DbSession, now: Now, token: Token) -> Response:
     return await _show(request, db, now, Purpose.RESET, token)
 
 
 @router.post("/reset/{token}", dependencies=[CsrfChecked, SignInLimited])
 async def reset(
-    request: Request, db: DbSession, now: Now, token: str, password: Text, password_again: Text
+    request: Request, db: DbSession, now: Now, token: Token, password: Text, password_again: Text
 ) -> Response:
     return await _choose(request, db, now, Purpose.RESET, token, password, password_again)
 

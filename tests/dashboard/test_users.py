@@ -129,6 +129,7 @@ async def test_an_invite_expires_after_72_hours(
         assert expired.status_code == 410
         assert "expired or was used already" in expired.text
         assert (await invitee.get("/invite/not-a-token-at-all")).status_code == 410
+        assert (await invitee.get("/invite/" + "x" * 200)).status_code == 422
         assert (await sign_in(invitee, VIEWER, NEW_PASSWORD)).status_code == 401
 
 
