@@ -11,17 +11,27 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import InvalidField, NotFound
+from app.kit.currencies import check_currency
 from app.kit.phones import to_e164
 from app.models import Call, Deal, Site
 from crm_push import repository
 from crm_push.connectors.base import ConnectorData, CrmDeal
 from crm_push.schemas import DealIn
 
+# The external id of a call's manual deal is "manual:<call id>": no CRM's ("amocrm:...",
+# "bitrix24:...") and refused from the API, so a sync never writes to a manual deal.
+MANUAL_PREFIX = "manual:"
+MANUAL_STATUSES = ("won", "lost")
+
 
 async def record_deal(
     db: AsyncSession, *, site: Site, data: DealIn, now: datetime
 ) -> tuple[Deal, bool]:
     """Create or update (same external_id) a deal; True when it was created."""
+    if data.external_id.startswith(MANUAL_PREFIX):
+        raise InvalidField(
+            "external_id", f"ids starting with {MANUAL_PREFIX} are kept for deals set by hand"
+        )
     call = await _call_of(db, site=site, data=data)
     existing = await repository.deal_by_external_id(
         db, site_id=site.id, external_id=data.external_id
@@ -95,6 +105,7 @@ async def _upsert(
     revenue: Decimal,
     currency: str,
     now: datetime,
+    manual: bool = False,
 ) -> tuple[Deal, bool]:
     deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
     if deal is None:
@@ -112,6 +123,7 @@ async def _upsert(
                 "created_at": now,
                 "updated_at": now,
                 "closed_at": None if status == "open" else now,
+                "manual": manual,
             },
         )
         deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
@@ -144,6 +156,54 @@ def _apply(
         deal.closed_at = now
     deal.status, deal.revenue, deal.currency = status, revenue, currency
     deal.updated_at = now
+
+
+async def set_manual_deal(
+    db: AsyncSession,
+    *,
+    site: Site,
+    call: Call,
+    status: str,
+    revenue: Decimal,
+    currency: str,
+    now: datetime,
+) -> Deal:
+    """The call's deal as a person on its page says: won or lost, for this revenue. It counts
+    in reports like a CRM's deal and, while it exists, instead of the call's other deals."""
+    if call.site_id != site.id:
+        raise NotFound(f"call {call.id} not found on site {site.id}")
+    if status not in MANUAL_STATUSES:
+        raise InvalidField("status", "choose won or lost")
+    if revenue < 0 or revenue != revenue.quantize(Decimal("0.01")) or revenue >= 10**12:
+        raise InvalidField("revenue", "give an amount of 0 or more with at most 2 decimals")
+    try:
+        currency = check_currency(currency.strip() or site.currency)
+    except ValueError as exc:
+        raise InvalidField("currency", str(exc)) from exc
+    deal, _ = await _upsert(
+        db,
+        site_id=site.id,
+        external_id=f"{MANUAL_PREFIX}{call.id}",
+        call_id=call.id,
+        connector_id=None,
+        status=status,
+        revenue=revenue,
+        currency=currency,
+        now=now,
+        manual=True,
+    )
+    return deal
+
+
+async def remove_manual_deal(db: AsyncSession, *, site: Site, call: Call) -> bool:
+    """Forget the call's manual deal (its CRM deals count again); False if it had none."""
+    deal = await repository.deal_by_external_id(
+        db, site_id=site.id, external_id=f"{MANUAL_PREFIX}{call.id}"
+    )
+    if deal is None:
+        return False
+    await repository.delete_deal(db, deal)
+    return True
 
 
 async def list_deals(

@@ -156,6 +156,11 @@ async def insert_deal(db: AsyncSession, values: dict[str, Any]) -> bool:
     return (await db.execute(statement)).scalar_one_or_none() is not None
 
 
+async def delete_deal(db: AsyncSession, deal: Deal) -> None:
+    await db.delete(deal)
+    await db.flush()
+
+
 async def deals(
     db: AsyncSession, *, site_id: uuid.UUID, call_id: uuid.UUID | None, limit: int
 ) -> list[Deal]:

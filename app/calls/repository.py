@@ -7,11 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import dialect
-from app.models import Call, NumberFallback, TargetNumber, TrackingNumber, TrackingSession
+from app.models import (
+    Call,
+    CallNote,
+    CallTag,
+    NumberFallback,
+    TargetNumber,
+    TrackingNumber,
+    TrackingSession,
+)
 
 # Built once: every PBX event runs them, and building them per event cost more than running
 # them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
@@ -27,7 +35,8 @@ _CREATE_OR_LOCK = dialect.PerDialect(
         .returning(*_CALLS.c)
     )
 )
-_FIXED = {"id", "site_id", "integration_id", "provider_call_id", "created_at"}
+# Never written back by the merge: the identity, and what people set on the call's page.
+_FIXED = {"id", "site_id", "integration_id", "provider_call_id", "created_at", "lead_status"}
 _WRITABLE = [c.name for c in _CALLS.columns if c.name not in _FIXED]
 _WRITE_BACK = (
     update(_CALLS)
@@ -184,3 +193,56 @@ async def short_calls_from(
         or_(Call.duration.is_(None), Call.duration < shorter_than_s),
     )
     return int(await db.scalar(query) or 0)
+
+
+# --- what people add on a call's page -----------------------------------------------------
+
+
+async def notes(db: AsyncSession, *, call_id: uuid.UUID) -> list[CallNote]:
+    query = (
+        select(CallNote)
+        .where(CallNote.call_id == call_id)
+        .order_by(CallNote.created_at, CallNote.id)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+def add_note(db: AsyncSession, row: CallNote) -> None:
+    db.add(row)
+
+
+async def tags_of(db: AsyncSession, call_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    found: dict[uuid.UUID, list[str]] = {call_id: [] for call_id in call_ids}
+    if not call_ids:
+        return found
+    query = (
+        select(CallTag.call_id, CallTag.tag)
+        .where(CallTag.call_id.in_(call_ids))
+        .order_by(CallTag.tag)
+    )
+    for call_id, tag in (await db.execute(query)).all():
+        found[call_id].append(tag)
+    return found
+
+
+async def replace_tags(db: AsyncSession, *, call: Call, tags: list[str], now: datetime) -> None:
+    await db.execute(delete(CallTag).where(CallTag.call_id == call.id))
+    for tag in tags:
+        db.add(CallTag(call_id=call.id, tag=tag, site_id=call.site_id, created_at=now))
+    await db.flush()
+
+
+async def calls_tagged(db: AsyncSession, *, site_id: uuid.UUID, tag: str) -> set[uuid.UUID]:
+    query = select(CallTag.call_id).where(CallTag.site_id == site_id, CallTag.tag == tag)
+    return set((await db.execute(query)).scalars())
+
+
+async def site_tags(db: AsyncSession, *, site_id: uuid.UUID, limit: int = 200) -> list[str]:
+    query = (
+        select(CallTag.tag)
+        .where(CallTag.site_id == site_id)
+        .group_by(CallTag.tag)
+        .order_by(CallTag.tag)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())

@@ -1,9 +1,8 @@
-"""Sign-in, the first admin (/setup), sign-out, the account's password and, for admins, the
-accounts of others."""
+"""Sign-in, the first admin (/setup), sign-out and the account's own password (the accounts of
+others are users_endpoints.py; invite and reset links links_endpoints.py)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -11,10 +10,11 @@ from fastapi.responses import Response
 
 from app.dashboard import service, web
 from app.dashboard.csrf import CsrfChecked
-from app.dashboard.service import Account, Role
+from app.dashboard.service import Account
 from app.dashboard.web import HtmlRoute, SignedIn, optional_account, redirect, render, safe_next
 from app.deps import DbSession, Limiter, Now
 from app.exceptions import AppError, InvalidField, TooManyRequests
+from app.mail import mail_configured
 from app.ratelimit import Limit
 from app.state import app_state
 from app.tracking.http import client_address
@@ -26,11 +26,8 @@ router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 SIGN_IN_LIMIT = Limit("dashboard-sign-in", requests=10, window_s=300)
 Text = Annotated[str, Form(max_length=1024)]
 NOTICES = {
-    "user-created": "The account is created: give its owner the e-mail and password.",
-    "sites-saved": "The viewer's sites are saved.",
-    "user-disabled": "The account is disabled: its sessions ended.",
-    "user-enabled": "The account can sign in again.",
     "password-changed": "Your password is changed; other sessions of yours have ended.",
+    "password-chosen": "Your password is saved and you are signed in.",
 }
 
 
@@ -43,6 +40,12 @@ async def _limit(request: Request, now: Now, limiter: Limiter) -> None:
 
 
 SignInLimited = Depends(_limit)
+
+
+def _mail_on(request: Request) -> bool:
+    return mail_configured(app_state(request).settings)
+
+
 MaybeAccount = Annotated[Account | None, Depends(optional_account)]
 
 
@@ -90,7 +93,8 @@ async def login_form(request: Request, db: DbSession, account: MaybeAccount) -> 
         return redirect(target)
     if await service.setup_needed(db):
         return redirect("/setup")
-    return render(request, "login.html", {"error": None, "email": "", "next": target})
+    context = {"error": None, "email": "", "next": target, "mail_on": _mail_on(request)}
+    return render(request, "login.html", context)
 
 
 @router.post("/login", dependencies=[CsrfChecked, SignInLimited])
@@ -104,7 +108,12 @@ async def login(
 ) -> Response:
     user = await service.authenticate(db, email=email, password=password, now=now)
     if user is None:
-        context = {"error": "Wrong e-mail or password.", "email": email, "next": safe_next(next)}
+        context = {
+            "error": "Wrong e-mail or password.",
+            "email": email,
+            "next": safe_next(next),
+            "mail_on": _mail_on(request),
+        }
         return render(request, "login.html", context, status_code=401)
     web.sign_in(request, user)
     return redirect(safe_next(next))
@@ -151,82 +160,3 @@ async def change_password(
     # The old session's fingerprint no longer matches: sign this one in again with the new.
     web.sign_in(page.request, page.account.user)
     return redirect("/account?notice=password-changed")
-
-
-# --- accounts of others (admins) -----------------------------------------------------------
-
-
-async def _admin(page: SignedIn) -> SignedIn:
-    service.require_admin(page.account)
-    return page
-
-
-AdminPage = Annotated[web.Page, Depends(_admin)]
-SiteIds = Annotated[list[uuid.UUID], Form()]
-
-
-async def _users_page(
-    page: web.Page, *, error: str | None = None, notice: str = "", status: int = 200
-) -> Response:
-    all_sites = await service.all_sites(page.db)
-    response = page.render(
-        "users.html",
-        users=await service.list_users(page.db),
-        all_sites=all_sites,
-        site_names={s.id: s.name for s in all_sites},
-        error=error,
-        notice=NOTICES.get(notice),
-    )
-    response.status_code = status
-    return response
-
-
-@router.get("/users")
-async def users(page: AdminPage, notice: str = "") -> Response:
-    return await _users_page(page, notice=notice)
-
-
-@router.post("/users", dependencies=[CsrfChecked])
-async def create_user(
-    page: AdminPage,
-    email: Text,
-    password: Text,
-    role: Annotated[Role, Form()],
-    sites: SiteIds = [],  # noqa: B006 - FastAPI copies defaults per request
-) -> Response:
-    try:
-        await service.create_user(
-            page.db, email=email, password=password, role=role, site_ids=sites, now=page.now
-        )
-    except AppError as exc:
-        return await _users_page(page, error=exc.detail, status=exc.status_code)
-    return redirect("/users?notice=user-created")
-
-
-@router.post("/users/{user_id}/sites", dependencies=[CsrfChecked])
-async def set_sites(
-    user_id: uuid.UUID,
-    page: AdminPage,
-    sites: SiteIds = [],  # noqa: B006 - FastAPI copies defaults per request
-) -> Response:
-    try:
-        await service.set_viewer_sites(page.db, user_id=user_id, site_ids=sites, now=page.now)
-    except AppError as exc:
-        return await _users_page(page, error=exc.detail, status=exc.status_code)
-    return redirect("/users?notice=sites-saved")
-
-
-@router.post("/users/{user_id}/disable", dependencies=[CsrfChecked])
-async def disable_user(user_id: uuid.UUID, page: AdminPage) -> Response:
-    await service.set_disabled(
-        page.db, actor=page.account, user_id=user_id, disabled=True, now=page.now
-    )
-    return redirect("/users?notice=user-disabled")
-
-
-@router.post("/users/{user_id}/enable", dependencies=[CsrfChecked])
-async def enable_user(user_id: uuid.UUID, page: AdminPage) -> Response:
-    await service.set_disabled(
-        page.db, actor=page.account, user_id=user_id, disabled=False, now=page.now
-    )
-    return redirect("/users?notice=user-enabled")

@@ -11,8 +11,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import service as calls_service
+from app.calls import workspace
+from app.calls.workspace import LeadStatus
 from app.dashboard import charts
-from app.models import Call, Deal, Site, TrackingSession
+from app.models import Call, CallNote, Deal, Site, TrackingSession
 from app.reports import service as reports_service
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.period import Period, resolve_period
@@ -127,8 +129,12 @@ class CallFilters:
     hide_spam: bool = False
     caller: str = ""
     min_duration: int | None = None
+    tag: str = ""
+    lead_status: str = ""
 
     def keep(self, call: Call) -> bool:
+        if self.lead_status and workspace.lead_status(call) != self.lead_status:
+            return False
         if self.source and (call.source or "") != self.source:
             return False
         if self.method and call.attribution_method != self.method:
@@ -154,6 +160,8 @@ class CallList:
     matched: int
     sources: list[str]
     capped: bool
+    tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)  # of the calls shown
+    site_tags: list[str] = field(default_factory=list)
 
 
 async def call_list(
@@ -166,8 +174,19 @@ async def call_list(
     capped = len(found) > CALL_LIST_CAP
     found = found[:CALL_LIST_CAP]
     kept = [call for call in found if filters.keep(call)]
+    if filters.tag:
+        tagged = await workspace.calls_tagged(db, site_id=site.id, tag=filters.tag)
+        kept = [call for call in kept if call.id in tagged]
     sources = sorted({call.source for call in found if call.source})
-    return CallList(calls=kept[:CALLS_SHOWN], matched=len(kept), sources=sources, capped=capped)
+    shown = kept[:CALLS_SHOWN]
+    return CallList(
+        calls=shown,
+        matched=len(kept),
+        sources=sources,
+        capped=capped,
+        tags=await workspace.tags_of(db, [call.id for call in shown]),
+        site_tags=await workspace.site_tags(db, site_id=site.id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +196,13 @@ class CallDetail:
     first_touch: TrackingSession | None
     last_touch: TrackingSession | None
     deals: list[Deal] = field(default_factory=list)
+    notes: list[CallNote] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    lead_status: LeadStatus = LeadStatus.NEW
+
+    @property
+    def manual_deal(self) -> Deal | None:
+        return next((d for d in self.deals if d.manual), None)
 
 
 async def call_detail(db: AsyncSession, *, site: Site, call_id: uuid.UUID) -> CallDetail:
@@ -190,4 +216,7 @@ async def call_detail(db: AsyncSession, *, site: Site, call_id: uuid.UUID) -> Ca
         first_touch=journey[0] if journey else None,
         last_touch=non_direct[-1] if non_direct else (journey[-1] if journey else None),
         deals=deals,
+        notes=await workspace.notes(db, call),
+        tags=(await workspace.tags_of(db, [call.id]))[call.id],
+        lead_status=workspace.lead_status(call),
     )

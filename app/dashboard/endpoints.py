@@ -17,10 +17,13 @@ from pydantic import ValidationError
 from app.dashboard import (
     account_endpoints,
     analytics,
+    call_endpoints,
     costs_endpoints,
     inventory,
+    links_endpoints,
     setup_crm,
     setup_pbx,
+    users_endpoints,
 )
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
 from app.dashboard.csrf import CsrfChecked
@@ -105,6 +108,8 @@ async def calls(
     hide_spam: bool = False,
     caller: Annotated[str, Query(max_length=40)] = "",
     min_duration: Annotated[int | None, Query(ge=0, le=86_400)] = None,
+    tag: Annotated[str, Query(max_length=64)] = "",
+    lead_status: Annotated[str, Query(pattern="^(|new|in_progress|qualified|spam)$")] = "",
 ) -> Response:
     period = analytics.period_of(at.site, since, until, now=at.now)
     filters = CallFilters(
@@ -115,22 +120,11 @@ async def calls(
         hide_spam=hide_spam,
         caller=caller,
         min_duration=min_duration,
+        tag=tag,
+        lead_status=lead_status,
     )
     found = await analytics.call_list(at.db, site=at.site, period=period, filters=filters)
     return at.render("calls.html", nav="calls", period=period, filters=filters, found=found)
-
-
-@pages.get("/calls/{call_id}")
-async def call(at: OnSite, call_id: uuid.UUID, notice: str = "") -> Response:
-    detail = await analytics.call_detail(at.db, site=at.site, call_id=call_id)
-    deliveries = await inventory.call_deliveries(at.db, site=at.site, call=detail.call)
-    return at.render(
-        "call.html",
-        nav="calls",
-        detail=detail,
-        deliveries=deliveries,
-        notice=NOTICES.get(notice),
-    )
 
 
 @pages.post("/crm/{connector_id}/deliveries/{delivery_id}/retry", dependencies=[CsrfChecked])
@@ -222,7 +216,10 @@ async def create_crm_webhook(
 
 
 router.include_router(account_endpoints.router)
+router.include_router(users_endpoints.router)
+router.include_router(links_endpoints.router)
 router.include_router(pages)
+router.include_router(call_endpoints.router)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)

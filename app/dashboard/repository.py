@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import User, UserSite
+from app.models import User, UserSite, UserToken
 
 
 async def count_users(db: AsyncSession) -> int:
@@ -58,3 +58,32 @@ async def replace_sites(
     for site_id in sorted(set(site_ids)):
         db.add(UserSite(user_id=user_id, site_id=site_id, created_at=now))
     await db.flush()
+
+
+async def count_active_admins(db: AsyncSession) -> int:
+    """Admins who can sign in: enabled, and with a password chosen (not only invited)."""
+    query = (
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.disabled_at.is_(None), User.password_hash != "")
+    )
+    return int(await db.scalar(query) or 0)
+
+
+def add_token(db: AsyncSession, row: UserToken) -> None:
+    db.add(row)
+
+
+async def token_by_hash(db: AsyncSession, token_hash: str) -> UserToken | None:
+    query = select(UserToken).where(UserToken.token_hash == token_hash)
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def void_tokens(
+    db: AsyncSession, *, user_id: uuid.UUID, purpose: str | None, now: datetime
+) -> None:
+    """Uses up the account's open links (of one purpose, or all)."""
+    query = update(UserToken).where(UserToken.user_id == user_id, UserToken.used_at.is_(None))
+    if purpose is not None:
+        query = query.where(UserToken.purpose == purpose)
+    await db.execute(query.values(used_at=now))

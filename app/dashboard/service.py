@@ -24,6 +24,15 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+# An invited account has no password until its owner chooses one: this hash matches none.
+NO_PASSWORD = ""
+
+
+def is_pending(user: User) -> bool:
+    """Invited, and no password chosen yet."""
+    return user.password_hash == NO_PASSWORD
+
+
 class SetupClosed(Conflict):
     """The first admin exists: /setup is closed for good."""
 
@@ -78,23 +87,24 @@ async def create_user(
     db: AsyncSession,
     *,
     email: str,
-    password: str,
+    password: str | None,
     role: Role,
     site_ids: tuple[uuid.UUID, ...] | list[uuid.UUID],
     now: datetime,
 ) -> User:
+    """An account; without a password (None) an invited one, whose owner chooses it by link."""
     email = normalise_email(email)
-    problem = auth.password_problem(password)
+    problem = auth.password_problem(password) if password is not None else None
     if problem is not None:
         raise InvalidField("password", problem)
     if await repository.user_by_email(db, email) is not None:
         raise Conflict(f"email: {email} has an account already")
     if role == Role.VIEWER:
-        await _check_sites(db, site_ids)
+        await check_sites(db, site_ids)
     user = User(
         id=uuid.uuid4(),
         email=email,
-        password_hash=await auth.hash_password(password),
+        password_hash=NO_PASSWORD if password is None else await auth.hash_password(password),
         role=role.value,
         created_at=now,
         last_login_at=None,
@@ -108,7 +118,7 @@ async def create_user(
     return user
 
 
-async def _check_sites(db: AsyncSession, site_ids: tuple[uuid.UUID, ...] | list[uuid.UUID]) -> None:
+async def check_sites(db: AsyncSession, site_ids: tuple[uuid.UUID, ...] | list[uuid.UUID]) -> None:
     if not site_ids:
         raise InvalidField("sites", "choose at least one site for a viewer")
     for site_id in site_ids:
@@ -169,6 +179,10 @@ class UserRow:
     user: User
     site_ids: frozenset[uuid.UUID]
 
+    @property
+    def pending(self) -> bool:
+        return is_pending(self.user)
+
 
 async def list_users(db: AsyncSession) -> list[UserRow]:
     users = await repository.users(db)
@@ -189,7 +203,7 @@ async def set_viewer_sites(
     user = await _user(db, user_id)
     if user.role != Role.VIEWER:
         raise Conflict("an admin sees every site; only a viewer's sites can be chosen")
-    await _check_sites(db, site_ids)
+    await check_sites(db, site_ids)
     await repository.replace_sites(db, user_id=user.id, site_ids=site_ids, now=now)
     return user
 
@@ -200,8 +214,31 @@ async def set_disabled(
     user = await _user(db, user_id)
     if user.id == actor.user.id:
         raise Conflict("you cannot disable your own account")
+    if disabled:
+        await _guard_last_admin(db, user)
     user.disabled_at = now if disabled else None
     await db.flush()
+    return user
+
+
+async def _guard_last_admin(db: AsyncSession, user: User) -> None:
+    if user.role != Role.ADMIN or user.disabled_at is not None or is_pending(user):
+        return
+    if await repository.count_active_admins(db) <= 1:
+        raise Conflict(f"{user.email} is the last admin: make another account an admin first")
+
+
+async def set_role(db: AsyncSession, *, user_id: uuid.UUID, role: Role, now: datetime) -> User:
+    """Makes an account an admin or a viewer; the last admin stays one."""
+    user = await _user(db, user_id)
+    if user.role == role:
+        return user
+    if role == Role.VIEWER:
+        await _guard_last_admin(db, user)
+    user.role = role.value
+    # Admins see every site and have no rows; a new viewer starts with none, and the admin
+    # chooses its sites next.
+    await repository.replace_sites(db, user_id=user.id, site_ids=(), now=now)
     return user
 
 

@@ -31,9 +31,11 @@ from app.exceptions import AppError
 from app.models import Site, User
 from app.state import app_state
 
-# script-src 'self' only: no inline script anywhere, so an injected one cannot run.
+# script-src 'self' only: no inline script anywhere, so an injected one cannot run. Media from
+# anywhere: a call's recording plays from where the PBX keeps it (media runs no script).
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; media-src 'self' https: http:; "
+    "style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

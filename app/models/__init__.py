@@ -3,6 +3,8 @@
 from app.models.ad_cost import AdCost
 from app.models.base import Base
 from app.models.call import Call
+from app.models.call_note import CallNote
+from app.models.call_tag import CallTag
 from app.models.crm_connector import CrmConnector
 from app.models.deal import Deal
 from app.models.delivery_attempt import DeliveryAttempt
@@ -19,12 +21,15 @@ from app.models.tracking_number import NumberKind, TrackingNumber
 from app.models.tracking_session import TrackingSession
 from app.models.user import User
 from app.models.user_site import UserSite
+from app.models.user_token import UserToken
 from app.models.visitor import Visitor
 
 __all__ = [
     "AdCost",
     "Base",
     "Call",
+    "CallNote",
+    "CallTag",
     "CrmConnector",
     "Deal",
     "DeliveryAttempt",
@@ -42,5 +47,6 @@ __all__ = [
     "TrackingSession",
     "User",
     "UserSite",
+    "UserToken",
     "Visitor",
 ]

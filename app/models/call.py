@@ -59,5 +59,7 @@ class Call(UUIDPrimaryKey, Base):
     referrer: Mapped[str | None] = mapped_column(Text)
     gclid: Mapped[str | None] = mapped_column(String(500))
     yclid: Mapped[str | None] = mapped_column(String(500))
+    # Set by people on the call's page: new (None) | in_progress | qualified | spam.
+    lead_status: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

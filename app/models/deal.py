@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
@@ -26,3 +26,7 @@ class Deal(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Entered on the call's page (external_id "manual:<call id>"), not by a CRM or the API.
+    # A call's manual deal wins: while it exists, the call's other deals do not count in
+    # reports (see app/reports/repository.py), and no CRM sync ever writes to it.
+    manual: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.kit import dialect
 from app.models import AdCost, Call, Deal, TrackingSession
@@ -50,6 +51,17 @@ class WonDeals:
     revenue: Decimal
 
 
+_MANUAL = aliased(Deal, name="manual_deal")
+
+
+def counted_deal() -> ColumnElement[bool]:
+    """A call's manual deal (set on its page in the dashboard) wins: while a call has one, the
+    call's other deals (from a CRM or the API) are kept and shown but do not count, whether the
+    manual one says won or lost. Removing the manual deal lets them count again."""
+    manual_of_call = select(_MANUAL.id).where(_MANUAL.call_id == Deal.call_id, _MANUAL.manual)
+    return or_(Deal.manual, ~manual_of_call.exists())
+
+
 def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
     return columns[: level.depth]
 
@@ -62,7 +74,12 @@ def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime) -> Subque
             func.sum(Deal.revenue).label("revenue"),
         )
         .join(Call, Call.id == Deal.call_id)
-        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
+        .where(
+            Deal.site_id == site_id,
+            Deal.status == "won",
+            counted_deal(),
+            in_period(site_id, since, until),
+        )
         .group_by(Deal.call_id)
         .subquery("won")
     )
@@ -190,7 +207,12 @@ async def won_deals(
     query = (
         select(Deal.call_id, Deal.currency, func.count(), func.sum(Deal.revenue))
         .join(Call, Call.id == Deal.call_id)
-        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
+        .where(
+            Deal.site_id == site_id,
+            Deal.status == "won",
+            counted_deal(),
+            in_period(site_id, since, until),
+        )
         .group_by(Deal.call_id, Deal.currency)
     )
     return [
@@ -206,7 +228,12 @@ async def won_deal_currencies(
     query = (
         select(Deal.currency)
         .join(Call, Call.id == Deal.call_id)
-        .where(Deal.site_id == site_id, Deal.status == "won", in_period(site_id, since, until))
+        .where(
+            Deal.site_id == site_id,
+            Deal.status == "won",
+            counted_deal(),
+            in_period(site_id, since, until),
+        )
         .distinct()
     )
     return set((await db.execute(query)).scalars())

@@ -15,6 +15,8 @@ from app.dashboard import (
     auth,
     costs_endpoints,
     endpoints,
+    links_endpoints,
+    users_endpoints,
 )
 from app.dashboard.auth import SessionCodec, SessionData
 from app.dashboard.csrf import check_csrf
@@ -81,6 +83,8 @@ def test_every_dashboard_form_checks_csrf() -> None:
     receiving end, which a machine calls with a signature instead."""
     routers = [
         account_endpoints.router,
+        users_endpoints.router,
+        links_endpoints.router,
         endpoints.pages,
         costs_endpoints.router,
         demo_endpoints.router,
