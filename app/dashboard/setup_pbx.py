@@ -92,6 +92,8 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
 )
 BY_KEY = {p.key: p for p in PROVIDERS}
+# The webhook-id of the test call's event: the onboarding checklist tells it from the PBX's own.
+TEST_MESSAGE_PREFIX = "msg_test_"
 _CREATE: TypeAdapter[Any] = TypeAdapter(PbxIntegrationCreate)
 
 
@@ -264,7 +266,7 @@ async def pbx_test_call(
         errors = {"called": "type the number the caller dialled (one of your tracking numbers)"}
         return await _detail_page(at, integration, errors=errors, status=422)
     timestamp = str(int(at.now.timestamp()))
-    msg_id = f"msg_test_{uuid.uuid4().hex}"
+    msg_id = f"{TEST_MESSAGE_PREFIX}{uuid.uuid4().hex}"
     body = _test_event_body(
         call_id=f"test-{uuid.uuid4().hex[:12]}",
         called=called.strip(),
