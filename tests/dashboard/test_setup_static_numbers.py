@@ -85,6 +85,10 @@ async def test_viewers_cannot_add_or_retire_numbers(
     site_id = await _create(visitor)
     assert (await _post_pool(visitor, site_id))[0] == 303
     (pool_id,) = await numbers_service.list_pools(db, site_id=uuid.UUID(site_id))
+    assert (await _post(visitor, site_id, kind="offline", number="84952220002", campaign="flyer"))[
+        0
+    ] == 303
+    (offline,) = await numbers_service.list_static_numbers(db, site_id=uuid.UUID(site_id))
     await service.create_user(
         db,
         email="viewer@shop.example",
@@ -103,15 +107,28 @@ async def test_viewers_cannot_add_or_retire_numbers(
     assert numbers.status_code == 200
     assert 'data-testid="new-pool"' not in numbers.text
     assert 'data-testid="retire-pool"' not in numbers.text
+    assert 'data-testid="edit-pool"' not in numbers.text
+    assert 'data-testid="edit-number"' not in numbers.text
+    assert 'data-testid="retire-number"' not in numbers.text
     token = csrf_of(numbers.text)
     for path in (
         f"/sites/{site_id}/pools/new",
         f"/sites/{site_id}/pools/{pool_id.id}/retire",
+        f"/sites/{site_id}/pools/{pool_id.id}/edit",
         f"/sites/{site_id}/static-numbers/new",
+        f"/sites/{site_id}/static-numbers/{offline.id}/edit",
+        f"/sites/{site_id}/static-numbers/{offline.id}/retire",
     ):
-        response = await visitor.post(path, data={"csrf_token": token, "number": "84952220009"})
+        data = {"csrf_token": token, "number": "84952220009", "numbers": "84952220009"}
+        response = await visitor.post(path, data=data | {"campaign": "x", "target_number": "1"})
         assert response.status_code == 403, path
     assert (await visitor.get(f"/sites/{site_id}/pools/new")).status_code == 403
+    assert (await visitor.get(f"/sites/{site_id}/pools/{pool_id.id}/edit")).status_code == 403
+    edit = await visitor.get(f"/sites/{site_id}/static-numbers/{offline.id}/edit")
+    assert edit.status_code == 403
+    db.expire_all()
+    (still,) = await numbers_service.list_static_numbers(db, site_id=uuid.UUID(site_id))
+    assert (still.campaign, still.retired_at) == ("flyer", None)
     assert len(await numbers_service.list_pools(db, site_id=uuid.UUID(site_id))) == 1
 
 
