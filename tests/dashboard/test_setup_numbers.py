@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.dashboard.setup_numbers import error_beside_field
 from app.numbers import repository
 from app.numbers import service as numbers_service
+from app.sites import service as sites_service
 from tests.dashboard.conftest import csrf_of
+from tests.dashboard.live import DESKTOP_CHROME as UA
 from tests.dashboard.test_setup_sites import _admin, _create, _token
 
 NUMBERS = "8 (495) 111-22-33\n\n+7 495 111 22 34\n84951112235\n"
@@ -195,3 +197,29 @@ async def test_a_refused_pool_edit_names_the_field_and_changes_nothing(
     assert await _pools(db, site_id) == before
     pool = await numbers_service.get_pool(db, site_id=uuid.UUID(site_id), pool_id=first)
     assert pool.cooldown_s != 5
+
+
+async def test_after_an_edit_visitors_get_only_the_pools_new_numbers(
+    visitor: AsyncClient, anonymous: AsyncClient, db: AsyncSession
+) -> None:
+    """The pool store reloads after the edit's commit: a number taken out is never leased again."""
+    await _admin(visitor)
+    site_id = await _create(visitor, domains="shop.example")
+    assert (await _post(visitor, site_id, numbers="+74951112233"))[0] == 303
+    ((pool_id, _),) = (await _pools(db, site_id)).items()
+    site = await sites_service.get_site(db, uuid.UUID(site_id))
+    headers = {"Content-Type": "text/plain", "Origin": "https://shop.example", "User-Agent": UA}
+
+    async def shown() -> list[str]:
+        answer = await anonymous.post(
+            f"/t/{site.public_key}/sessions",
+            content='{"url": "https://shop.example/"}',
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
+        return [n["number"] for n in answer.json()["numbers"] if n["kind"] == "dynamic"]
+
+    assert await shown() == ["+74951112233"]
+    status, _ = await _edit(visitor, site_id, pool_id, numbers="+74951112299", cooldown_s="0")
+    assert status == 303
+    assert await shown() == ["+74951112299"]
