@@ -236,12 +236,13 @@ async def test_the_snippet_status_names_a_refused_origin_with_no_visit_stored(
     assert re.search(
         r'data-testid="snippet-refused">Requests from staging.other.example were refused', page.text
     ), page.text
-    # Once the domain is listed, the old refusal says nothing more.
-    token = csrf_of(page.text)
-    saved = await visitor.post(
-        f"/sites/{site_id}/site",
-        data={"csrf_token": token, **SITE, "domains": "shop.example\nother.example"},
-    )
+    # One button adds it (the form carries the site as it is, plus that domain).
+    form = re.search(r'<form[^>]*data-testid="add-refused">(.*?)</form>', page.text, re.S)
+    assert form is not None
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1)))
+    saved = await visitor.post(f"/sites/{site_id}/site", data=fields)
     assert saved.status_code == 303
+    assert (await _site(db, site_id)).domains == ["shop.example", "staging.other.example"]
+    # Once the domain is listed, the old refusal says nothing more.
     page = await visitor.get(f"/sites/{site_id}/site")
     assert "snippet-refused" not in page.text
