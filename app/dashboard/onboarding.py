@@ -9,6 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.dashboard.setup_pbx import TEST_MESSAGE_PREFIX
 from app.dashboard.setup_sites import snippet_status
 from app.models import (
     AdCost,
@@ -19,6 +20,7 @@ from app.models import (
     Site,
     TrackingNumber,
 )
+from pbx_webhooks.inbox import REJECTED_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +49,17 @@ async def checklist(db: AsyncSession, site: Site) -> Checklist:
     numbers = await _any(
         db, (TrackingNumber.site_id == site.id) & TrackingNumber.retired_at.is_(None)
     )
+    # An event of the PBX itself, read and folded into a call: not only refused or malformed
+    # ones (the PBX is not set up right yet), nor the dashboard's own test call.
     pbx = await _any(
         db,
         PbxEvent.integration_id.in_(
             select(PbxIntegration.id).where(PbxIntegration.site_id == site.id)
-        ),
+        )
+        & PbxEvent.processed_at.is_not(None)
+        & PbxEvent.error.is_(None)
+        & ~PbxEvent.dedup_key.startswith(REJECTED_PREFIX, autoescape=True)
+        & ~PbxEvent.dedup_key.startswith(TEST_MESSAGE_PREFIX, autoescape=True),
     )
     crm = await _any(
         db,

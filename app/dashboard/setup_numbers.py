@@ -15,13 +15,14 @@ from pydantic import ValidationError
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
+from app.deps import Store
 from app.exceptions import AppError
+from app.models import Pool
 from app.models.pool import DEFAULT_COOLDOWN_S, DEFAULT_IDLE_TIMEOUT_S
 from app.numbers import service as numbers_service
-from app.numbers.schemas import PoolCreate
-from app.state import app_state
+from app.numbers.schemas import PoolCreate, PoolUpdate
+from numberpool import service as pool_service
 from numberpool import sizing
-from numberpool.store import PoolStore
 
 router = APIRouter(prefix="/sites/{site_id}/pools", route_class=HtmlRoute, include_in_schema=False)
 
@@ -65,6 +66,14 @@ def sizing_advice(visits: float | None, per: str, *, idle_s: int, cooldown_s: in
         f"About {per_hour:g} visits in the busiest hour need {size.numbers} numbers, so that "
         f"{COVERAGE:.0%} of visitors see a number of their own."
     )
+
+
+def validation_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        where = str(error["loc"][0]) if error["loc"] else "numbers"
+        errors.setdefault(where, str(error["msg"]).removeprefix("Value error, "))
+    return errors
 
 
 def _seconds(raw: str) -> int | str:
@@ -148,11 +157,7 @@ async def create_pool(
             }
         )
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            where = str(error["loc"][0]) if error["loc"] else "numbers"
-            errors.setdefault(where, str(error["msg"]).removeprefix("Value error, "))
-        return _form(at, values=values, errors=errors, status=422)
+        return _form(at, values=values, errors=validation_errors(exc), status=422)
     try:
         # A savepoint: the target number may be created before a pasted number is refused.
         async with at.db.begin_nested():
@@ -163,12 +168,107 @@ async def create_pool(
     return redirect(f"/sites/{at.site.id}/numbers?pool={pool.id}")
 
 
+async def _edit_values(at: OnSite, pool: Pool) -> dict[str, str]:
+    numbers = (await numbers_service.pool_numbers(at.db, [pool]))[pool.id]
+    targets = await numbers_service.target_numbers(at.db, [pool.target_number_id])
+    return {
+        "target_number": targets.get(pool.target_number_id, ""),
+        "numbers": "\n".join(numbers),
+        "idle_timeout_s": str(pool.idle_timeout_s),
+        "cooldown_s": str(pool.cooldown_s),
+        "late_call_window_s": str(pool.late_call_window_s),
+    }
+
+
+def _edit_form(
+    at: OnSite,
+    pool: Pool,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    response = at.render(
+        "pool_edit.html", nav="numbers", pool=pool, values=values, errors=errors or {}
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/{pool_id}/edit")
+async def edit_pool_form(at: OnSite, pool_id: uuid.UUID) -> Response:
+    require_admin(at.account)
+    pool = await numbers_service.get_pool(at.db, site_id=at.site.id, pool_id=pool_id)
+    if pool.retired_at is not None:
+        return redirect(f"/sites/{at.site.id}/numbers")
+    return _edit_form(at, pool, values=await _edit_values(at, pool))
+
+
+@router.post("/{pool_id}/edit", dependencies=[CsrfChecked])
+async def edit_pool(
+    at: OnSite,
+    pool_id: uuid.UUID,
+    store: Store,
+    target_number: Text = "",
+    numbers: Text = "",
+    idle_timeout_s: Text = "",
+    cooldown_s: Text = "",
+    late_call_window_s: Text = "",
+) -> Response:
+    """As the admin API's PATCH (the whole list of numbers: lines added are added, lines
+    removed are retired), plus the target number; the store reloads after the commit."""
+    require_admin(at.account)
+    pool = await numbers_service.get_pool(at.db, site_id=at.site.id, pool_id=pool_id)
+    values = {
+        "target_number": target_number,
+        "numbers": numbers,
+        "idle_timeout_s": idle_timeout_s,
+        "cooldown_s": cooldown_s,
+        "late_call_window_s": late_call_window_s,
+    }
+    pasted = pasted_numbers(numbers)
+    if not target_number.strip():
+        return _edit_form(
+            at,
+            pool,
+            values=values,
+            errors={"target_number": "Type the number calls ring."},
+            status=422,
+        )
+    if not pasted:
+        message = "Paste at least one number; to stop using the pool, retire it."
+        return _edit_form(at, pool, values=values, errors={"numbers": message}, status=422)
+    try:
+        data = PoolUpdate.model_validate(
+            {
+                "numbers": pasted,
+                "idle_timeout_s": _seconds(idle_timeout_s),
+                "cooldown_s": _seconds(cooldown_s),
+                "late_call_window_s": _seconds(late_call_window_s),
+            }
+        )
+    except ValidationError as exc:
+        return _edit_form(at, pool, values=values, errors=validation_errors(exc), status=422)
+    try:
+        async with at.db.begin_nested():
+            pool = await numbers_service.update_pool(
+                at.db, at.site, pool_id, data, now=at.now, target_number=target_number.strip()
+            )
+    except AppError as exc:
+        field, message = error_beside_field(exc.detail)
+        pool = await numbers_service.get_pool(at.db, site_id=at.site.id, pool_id=pool_id)
+        return _edit_form(at, pool, values=values, errors={field: message}, status=exc.status_code)
+    # The store must see the committed numbers and settings before it leases again.
+    await at.db.commit()
+    await pool_service.refresh_pool(at.db, store, pool=pool, now=at.now)
+    return redirect(f"/sites/{at.site.id}/numbers?pool={pool.id}")
+
+
 @router.post("/{pool_id}/retire", dependencies=[CsrfChecked])
-async def retire_pool(at: OnSite, pool_id: uuid.UUID) -> Response:
+async def retire_pool(at: OnSite, pool_id: uuid.UUID, store: Store) -> Response:
     """As the admin API's DELETE: the numbers are freed and the store forgets the pool."""
     require_admin(at.account)
     pool = await numbers_service.retire_pool(at.db, site_id=at.site.id, pool_id=pool_id, now=at.now)
     await at.db.commit()
-    store: PoolStore = app_state(at.request).pool_store
     await store.drop(str(pool.id))
     return redirect(f"/sites/{at.site.id}/numbers")

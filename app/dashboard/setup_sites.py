@@ -20,6 +20,7 @@ from app.dashboard.web import HtmlRoute, OnSite, SignedIn, redirect
 from app.models import Site, TrackingSession
 from app.sites import service as sites_service
 from app.sites.schemas import SiteCreate, SiteUpdate
+from app.tracking import refusals
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 
@@ -55,6 +56,9 @@ class SnippetStatus:
     seen_host: str | None
     seen_at: datetime | None
     foreign_host: str | None
+    # The latest snippet request refused for its page's origin (no visit was stored for it).
+    refused_host: str | None = None
+    refused_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,7 +74,18 @@ def _listed(host: str, domains: list[str]) -> bool:
 
 
 async def snippet_status(db: AsyncSession, site: Site) -> SnippetStatus:
-    """Read model: the hosts of the site's latest visits (their landing URLs)."""
+    """Read model: the hosts of the site's latest visits (their landing URLs), and the latest
+    request refused for a host that is still not one of the site's domains."""
+    refused = next(
+        (
+            r
+            for r in await refusals.recent(db, site_id=site.id)
+            if not _listed(r.host, site.domains)
+        ),
+        None,
+    )
+    refused_host = refused.host if refused else None
+    refused_at = refused.received_at if refused else None
     rows = await db.execute(
         select(TrackingSession.landing_url, TrackingSession.started_at)
         .where(TrackingSession.site_id == site.id)
@@ -81,9 +96,9 @@ async def snippet_status(db: AsyncSession, site: Site) -> SnippetStatus:
     for landing_url, started_at in rows:
         host = _host(landing_url)
         if _listed(host, site.domains):
-            return SnippetStatus(seen_host=host, seen_at=started_at, foreign_host=None)
+            return SnippetStatus(host, started_at, None, refused_host, refused_at)
         foreign = foreign or host or None
-    return SnippetStatus(seen_host=None, seen_at=None, foreign_host=foreign)
+    return SnippetStatus(None, None, foreign, refused_host, refused_at)
 
 
 _FIELDS = ("name", "domains", "country", "timezone", "currency")

@@ -16,6 +16,7 @@ from app.models.pbx_integration import PbxIntegration
 from app.models.pbx_refusal import PbxRefusal
 from app.models.pool import Pool
 from app.models.site import Site
+from app.models.snippet_refusal import SnippetRefusal
 from app.models.target_number import TargetNumber
 from app.models.tracking_number import NumberKind, TrackingNumber
 from app.models.tracking_session import TrackingSession
@@ -42,6 +43,7 @@ __all__ = [
     "PbxRefusal",
     "Pool",
     "Site",
+    "SnippetRefusal",
     "TargetNumber",
     "TrackingNumber",
     "TrackingSession",

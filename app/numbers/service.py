@@ -140,11 +140,21 @@ async def target_numbers(db: AsyncSession, ids: list[uuid.UUID | None]) -> dict[
 
 
 async def update_pool(
-    db: AsyncSession, site: Site, pool_id: uuid.UUID, data: PoolUpdate, *, now: datetime
+    db: AsyncSession,
+    site: Site,
+    pool_id: uuid.UUID,
+    data: PoolUpdate,
+    *,
+    now: datetime,
+    target_number: str | None = None,
 ) -> Pool:
+    """Change a pool's settings and numbers; `target_number` (the dashboard's edit form) moves
+    the pool and its numbers onto another of the site's numbers."""
     pool = await get_pool(db, site_id=site.id, pool_id=pool_id)
     if pool.retired_at is not None:
         raise Conflict(f"pool {pool.id} is retired")
+    if target_number is not None:
+        await _retarget_pool(db, site=site, pool=pool, raw=target_number, now=now)
     idle = data.idle_timeout_s if data.idle_timeout_s is not None else pool.idle_timeout_s
     cap = data.max_lease_s if data.max_lease_s is not None else pool.max_lease_s
     if cap < idle:
@@ -155,6 +165,21 @@ async def update_pool(
     return await repository.POOLS.update(
         db, pool, data, fields=("cooldown_s", "late_call_window_s")
     )
+
+
+async def _retarget_pool(
+    db: AsyncSession, *, site: Site, pool: Pool, raw: str, now: datetime
+) -> None:
+    target = await _target(db, site=site, raw=raw, field="target_number", now=now)
+    if target.id == pool.target_number_id:
+        return
+    existing = await repository.active_pool_for_target(db, target.id)
+    if existing is not None:
+        raise Conflict(f"target_number: {target.number} already has pool {existing.id}")
+    pool.target_number_id = target.id
+    for number in await repository.pool_numbers(db, [pool.id]):
+        number.target_number_id = target.id
+    configuration_changed(db)
 
 
 async def _replace_pool_numbers(
@@ -238,14 +263,38 @@ async def list_static_numbers(
 
 
 async def update_static_number(
-    db: AsyncSession, *, site_id: uuid.UUID, number_id: uuid.UUID, data: StaticNumberUpdate
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    number_id: uuid.UUID,
+    data: StaticNumberUpdate,
+    replace: bool = False,
 ) -> TrackingNumber:
+    """Change who sees a source number, or an offline number's label. With `replace` (the
+    dashboard's form, which shows every field) a field left empty is cleared, not kept."""
     row = await get_static_number(db, site_id=site_id, number_id=number_id)
     if row.retired_at is not None:
         raise Conflict(f"static number {row.number} is retired")
-    return await repository.STATIC_NUMBERS.update(
-        db, row, data, fields=("source", "medium", "campaign")
-    )
+    if not replace:
+        return await repository.STATIC_NUMBERS.update(
+            db, row, data, fields=("source", "medium", "campaign")
+        )
+    source, medium, campaign = data.source, data.medium, data.campaign
+    if row.kind == NumberKind.SOURCE:
+        if source is None:
+            raise InvalidField("source", "say which visitors see this number")
+        if row.target_number_id is not None:
+            twin = await repository.same_source_rule(
+                db, target_id=row.target_number_id, source=source, medium=medium, campaign=campaign
+            )
+            if twin is not None and twin.id != row.id:
+                raise Conflict(f"source: {twin.number} is already shown to visitors of this source")
+    elif source is None and campaign is None:
+        raise InvalidField(
+            "campaign", "an offline number needs a campaign or a source to attribute its calls to"
+        )
+    row.source, row.medium, row.campaign = source, medium, campaign
+    return await repository.STATIC_NUMBERS.update(db, row)
 
 
 async def retire_static_number(

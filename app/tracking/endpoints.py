@@ -22,6 +22,7 @@ from app.outages import is_database_outage, log_outage, unavailable
 from app.state import AppState, app_state
 from app.tracking import http, service
 from app.tracking.bots import is_bot
+from app.tracking.refusals import SnippetRefusals
 from app.tracking.schemas import PingRequest, SessionAnswer, SessionRequest
 from app.tracking.site_config import SiteConfig, SiteConfigCache
 from numberpool.rules import ClientKey
@@ -104,17 +105,25 @@ async def _public_call(request: Request, public_key: str) -> AsyncIterator[_Publ
     bench/tracker_sessions.py (0.94 to 0.85 ms per session): the typed state is read directly."""
     state = app_state(request)
     now = state.clock()
-    async with session_scope(state.sessionmaker) as db:
-        site = await _site(state, db, public_key)
-        origin = request.headers.get("origin")
-        cors = http.cors_headers(site, origin)
-        try:
-            http.check_origin(site, origin)
-            await _limit(state, request, site, now)
-            yield _PublicCall(db, state.pool_store, site, cors, now, _visit(state, request, site))
-        except AppError as exc:
-            exc.headers.update(cors)
-            raise
+    try:
+        async with session_scope(state.sessionmaker) as db:
+            site = await _site(state, db, public_key)
+            origin = request.headers.get("origin")
+            cors = http.cors_headers(site, origin)
+            try:
+                http.check_origin(site, origin)
+                await _limit(state, request, site, now)
+                visit = _visit(state, request, site)
+                yield _PublicCall(db, state.pool_store, site, cors, now, visit)
+            except AppError as exc:
+                exc.headers.update(cors)
+                raise
+    except http.OriginRefused as refused:
+        # Noted after the request's session is closed, on a connection of its own.
+        await state.part(SnippetRefusals).record(
+            state.engine, site_id=refused.site_id, origin=refused.origin, now=now
+        )
+        raise
 
 
 def _visit(state: AppState, request: Request, site: SiteConfig) -> service.Visit:

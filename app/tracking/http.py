@@ -46,11 +46,20 @@ def visit_refusal(site: SiteConfig, headers: Headers) -> VisitRefusal | None:
     return None
 
 
+class OriginRefused(Forbidden):
+    """A 403 for a page not on the site's domains; the tracker keeps a note of it."""
+
+    def __init__(self, site: SiteConfig, origin: str) -> None:
+        super().__init__(f"origin {origin} is not one of the site's domains")
+        self.site_id = site.id
+        self.origin = origin
+
+
 def check_origin(site: SiteConfig, origin: str | None) -> None:
     """Browsers always say where a cross-site request comes from: a foreign page may not lease
     numbers of this site (someone else's page could otherwise drain its pool)."""
     if origin and origin != "null" and not cors_headers(site, origin):
-        raise Forbidden(f"origin {origin} is not one of the site's domains")
+        raise OriginRefused(site, origin)
 
 
 async def read_json_body(request: Request) -> Any:

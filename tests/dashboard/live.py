@@ -83,7 +83,10 @@ class Live:
 
 
 @contextmanager
-def serve(database_url: str, clock: ManualClock, *, with_worker: bool = False) -> Iterator[Live]:
+def serve(
+    database_url: str, clock: ManualClock, *, with_worker: bool = False, outbound_allow: str = ""
+) -> Iterator[Live]:
+    """The app on a free port; `outbound_allow` lets its connectors reach the test's stand-ins."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # As `callsource demo` does: its CRM worker may deliver to its own inbox on loopback.
@@ -97,6 +100,7 @@ def serve(database_url: str, clock: ManualClock, *, with_worker: bool = False) -
             # The world's visitors are told apart by X-Forwarded-For (one address and /24 each),
             # as a proxy in front of the service would.
             trusted_proxies="127.0.0.1",
+            outbound_allow=outbound_allow,
         )
     )
     # The world builders open many visits from one address within a simulated minute.

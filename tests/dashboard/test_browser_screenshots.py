@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.demo.seed import ensure_demo_site
+from app.demo.seed import DEMO_INBOX_PATH, ensure_demo_site
 from tests.dashboard.conftest import Tab
 from tests.dashboard.world import DAYS, World
 
@@ -37,8 +37,27 @@ def test_screenshots_of_the_main_pages(
         await ensure_demo_site(db, now=live.clock.now, public_url=live.base)
 
     live.db(demo)
+    # A new site with nothing set up yet: its Overview is the onboarding checklist.
+    fresh = live.api.post(
+        "/api/v1/sites",
+        json={"name": "Garden shop", "domains": ["garden.example"], "country": "RU"},
+    ).json()
+    # A page on a domain the site does not list: the Site tab names it.
+    refused = live.http.post(
+        f"/t/{world.site['public_key']}/sessions",
+        content='{"url": "https://old-shop.example/"}',
+        headers={"Content-Type": "text/plain", "Origin": "https://old-shop.example"},
+    )
+    assert refused.status_code == 403
     tab.sign_in()
     sid = world.site["id"]
+    # A CRM connected (to the demo's inbox, the one loopback address the server may reach).
+    crm = live.api.post(
+        f"/api/v1/sites/{sid}/crm",
+        json={"kind": "webhook", "name": "Our CRM", "url": live.base + DEMO_INBOX_PATH},
+    )
+    assert crm.status_code == 201, crm.text
+    pool_id = live.api.get(f"/api/v1/sites/{sid}/pools").json()["items"][0]["id"]
     shots = {
         "overview": f"/sites/{sid}/overview?{week}",
         "sources": f"/sites/{sid}/sources?{week}&group_by=campaign",
@@ -48,11 +67,20 @@ def test_screenshots_of_the_main_pages(
         "integrations": f"/sites/{sid}/integrations",
         "costs": f"/sites/{sid}/costs?{week}",
         "demo": "/demo/?utm_source=yandex&utm_medium=cpc&utm_campaign=sofas",
+        # The setup pages (issue #15).
+        "site": f"/sites/{sid}/site",
+        "pool": f"/sites/{sid}/pools/new?visits=400&per=day",
+        "pool-edit": f"/sites/{sid}/pools/{pool_id}/edit",
+        "pbx": f"/sites/{sid}/pbx/{world.pbx['id']}",
+        "crm": f"/sites/{sid}/integrations",
+        "onboarding": f"/sites/{fresh['id']}/overview",
     }
     for name, path in shots.items():
         tab.go(path)
         if name == "demo":
             tab.page.wait_for_selector("html[data-shown-number]")
+        if name == "crm":
+            tab.page.click("details[data-crm=amocrm] summary")
         tab.page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     tab.assert_quiet()

@@ -217,3 +217,32 @@ async def test_every_site_form_needs_the_csrf_token(visitor: AsyncClient, db: As
     site = await _site(db, site_id)
     assert (site.name, site.retired_at) == ("Shop", None)
     assert len(await sites_service.list_sites(db)) == 1
+
+
+async def test_the_snippet_status_names_a_refused_origin_with_no_visit_stored(
+    visitor: AsyncClient, anonymous: AsyncClient, db: AsyncSession
+) -> None:
+    await _admin(visitor)
+    site_id = await _create(visitor, domains="shop.example")
+    site = await _site(db, site_id)
+    refused = await anonymous.post(
+        f"/t/{site.public_key}/sessions",
+        content='{"url": "https://staging.other.example/"}',
+        headers={"Content-Type": "text/plain", "Origin": "https://staging.other.example"},
+    )
+    assert refused.status_code == 403
+    page = await visitor.get(f"/sites/{site_id}/site")
+    assert "No visit yet" in page.text
+    assert re.search(
+        r'data-testid="snippet-refused">Requests from staging.other.example were refused', page.text
+    ), page.text
+    # One button adds it (the form carries the site as it is, plus that domain).
+    form = re.search(r'<form[^>]*data-testid="add-refused">(.*?)</form>', page.text, re.S)
+    assert form is not None
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1)))
+    saved = await visitor.post(f"/sites/{site_id}/site", data=fields)
+    assert saved.status_code == 303
+    assert (await _site(db, site_id)).domains == ["shop.example", "staging.other.example"]
+    # Once the domain is listed, the old refusal says nothing more.
+    page = await visitor.get(f"/sites/{site_id}/site")
+    assert "snippet-refused" not in page.text
