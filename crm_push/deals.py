@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import to_e164
 from app.models import Call, Deal, Site
-from crm_push import repository
+from crm_push import outbox, repository
 from crm_push.connectors.base import ConnectorData, CrmDeal
 from crm_push.schemas import DealIn
 
@@ -117,10 +117,23 @@ async def _upsert(
         deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
         assert deal is not None
         if inserted:
+            await _won(db, deal, was_won=False, now=now)
             return deal, True
+    was_won = deal.status == "won"
     _apply(deal, call_id=call_id, status=status, revenue=revenue, currency=currency, now=now)
     await db.flush()
+    await _won(db, deal, was_won=was_won, now=now)
     return deal, False
+
+
+async def _won(db: AsyncSession, deal: Deal, *, was_won: bool, now: datetime) -> None:
+    """A deal just won: its value goes to the conversion destinations that send values and
+    took the call (in this same transaction, like every outbox row)."""
+    if deal.status != "won" or was_won or deal.call_id is None:
+        return
+    call = await db.get(Call, deal.call_id)
+    if call is not None:
+        await outbox.enqueue_for_call(db, call=call, event="deal.won", now=now)
 
 
 def _apply(
