@@ -20,6 +20,7 @@ from app.dashboard import (
     costs_endpoints,
     inventory,
     setup_crm,
+    setup_destinations,
     setup_pbx,
 )
 from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
@@ -226,6 +227,7 @@ router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
+router.include_router(setup_destinations.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)
