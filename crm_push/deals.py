@@ -120,9 +120,14 @@ async def _upsert(
             await _won(db, deal, was_won=False, now=now)
             return deal, True
     was_won = deal.status == "won"
+    worth = (Decimal(deal.revenue), deal.currency)
     _apply(deal, call_id=call_id, status=status, revenue=revenue, currency=currency, now=now)
     await db.flush()
     await _won(db, deal, was_won=was_won, now=now)
+    if was_won and deal.status == "won" and worth != (Decimal(deal.revenue), deal.currency):
+        # A won deal's amount corrected: where the platform restates a value, send it again.
+        assert deal.call_id is not None
+        await outbox.resend_value(db, call_id=deal.call_id, now=now)
     return deal, False
 
 

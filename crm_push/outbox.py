@@ -101,3 +101,16 @@ async def enqueue_for_call(
                 "sent_at": None,
             },
         )
+
+
+# Platforms whose value adjustment states the value outright (Google Ads' RESTATEMENT), so
+# sending it again after a correction sets the new value rather than adding a second sale.
+RESTATING_KINDS = frozenset({"google_ads"})
+
+
+async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -> int:
+    """Make the call's sent (or dead) deal.won deliveries to restating platforms pending
+    again, with fresh attempts; the number made pending."""
+    return await repository.rearm_deliveries(
+        db, call_id=call_id, event="deal.won", kinds=RESTATING_KINDS, now=now
+    )

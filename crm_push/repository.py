@@ -66,6 +66,29 @@ async def insert_delivery(db: AsyncSession, values: dict[str, Any]) -> bool:
     return (await db.execute(statement)).scalar_one_or_none() is not None
 
 
+async def rearm_deliveries(
+    db: AsyncSession, *, call_id: uuid.UUID, event: str, kinds: Iterable[str], now: datetime
+) -> int:
+    """The call's finished deliveries of `event` to live connectors of `kinds`, pending again."""
+    live = select(CrmConnector.id).where(
+        CrmConnector.kind.in_(set(kinds)), CrmConnector.retired_at.is_(None)
+    )
+    statement = (
+        update(OutboxDelivery)
+        .where(
+            OutboxDelivery.call_id == call_id,
+            OutboxDelivery.event == event,
+            OutboxDelivery.status.in_(("sent", "dead")),
+            OutboxDelivery.connector_id.in_(live),
+        )
+        .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    result = await db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list[OutboxDelivery]:
     """Due pending rows, oldest first, locked for this transaction; rows another worker holds
     are skipped (on PostgreSQL: SQLite is a single-worker backend, see the dialect module)."""

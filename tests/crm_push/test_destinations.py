@@ -449,3 +449,23 @@ async def test_without_send_value_no_deal_goes_out(
     assert "conversionValue" not in conversion
     assert [r.event for r in await dest.rows()] == ["call.attributed"]
     assert platforms.platforms.ads_adjustments == []
+
+
+async def test_a_corrected_amount_is_restated_again_only_where_restating(
+    dest: Destinations, worker: Worker, clock: ManualClock, platforms: fp.PlatformsServer
+) -> None:
+    await dest.destination("google_ads")
+    await dest.destination("ga4")
+    call = await dest.call(await dest.visit())
+    await dest.won(call, 1000)
+    await run_until_settled(worker, clock)
+    purchases = len(platforms.platforms.ga4_events)
+
+    clock.advance(hours=1)
+    await dest.won(call, 1200)  # the same deal, its amount corrected
+    await run_until_settled(worker, clock)
+
+    values = [a["restatementValue"]["adjustedValue"] for a in platforms.platforms.ads_adjustments]
+    assert values == [1000.0, 1200.0]
+    # GA4 counts a purchase once per transaction: it is not sent twice.
+    assert len(platforms.platforms.ga4_events) == purchases
