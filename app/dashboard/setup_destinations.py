@@ -83,6 +83,14 @@ KINDS: dict[str, tuple[str, tuple[Field, ...]]] = {
                 "Goal identifier for won deals",
                 "A second JavaScript event goal (deal_won): it receives the deal's price.",
             ),
+            Field(
+                "upload_calls",
+                "Send calls through Metrika's calls upload",
+                "Calls then show in Metrika's call reports (talk time, missed, first-time "
+                "callers) instead of as the calls goal; won deals still go to their goal.",
+                required=False,
+                kind="checkbox",
+            ),
         ),
     ),
     "google_ads": (
@@ -251,11 +259,16 @@ async def connect(request: Request, at: OnSite) -> Response:
     if name := str(form.get("name", "")).strip():
         data["name"] = name
     for field in fields:
+        if field.kind == "checkbox":
+            data[field.name] = form.get(field.name) == "on"
+            continue
         value = str(form.get(field.name, "")).strip()
         if value or field.required:
             data[field.name] = value
     data |= _rule_from(form, flags_given=True)
-    shown = {f.name: str(data.get(f.name, "")) for f in fields if not f.secret} | {
+    shown = {
+        f.name: str(data.get(f.name, "")) for f in fields if not f.secret and f.kind != "checkbox"
+    } | {
         "name": name,
         "min_talk_s": str(data.get("min_talk_s", "")),
     }

@@ -6,6 +6,10 @@ the deal goal with the deal's price when one is won.
 CSV file as multipart/form-data, `Authorization: OAuth <token>`; Metrika answers the upload
 (`{"uploading": {"id", "status"}}`) and processes it within about two hours. Only visits of
 the last 21 days take conversions.
+
+With `upload_calls`, a call goes instead to `offline_conversions/upload_calls`, Metrika's own
+calls upload (talk and hold time, missed, first-time caller, the number called), which shows
+in its call reports and makes its own call goals; a won deal still goes as a conversion.
 """
 
 from __future__ import annotations
@@ -32,21 +36,60 @@ DEFAULT_TARGET = "call"
 DEFAULT_DEAL_TARGET = "deal_won"
 
 
+def _visitor(job: Job) -> tuple[str, str, str]:
+    """(client_id_type, its column, the id) Metrika ties the call to a visit by."""
+    if job.call.yclid:
+        return "YCLID", "Yclid", job.call.yclid
+    ym = conversion_of(job).ym_client_id
+    if ym:
+        return "CLIENT_ID", "ClientId", ym
+    raise CrmFailure(
+        "the call has no yclid and its visit no Metrika ClientId (no _ym_uid cookie: "
+        "Metrika is not on the page, or the visitor declined cookies)",
+        permanent=True,
+    )
+
+
+def _csv(header: list[str], row: list[Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerow(["" if cell is None else cell for cell in row])
+    return out.getvalue()
+
+
+def calls_file(job: Job) -> tuple[str, str]:
+    """(client_id_type, the CSV) for upload_calls: the call with its figures."""
+    call = job.call
+    id_type, column, visitor = _visitor(job)
+    won = sent_value(job)
+    missed = call.outcome != "answered"
+    talk = call.talk_duration if call.talk_duration is not None else (0 if missed else None)
+    hold = max((call.duration or 0) - (talk or 0), 0) if call.duration is not None else None
+    header = [column, "DateTime", "StaticCall", "PhoneNumber", "TalkDuration", "HoldDuration",
+              "CallMissed", "FirstTimeCaller", "URL"]  # fmt: skip
+    row: list[Any] = [
+        visitor,
+        unix(call.started_at),
+        0 if call.attribution_method == "dynamic" else 1,
+        call.called,
+        talk,
+        hold,
+        1 if missed else 0,
+        1 if call.first_time_caller else 0,
+        call.landing_url,
+    ]
+    if won is not None:
+        header += ["Price", "Currency"]
+        row += [f"{won.revenue:.2f}", won.currency]
+    return id_type, _csv(header, row)
+
+
 def upload_file(job: Job) -> tuple[str, str]:
     """(client_id_type, the CSV) for the job's conversion."""
     call = job.call
-    conversion = conversion_of(job)
     config = job.connector.config
-    if call.yclid:
-        id_type, column, visitor = "YCLID", "Yclid", call.yclid
-    elif conversion.ym_client_id:
-        id_type, column, visitor = "CLIENT_ID", "ClientId", conversion.ym_client_id
-    else:
-        raise CrmFailure(
-            "the call has no yclid and its visit no Metrika ClientId (no _ym_uid cookie: "
-            "Metrika is not on the page, or the visitor declined cookies)",
-            permanent=True,
-        )
+    id_type, column, visitor = _visitor(job)
     won = sent_value(job)
     if job.event == "deal.won":
         target = str(config.get("deal_target") or DEFAULT_DEAL_TARGET)
@@ -54,16 +97,12 @@ def upload_file(job: Job) -> tuple[str, str]:
     else:
         target = str(config.get("target") or DEFAULT_TARGET)
         when = call.started_at
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     header = [column, "Target", "DateTime"]
     row: list[Any] = [visitor, target, unix(when)]
     if won is not None:
         header += ["Price", "Currency"]
         row += [f"{won.revenue:.2f}", won.currency]
-    writer.writerow(header)
-    writer.writerow(row)
-    return id_type, out.getvalue()
+    return id_type, _csv(header, row)
 
 
 class YandexMetrika:
@@ -80,13 +119,15 @@ class YandexMetrika:
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         config = job.connector.config
-        id_type, text = upload_file(job)
+        as_call = job.event == "call.attributed" and bool(config.get("upload_calls"))
+        id_type, text = calls_file(job) if as_call else upload_file(job)
         body, content_type = multipart_file("file", "conversions.csv", text.encode(), "text/csv")
         counter = int(config["counter_id"])
         base = api_base(config, DEFAULT_BASE)
+        method = "upload_calls" if as_call else "upload"
         reply = await crm.request(
             "POST",
-            f"{base}/management/v1/counter/{counter}/offline_conversions/upload",
+            f"{base}/management/v1/counter/{counter}/offline_conversions/{method}",
             params={"client_id_type": id_type},
             headers={
                 "Authorization": f"OAuth {job.connector.credentials['token']}",

@@ -93,6 +93,8 @@ class YandexMetrikaCreate(_DestinationBase):
     # The goal identifiers of JavaScript-event goals created in Metrika for these conversions.
     target: str = Field(default="call", pattern=_METRIKA_TARGET.pattern)
     deal_target: str = Field(default="deal_won", pattern=_METRIKA_TARGET.pattern)
+    # Calls through Metrika's calls upload (its call reports) rather than as goal conversions.
+    upload_calls: bool = False
 
 
 class GoogleAdsCreate(_DestinationBase):

@@ -39,6 +39,7 @@ def _config_and_credentials(data: DestinationCreate) -> tuple[dict[str, Any], di
                 "counter_id": data.counter_id,
                 "target": data.target,
                 "deal_target": data.deal_target,
+                "upload_calls": data.upload_calls,
             }
             return config, {"token": data.token.get_secret_value()}
         case GoogleAdsCreate():

@@ -70,6 +70,7 @@ class Platforms:
     requests: list[Seen] = field(default_factory=list)
     ga4_events: list[dict[str, Any]] = field(default_factory=list)
     metrika_uploads: list[dict[str, Any]] = field(default_factory=list)
+    metrika_calls: list[dict[str, Any]] = field(default_factory=list)
     ads_conversions: list[dict[str, Any]] = field(default_factory=list)
     ads_adjustments: list[dict[str, Any]] = field(default_factory=list)
     # Google Ads answers for the gclids listed: a partial failure with this error code.
@@ -199,9 +200,16 @@ class Platforms:
             return self._metrika_error(
                 400, "invalid_parameter", f"The file has no {column} column for {id_type}"
             )
+        calls = request.path_params["method"] == "upload_calls"
         now = self.clock().timestamp()
         for row in rows:
-            if not row.get("Target"):
+            if calls:
+                for figure in ("TalkDuration", "HoldDuration"):
+                    if row.get(figure) and not row[figure].isdigit():
+                        return self._metrika_error(400, "invalid_parameter", f"Bad {figure}")
+                if row.get("CallMissed", "0") not in ("0", "1"):
+                    return self._metrika_error(400, "invalid_parameter", "Bad CallMissed")
+            elif not row.get("Target"):
                 return self._metrika_error(400, "invalid_parameter", "Target is required")
             if not row.get("DateTime", "").isdigit() or int(row["DateTime"]) > now:
                 return self._metrika_error(
@@ -210,7 +218,8 @@ class Platforms:
             if row.get("Price") and not re.fullmatch(r"[A-Z]{3}", row.get("Currency") or ""):
                 return self._metrika_error(400, "invalid_parameter", "Currency is invalid")
         self._uploading_id += 1
-        self.metrika_uploads.append({"client_id_type": id_type, "rows": rows})
+        kept = self.metrika_calls if calls else self.metrika_uploads
+        kept.append({"client_id_type": id_type, "rows": rows})
         return JSONResponse(
             {
                 "uploading": {
@@ -360,7 +369,7 @@ class Platforms:
                 Route("/debug/mp/collect", self.ga4_debug, methods=["POST"]),
                 Route("/mp/collect", self.ga4_collect, methods=["POST"]),
                 Route(
-                    "/management/v1/counter/{counter}/offline_conversions/upload",
+                    "/management/v1/counter/{counter}/offline_conversions/{method:str}",
                     self.metrika_upload,
                     methods=["POST"],
                 ),

@@ -156,6 +156,39 @@ async def test_metrika_gets_the_call_by_yclid_or_by_client_id(
     assert {d["external_id"] for d in sent} == {"uploading:501", "uploading:502"}
 
 
+async def test_metrika_calls_upload_carries_the_calls_figures(
+    dest: Destinations, worker: Worker, clock: ManualClock, platforms: fp.PlatformsServer
+) -> None:
+    await dest.destination("yandex_metrika", upload_calls=True)
+    number = await dest.visit(query="utm_source=yandex&utm_medium=cpc&yclid=42")
+    call = await dest.call(number, duration=65, talk=50)
+    await dest.won(call, 700)
+
+    await run_until_settled(worker, clock)
+
+    [upload] = platforms.platforms.metrika_calls
+    assert upload["client_id_type"] == "YCLID"
+    [row] = upload["rows"]
+    assert row == {
+        "Yclid": "42",
+        "DateTime": str(int(ts(call["started_at"]).timestamp())),
+        "StaticCall": "0",
+        "PhoneNumber": number,
+        "TalkDuration": "50",
+        "HoldDuration": "15",
+        "CallMissed": "0",
+        "FirstTimeCaller": "1",
+        "URL": "https://shop.example/?utm_source=yandex&utm_medium=cpc&yclid=42",
+        "Price": "700.00",
+        "Currency": "RUB",
+    }
+    # The won deal still goes as a conversion of the deal goal.
+    [deal] = platforms.platforms.metrika_uploads
+    assert deal["rows"][0]["Target"] == "deal_won"
+    paths = {r.path.rsplit("/", 1)[-1] for r in platforms.platforms.requests}
+    assert paths == {"upload_calls", "upload"}
+
+
 async def test_metrika_rate_limit_waits_for_its_retry_after(
     dest: Destinations, worker: Worker, clock: ManualClock, platforms: fp.PlatformsServer
 ) -> None:

@@ -64,6 +64,7 @@ async def test_each_kind_is_created_with_credentials_write_only(
         "counter_id": 12345678,
         "target": "call",
         "deal_target": "deal_won",
+        "upload_calls": False,
     }
     assert created["google_ads"]["config"]["customer_id"] == "1234567890"
     assert created["google_ads"]["config"]["conversion_action_id"] == "555"
