@@ -130,6 +130,7 @@ async def call(at: OnSite, call_id: uuid.UUID, notice: str = "") -> Response:
         nav="calls",
         detail=detail,
         deliveries=deliveries,
+        conversions=await inventory.call_conversions(at.db, site=at.site, call=detail.call),
         notice=NOTICES.get(notice),
     )
 

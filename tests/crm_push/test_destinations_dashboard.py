@@ -139,6 +139,11 @@ async def test_the_rule_form_and_the_deliveries_with_a_retry(
     assert "notice=retried" in retried.headers["location"]
     await run_until_settled(worker, clock)
     assert [d["id"] for d in await dest.deliveries(ads, status="sent")] == [delivery["id"]]
+    call_page = await visitor.get(f"/sites/{dest.sid}/calls/{delivery['call_id']}")
+    assert call_page.status_code == 200
+    conversions = call_page.text[call_page.text.index('data-testid="conversions"') :]
+    assert f'data-delivery="{delivery["id"]}"' in conversions
+    assert "call conversion" in conversions
 
     saved = await visitor.post(
         f"/sites/{dest.sid}/destinations/{ads['id']}/rule",
