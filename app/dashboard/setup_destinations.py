@@ -21,6 +21,7 @@ from app.kit.outbound import OutboundPolicy
 from app.models import CrmConnector, OutboxDelivery
 from crm_push import deliveries as deliveries_service
 from crm_push.conversion_rule import Rule
+from crm_push.destinations import check as destination_check
 from crm_push.destinations import service as destinations_service
 from crm_push.destinations.schemas import DestinationCreate, DestinationUpdate
 
@@ -195,6 +196,7 @@ async def _page(
     kind: str = "",
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    tested: dict[str, Any] | None = None,
     code: int = 200,
 ) -> Response:
     response = at.render(
@@ -209,6 +211,7 @@ async def _page(
         form_kind=kind,
         values=values or {},
         errors=errors or {},
+        tested=tested,
     )
     response.status_code = code
     return response
@@ -302,6 +305,18 @@ async def save_rule(request: Request, at: OnSite, destination_id: uuid.UUID) -> 
         at.db, site_id=at.site.id, destination_id=destination_id, data=data
     )
     return redirect(f"/sites/{at.site.id}/destinations?notice=rule")
+
+
+@router.post("/{destination_id}/test", dependencies=[CsrfChecked])
+async def test_connection(at: OnSite, destination_id: uuid.UUID) -> Response:
+    """One harmless exchange with the platform; its answer in one line."""
+    require_admin(at.account)
+    row = await destinations_service.get_destination(
+        at.db, site_id=at.site.id, destination_id=destination_id
+    )
+    outbound = OutboundPolicy.parse(at.page.settings.outbound_allow)
+    result = await destination_check.check(row, outbound=outbound)
+    return await _page(at, tested={"id": row.id, "ok": result.ok, "line": result.line})
 
 
 @router.post("/{destination_id}/retire", dependencies=[CsrfChecked])

@@ -232,6 +232,17 @@ class Platforms:
             }
         )
 
+    async def metrika_counter(self, request: Request) -> Response:
+        if (failed := await self._seen(request)) is not None:
+            return failed
+        if request.headers.get("authorization") != f"OAuth {METRIKA_TOKEN}":
+            return self._metrika_error(401, "invalid_token", "Invalid oauth_token")
+        if request.path_params["counter"] != METRIKA_COUNTER:
+            return self._metrika_error(403, "access_denied", "Access is denied")
+        return JSONResponse(
+            {"counter": {"id": METRIKA_COUNTER, "name": "shop.example", "status": "Active"}}
+        )
+
     # --- Google ---------------------------------------------------------------------------
 
     async def oauth_token(self, request: Request) -> Response:
@@ -292,6 +303,22 @@ class Platforms:
             )  # fmt: skip
         customer, _, method = request.path_params["rest"].partition(":")
         body = json.loads(await request.body())
+        if customer.endswith("/googleAds") and method == "search":
+            customer = customer.removesuffix("/googleAds")
+            if customer != ADS_CUSTOMER:
+                return JSONResponse(
+                    {"error": {"code": 403, "status": "PERMISSION_DENIED",
+                               "message": "The caller does not have permission"}},
+                    status_code=403,
+                )  # fmt: skip
+            wanted = f"conversion_action.id = {ADS_ACTION}"
+            results = (
+                [{"conversionAction": {"resourceName": f"customers/{customer}/conversionActions/"
+                  f"{ADS_ACTION}", "id": ADS_ACTION, "name": "Calls from ads",
+                  "status": "ENABLED"}}]
+                if wanted in str(body.get("query", "")) else []
+            )  # fmt: skip
+            return JSONResponse({"results": results, "fieldMask": "conversionAction.id"})
         if customer != ADS_CUSTOMER:
             return JSONResponse(
                 {"error": {"code": 403, "status": "PERMISSION_DENIED",
@@ -374,7 +401,10 @@ class Platforms:
                     methods=["POST"],
                 ),
                 Route("/token", self.oauth_token, methods=["POST"]),
-                Route("/v26/customers/{rest}", self.google_ads, methods=["POST"]),
+                Route("/v26/customers/{rest:path}", self.google_ads, methods=["POST"]),
+                Route(
+                    "/management/v1/counter/{counter:int}", self.metrika_counter, methods=["GET"]
+                ),
             ]
         )
 

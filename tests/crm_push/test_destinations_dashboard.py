@@ -210,3 +210,46 @@ async def test_a_viewer_sees_deliveries_but_no_forms(
             f"/sites/{dest.sid}/destinations/{path}", data={"csrf_token": token, "kind": "ga4"}
         )
         assert response.status_code == 403, path
+
+
+async def _tested(visitor: AsyncClient, dest: Destinations, destination_id: str) -> str:
+    page = await _page(visitor, dest)
+    response = await visitor.post(
+        f"/sites/{dest.sid}/destinations/{destination_id}/test",
+        data={"csrf_token": csrf_of(page)},
+    )
+    assert response.status_code == 200, response.text
+    text = response.text
+    start = text.rindex("<p", 0, text.index('data-testid="destination-test-result"'))
+    return text[start : text.index("</p>", start)]
+
+
+async def test_the_connection_test_of_each_platform(
+    visitor: AsyncClient, dest: Destinations, platforms: fp.PlatformsServer
+) -> None:
+    await _setup(visitor)
+    ga4 = await dest.destination("ga4")
+    line = await _tested(visitor, dest, ga4["id"])
+    assert "good" in line
+    assert "200 OK" in line
+    assert fp.API_SECRET not in line
+    assert platforms.platforms.ga4_events == []  # validated only, never recorded
+
+    metrika = await dest.destination("yandex_metrika")
+    assert "shop.example" in await _tested(visitor, dest, metrika["id"])
+    revoked = await dest.destination("yandex_metrika", token="y0_revoked-token-xyz")
+    line = await _tested(visitor, dest, revoked["id"])
+    assert "bad" in line
+    assert "401" in line
+    assert "Invalid oauth_token" in line
+
+    ads = await dest.destination("google_ads")
+    line = await _tested(visitor, dest, ads["id"])
+    assert "good" in line
+    assert "Calls from ads" in line
+    other = await dest.destination("google_ads", conversion_action="111")
+    assert "no such conversion action" in await _tested(visitor, dest, other["id"])
+    expired = await dest.destination("google_ads", refresh_token="1//expired-refresh-token")
+    line = await _tested(visitor, dest, expired["id"])
+    assert "invalid_grant" in line
+    assert "1//expired-refresh-token" not in line
