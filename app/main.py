@@ -39,6 +39,7 @@ from app.tracking.site_config import SiteConfigCache
 from app.tracking.snippet import build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
+from crm_push.destinations import endpoints as destination_endpoints
 from crm_push.worker import run_worker
 from numberpool.housekeeping import run_housekeeping
 from numberpool.metrics import PoolMetrics
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(pbx_endpoints.admin_router)
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
+    app.include_router(destination_endpoints.router)
     app.include_router(crm_hooks.hooks_router)
     app.include_router(calls_endpoints.router)
     app.include_router(reports_endpoints.router)

@@ -14,7 +14,7 @@ from app.exceptions import InvalidField, NotFound
 from app.kit.currencies import check_currency
 from app.kit.phones import to_e164
 from app.models import Call, Deal, Site
-from crm_push import repository
+from crm_push import outbox, repository
 from crm_push.connectors.base import ConnectorData, CrmDeal
 from crm_push.schemas import DealIn
 
@@ -129,10 +129,28 @@ async def _upsert(
         deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
         assert deal is not None
         if inserted:
+            await _won(db, deal, was_won=False, now=now)
             return deal, True
+    was_won = deal.status == "won"
+    worth = (Decimal(deal.revenue), deal.currency)
     _apply(deal, call_id=call_id, status=status, revenue=revenue, currency=currency, now=now)
     await db.flush()
+    await _won(db, deal, was_won=was_won, now=now)
+    if was_won and deal.status == "won" and worth != (Decimal(deal.revenue), deal.currency):
+        # A won deal's amount corrected: where the platform restates a value, send it again.
+        assert deal.call_id is not None
+        await outbox.resend_value(db, call_id=deal.call_id, now=now)
     return deal, False
+
+
+async def _won(db: AsyncSession, deal: Deal, *, was_won: bool, now: datetime) -> None:
+    """A deal just won: its value goes to the conversion destinations that send values and
+    took the call (in this same transaction, like every outbox row)."""
+    if deal.status != "won" or was_won or deal.call_id is None:
+        return
+    call = await db.get(Call, deal.call_id)
+    if call is not None:
+        await outbox.enqueue_for_call(db, call=call, event="deal.won", now=now)
 
 
 def _apply(

@@ -10,8 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.exceptions import Conflict, NotFound
 from app.models import CrmConnector, DeliveryAttempt, OutboxDelivery
 from crm_push import repository
+from crm_push.conversion_rule import DESTINATION_KINDS
 
 LOG_LENGTH = 50
+
+
+def _noun(connector: CrmConnector) -> str:
+    return "destination" if connector.kind in DESTINATION_KINDS else "CRM connector"
 
 
 async def list_deliveries(
@@ -32,7 +37,7 @@ async def _delivery(
 ) -> OutboxDelivery:
     delivery = await repository.delivery(db, delivery_id)
     if delivery is None or delivery.connector_id != connector.id:
-        raise NotFound(f"delivery {delivery_id} not found on CRM connector {connector.id}")
+        raise NotFound(f"delivery {delivery_id} not found on {_noun(connector)} {connector.id}")
     return delivery
 
 
@@ -45,7 +50,7 @@ async def retry(
     if delivery.status == "sent":
         raise Conflict(f"delivery {delivery_id} was sent already")
     if connector.retired_at is not None:
-        raise Conflict(f"CRM connector {connector.id} is retired")
+        raise Conflict(f"{_noun(connector)} {connector.id} is retired")
     if delivery.status == "dead":
         delivery.attempts = 0
     delivery.status = "pending"

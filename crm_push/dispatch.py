@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import CrmConnector, OutboxDelivery
-from crm_push import repository
+from crm_push import conversions, repository
 from crm_push.connectors import get_connector
 from crm_push.connectors.base import ConnectorData, Created, Job
 from crm_push.redaction import excerpt
@@ -54,6 +54,7 @@ async def claim_due(
         return []
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
     calls = await repository.calls_by_id(db, (r.call_id for r in rows))
+    contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
     token = uuid.uuid4()
     claims = []
     for row in rows:
@@ -75,6 +76,7 @@ async def claim_due(
             event=row.event,
             connector=ConnectorData.of(connector),
             call=calls[row.call_id],
+            conversion=contexts.get(row.id),
         )
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()

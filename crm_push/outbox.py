@@ -11,10 +11,13 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models import Call
 from crm_push import repository
 from crm_push.connectors import get_connector
+from crm_push.conversion_rule import DESTINATION_KINDS, call_facts, qualifies
 
-CallEventName = Literal["call.started", "call.attributed"]
+# deal.won: a deal of the call was won (conversion destinations that send the value).
+CallEventName = Literal["call.started", "call.attributed", "deal.won"]
 _KEY_NAMESPACE = uuid.UUID("5d1bb7c2-8f44-4f5e-9a49-3f1f7a6c2b10")
 
 
@@ -54,15 +57,27 @@ async def enqueue_for_call(
     event: CallEventName,
     now: datetime,
     connectors: Sequence[ConnectorRef] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> None:
     """One delivery per active connector of the call's site that wants `event`; repeating it
     (a replayed PBX event) adds nothing. Does not commit: the caller's transaction does.
-    `connectors`: the site's live connectors, when the caller already has them."""
+    `connectors`: the site's live connectors, when the caller already has them. `facts`: the
+    call's columns (outcome, talk time, flags, click ids) when the caller holds them; else
+    they are read when a conversion destination has to decide whether the call qualifies."""
     if connectors is None:
         connectors = await live_connectors(db, site_id=call.site_id)
     for connector in connectors:
-        if event not in get_connector(connector.kind).events(dict(connector.config)):
+        config = dict(connector.config)
+        if event not in get_connector(connector.kind).events(config):
             continue
+        if connector.kind in DESTINATION_KINDS:
+            if facts is None:
+                row = call if isinstance(call, Call) else await db.get(Call, call.id)
+                if row is None:
+                    continue
+                facts = call_facts(row)
+            if not qualifies(connector.kind, config, facts):
+                continue
         await repository.insert_delivery(
             db,
             {
@@ -86,3 +101,16 @@ async def enqueue_for_call(
                 "sent_at": None,
             },
         )
+
+
+# Platforms whose value adjustment states the value outright (Google Ads' RESTATEMENT), so
+# sending it again after a correction sets the new value rather than adding a second sale.
+RESTATING_KINDS = frozenset({"google_ads"})
+
+
+async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -> int:
+    """Make the call's sent (or dead) deal.won deliveries to restating platforms pending
+    again, with fresh attempts; the number made pending."""
+    return await repository.rearm_deliveries(
+        db, call_id=call_id, event="deal.won", kinds=RESTATING_KINDS, now=now
+    )

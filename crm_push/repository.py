@@ -12,13 +12,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import SiteScopedRepository
 from app.kit import dialect
-from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
+from app.models import (
+    Call,
+    CrmConnector,
+    Deal,
+    DeliveryAttempt,
+    OutboxDelivery,
+    Site,
+    TrackingSession,
+)
+from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS
 
 # --- connectors ----------------------------------------------------------------------------
 
 
-# The live list is read on every call's start and end: the repository builds it once.
-CONNECTORS = SiteScopedRepository(CrmConnector, noun="CRM connector")
+# Every receiver of the outbox, CRMs and conversion destinations alike. The live list is read
+# on every call's start and end: the repository builds it once.
+CONNECTORS = SiteScopedRepository(CrmConnector, noun="connector")
+# What the CRM API and pages show: only CRM kinds. The destinations API shows only its own.
+CRM_CONNECTORS = SiteScopedRepository(
+    CrmConnector,
+    noun="CRM connector",
+    where=CrmConnector.kind.in_(sorted(CRM_KINDS)),
+    belongs=lambda row: row.kind in CRM_KINDS,
+)
+DESTINATIONS = SiteScopedRepository(
+    CrmConnector,
+    noun="destination",
+    where=CrmConnector.kind.in_(sorted(DESTINATION_KINDS)),
+    belongs=lambda row: row.kind in DESTINATION_KINDS,
+)
 
 
 async def connectors_by_id(
@@ -43,6 +66,29 @@ async def insert_delivery(db: AsyncSession, values: dict[str, Any]) -> bool:
     return (await db.execute(statement)).scalar_one_or_none() is not None
 
 
+async def rearm_deliveries(
+    db: AsyncSession, *, call_id: uuid.UUID, event: str, kinds: Iterable[str], now: datetime
+) -> int:
+    """The call's finished deliveries of `event` to live connectors of `kinds`, pending again."""
+    live = select(CrmConnector.id).where(
+        CrmConnector.kind.in_(set(kinds)), CrmConnector.retired_at.is_(None)
+    )
+    statement = (
+        update(OutboxDelivery)
+        .where(
+            OutboxDelivery.call_id == call_id,
+            OutboxDelivery.event == event,
+            OutboxDelivery.status.in_(("sent", "dead")),
+            OutboxDelivery.connector_id.in_(live),
+        )
+        .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    result = await db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list[OutboxDelivery]:
     """Due pending rows, oldest first, locked for this transaction; rows another worker holds
     are skipped (on PostgreSQL: SQLite is a single-worker backend, see the dialect module)."""
@@ -59,6 +105,37 @@ async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list
 async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
     query = select(Call).where(Call.id.in_(set(ids)))
     return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def visit_ids(
+    db: AsyncSession, session_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, tuple[str | None, str | None]]:
+    """session id -> (GA client id, Metrika ClientId) the snippet read from the visit's cookies."""
+    wanted = {s for s in session_ids if s is not None}
+    if not wanted:
+        return {}
+    query = select(
+        TrackingSession.id, TrackingSession.ga_client_id, TrackingSession.ym_client_id
+    ).where(TrackingSession.id.in_(wanted))
+    return {sid: (ga, ym) for sid, ga, ym in (await db.execute(query)).all()}
+
+
+async def sites_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Site]:
+    query = select(Site).where(Site.id.in_(set(ids)))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def won_deals(db: AsyncSession, call_ids: Iterable[uuid.UUID]) -> list[Deal]:
+    """The won deals of these calls, oldest win first."""
+    wanted = set(call_ids)
+    if not wanted:
+        return []
+    query = (
+        select(Deal)
+        .where(Deal.call_id.in_(wanted), Deal.status == "won")
+        .order_by(Deal.closed_at, Deal.id)
+    )
+    return list((await db.execute(query)).scalars())
 
 
 async def update_claimed(

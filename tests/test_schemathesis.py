@@ -83,7 +83,12 @@ async def _seed(client: AsyncClient, clock: ManualClock) -> dict[str, str]:
     crm = await client.post(
         f"/api/v1/sites/{sid}/crm", json={"kind": "webhook", "url": "https://crm.example/in"}
     )
+    destination = await client.post(
+        f"/api/v1/sites/{sid}/destinations",
+        json={"kind": "ga4", "measurement_id": "G-SEED12345", "api_secret": "seed-secret-1"},
+    )
     assert (static.status_code, pbx.status_code, crm.status_code) == (201, 201, 201)
+    assert destination.status_code == 201, destination.text
     session = await client.post(
         f"/t/{site['public_key']}/sessions",
         content=json.dumps({"url": "https://shop.example/?utm_source=yandex"}),
@@ -128,6 +133,7 @@ async def _seed(client: AsyncClient, clock: ManualClock) -> dict[str, str]:
         "number_id": static.json()["id"],
         "integration_id": pbx.json()["id"],
         "connector_id": crm.json()["id"],
+        "destination_id": destination.json()["id"],
         "call_id": calls[0]["id"],
         "delivery_id": deliveries[0]["id"],
         "session_id": session.json()["session_id"],

@@ -116,7 +116,7 @@ async def record_event(
         await enqueue_for_call(db, call=key, event="call.started", now=now, connectors=connectors)
     if after.status == "ended" and (created or before.status != "ended"):
         await enqueue_for_call(
-            db, call=key, event="call.attributed", now=now, connectors=connectors
+            db, call=key, event="call.attributed", now=now, connectors=connectors, facts=row
         )
     return key.id
 

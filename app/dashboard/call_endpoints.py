@@ -57,6 +57,7 @@ async def _page(
         nav="calls",
         detail=detail,
         deliveries=deliveries,
+        conversions=await inventory.call_conversions(at.db, site=at.site, call=detail.call),
         notice=NOTICES.get(notice),
         errors=errors or {},
         values=defaults | (values or {}),

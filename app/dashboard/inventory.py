@@ -17,6 +17,7 @@ from app.models import TrackingNumber as TrackingNumberRow
 from app.numbers import service as numbers_service
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
+from crm_push.destinations import service as destinations_service
 from numberpool import health
 from numberpool import repository as pool_log
 from numberpool import service as pool_service
@@ -199,4 +200,15 @@ async def call_deliveries(db: AsyncSession, *, site: Site, call: Call) -> list[C
             db, connector=connector, status=None, limit=1000
         )
         found += [CallDelivery(connector, row) for row in rows if row.call_id == call.id]
+    return found
+
+
+async def call_conversions(db: AsyncSession, *, site: Site, call: Call) -> list[CallDelivery]:
+    """What went to the conversion destinations for one call (its conversion, its deal)."""
+    found = []
+    for row in await destinations_service.list_destinations(
+        db, site_id=site.id, include_retired=True
+    ):
+        rows = await deliveries_service.list_deliveries(db, connector=row, status=None, limit=1000)
+        found += [CallDelivery(row, d) for d in rows if d.call_id == call.id]
     return found

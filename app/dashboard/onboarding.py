@@ -20,6 +20,7 @@ from app.models import (
     Site,
     TrackingNumber,
 )
+from crm_push.conversion_rule import CRM_KINDS
 from pbx_webhooks.inbox import REJECTED_PREFIX
 
 
@@ -65,7 +66,9 @@ async def checklist(db: AsyncSession, site: Site) -> Checklist:
         db,
         (OutboxDelivery.status == "sent")
         & OutboxDelivery.connector_id.in_(
-            select(CrmConnector.id).where(CrmConnector.site_id == site.id)
+            select(CrmConnector.id).where(
+                CrmConnector.site_id == site.id, CrmConnector.kind.in_(sorted(CRM_KINDS))
+            )
         ),
     )
     costs = await _any(db, AdCost.site_id == site.id)

@@ -1,16 +1,24 @@
-"""One module per CRM: payload mapping only. The outbox, retries and rate limits are elsewhere."""
+"""One module per CRM or conversion destination: payload mapping only. The outbox, retries
+and rate limits are elsewhere."""
 
 from __future__ import annotations
 
 from crm_push.connectors.amocrm import AmoCrm
 from crm_push.connectors.base import Connector, DealSource
 from crm_push.connectors.bitrix24 import Bitrix24
+from crm_push.connectors.ga4 import Ga4
+from crm_push.connectors.google_ads import GoogleAds
 from crm_push.connectors.webhook import SignedWebhook
+from crm_push.connectors.yandex_metrika import YandexMetrika
 
 CONNECTORS: dict[str, Connector] = {
     "amocrm": AmoCrm(),
     "bitrix24": Bitrix24(),
     "webhook": SignedWebhook(),
+    # Conversion destinations (crm_push.conversion_rule.DESTINATION_KINDS).
+    "ga4": Ga4(),
+    "yandex_metrika": YandexMetrika(),
+    "google_ads": GoogleAds(),
 }
 DEAL_SOURCES: dict[str, DealSource] = {"amocrm": AmoCrm(), "bitrix24": Bitrix24()}
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from app.models import Call, CrmConnector
+from crm_push.conversion_rule import Rule
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
 
@@ -43,6 +44,27 @@ class ConnectorData:
 
 
 @dataclass(frozen=True, slots=True)
+class WonValue:
+    """What the call's won deals are worth, in one currency, and when the last was won."""
+
+    revenue: Decimal
+    currency: str
+    won_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """What a conversion destination needs besides the call: the visit's analytics ids, the
+    site's time zone and currency, the call's won deals."""
+
+    timezone: str
+    currency: str
+    ga_client_id: str | None = None
+    ym_client_id: str | None = None
+    won: WonValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One delivery to make: the call as it is now, the connector, the key the CRM keeps."""
 
@@ -51,6 +73,8 @@ class Job:
     event: str
     connector: ConnectorData
     call: Call
+    # Loaded for conversion destinations only.
+    conversion: Conversion | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +159,44 @@ def source_line(call: Call) -> str:
     """ "yandex / cpc / spring-sale" for people reading the CRM record."""
     parts = [p for p in (call.source, call.medium, call.campaign) if p]
     return " / ".join(parts) if parts else "(none)"
+
+
+# --- conversion destinations ---------------------------------------------------------------
+
+
+def conversion_of(job: Job) -> Conversion:
+    """The destination's context, loaded with the claim (a bug of ours when it is missing)."""
+    if job.conversion is None:
+        raise RuntimeError(f"delivery {job.delivery_id} has no conversion context")
+    return job.conversion
+
+
+def sent_value(job: Job) -> WonValue | None:
+    """The won revenue to send with this delivery, when the destination's rule sends values."""
+    if not Rule.of(job.connector.config).send_value:
+        return None
+    won = conversion_of(job).won
+    return won if won is not None and won.revenue > 0 else None
+
+
+def destination_events(config: dict[str, Any]) -> frozenset[str]:
+    """A destination gets each qualifying call when it ends, and its deal when one is won."""
+    if Rule.of(config).send_value:
+        return frozenset({"call.attributed", "deal.won"})
+    return frozenset({"call.attributed"})
+
+
+def api_base(config: dict[str, Any], default: str) -> str:
+    return str(config.get("api_base") or default).rstrip("/")
+
+
+def multipart_file(name: str, filename: str, data: bytes, content_type: str) -> tuple[bytes, str]:
+    """One file as multipart/form-data: (body, Content-Type header)."""
+    boundary = "callsource" + uuid.uuid4().hex
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
+    body = head + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

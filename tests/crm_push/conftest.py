@@ -27,7 +27,9 @@ from crm_push.transport import SleepUntil
 from crm_push.worker import Worker, WorkerConfig
 from pbx_webhooks.providers.generic import sign
 from tests.clock import ManualClock
+from tests.crm_push.destinations_world import Destinations
 from tests.crm_push.fake_crm import AMO_TOKEN, BITRIX_APP_TOKEN, FakeCrm, FakeCrmServer
+from tests.crm_push.fake_platforms import Platforms, PlatformsServer
 from tests.factories import create_pool, create_site
 
 TARGET = "+74951234567"
@@ -228,3 +230,24 @@ async def run_until_settled(
             return
         clock.advance(seconds=step_s)
     raise AssertionError("deliveries still pending after the simulated run")
+
+
+@pytest.fixture
+async def platforms(clock: ManualClock) -> AsyncIterator[PlatformsServer]:
+    server = PlatformsServer(Platforms(clock=clock))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def dest(
+    client: AsyncClient,
+    anonymous: AsyncClient,
+    clock: ManualClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    platforms: PlatformsServer,
+) -> Destinations:
+    return await Destinations(client, anonymous, clock, sessionmaker, platforms).build()

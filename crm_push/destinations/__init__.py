@@ -1,0 +1,1 @@
+"""Conversion destinations: GA4, Yandex Metrika and Google Ads as receivers of the outbox."""
