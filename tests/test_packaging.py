@@ -84,6 +84,9 @@ def test_the_wheel_carries_the_migrations_and_the_snippet(installed: Installed) 
         revisions
     )
     assert "app/_bundled/static/tracker.js" in names
+    for language in ("ru", "en", "es"):
+        assert f"app/locale/{language}/LC_MESSAGES/messages.mo" in names
+        assert f"app/locale/{language}/LC_MESSAGES/messages.po" in names
     assert not [n for n in names if n.startswith(("migrations/", "static/", "tests/"))]
     assert not [n for n in names if "__pycache__" in n]
 

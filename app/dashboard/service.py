@@ -223,3 +223,8 @@ async def change_password(db: AsyncSession, *, user: User, current: str, new: st
 
 async def all_sites(db: AsyncSession) -> list[Site]:
     return await sites_service.list_sites(db)
+
+
+async def set_language(db: AsyncSession, user: User, language: str | None) -> None:
+    user.language = language
+    await db.flush()
