@@ -33,6 +33,7 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.deps import Store
 from app.exceptions import InvalidField
+from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import From, To
@@ -47,7 +48,7 @@ pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_s
 
 ModelParam = Annotated[Model, Query()]
 NOTICES = {
-    "retried": "The delivery is queued again: the worker sends it within a minute.",
+    "retried": N_("The delivery is queued again: the worker sends it within a minute."),
 }
 
 
@@ -129,7 +130,7 @@ async def call(at: OnSite, call_id: uuid.UUID, notice: str = "") -> Response:
         nav="calls",
         detail=detail,
         deliveries=deliveries,
-        notice=NOTICES.get(notice),
+        notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
     )
 
 
@@ -166,7 +167,7 @@ async def print_offline_numbers(at: OnSite) -> Response:
 
 @pages.get("/integrations")
 async def integrations(at: OnSite, notice: str = "") -> Response:
-    return await _integrations(at, notice=NOTICES.get(notice))
+    return await _integrations(at, notice=gettext(NOTICES[notice]) if notice in NOTICES else None)
 
 
 async def _integrations(

@@ -99,8 +99,14 @@ def gettext(message: str, **values: Any) -> str:
     return text % values if values else text
 
 
-def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
-    text = translations(_language.get()).ngettext(singular, plural, n)
+def plural_count(n: float) -> int:
+    """gettext chooses forms by whole numbers; a fraction (a call shared between visits)
+    reads as 2 does in all three languages ("1,5 звонка", "1.5 calls")."""
+    return int(n) if float(n).is_integer() else 2
+
+
+def ngettext(singular: str, plural: str, n: float, **values: Any) -> str:
+    text = translations(_language.get()).ngettext(singular, plural, plural_count(n))
     return text % {"num": n, **values}
 
 
@@ -120,5 +126,5 @@ def jinja_gettext(message: str) -> str:
     return translations(_language.get()).gettext(message)
 
 
-def jinja_ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_language.get()).ngettext(singular, plural, n)
+def jinja_ngettext(singular: str, plural: str, n: float) -> str:
+    return translations(_language.get()).ngettext(singular, plural, plural_count(n))
