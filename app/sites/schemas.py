@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.numbers import get_territory_currencies, is_currency
 from pydantic import Field, field_validator
 
 from app.i18n import gettext
+from app.kit.currencies import check_currency
 from app.kit.domains import normalise_domain
 from app.kit.phones import is_known_country
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
@@ -34,24 +34,6 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-def _check_currency(value: str) -> str:
-    currency = value.upper()
-    if not is_currency(currency):
-        raise ValueError(
-            gettext(
-                "%(value)s is not an ISO 4217 currency code such as RUB, EUR or USD",
-                value=repr(value),
-            )
-        )
-    return currency
-
-
-def default_currency(country: str) -> str:
-    """The currency in use in the country today (RU: RUB, ES: EUR); USD where none is known."""
-    found = get_territory_currencies(country)
-    return found[0] if found else "USD"
-
-
 def _check_domains(values: list[str]) -> list[str]:
     normalised: list[str] = []
     for raw in values:
@@ -75,7 +57,7 @@ class SiteCreate(InputModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        return None if value is None else _check_currency(value)
+        return None if value is None else check_currency(value)
 
     _domains = field_validator("domains")(_check_domains)
 
@@ -90,7 +72,7 @@ class SiteUpdate(InputModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        return None if value is None else _check_currency(value)
+        return None if value is None else check_currency(value)
 
     @field_validator("country")
     @classmethod
