@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.i18n import formatting, gettext, ngettext
+from app.i18n import N_, formatting, gettext, ngettext
 
 # Colour-blind-safe (Okabe-Ito order, then two neutrals); "other" is always the grey.
 PALETTE = (
@@ -25,7 +25,7 @@ PALETTE = (
     "#7F6BB0",
 )
 OTHER_COLOR = "#B8BEC9"
-OTHER = "other"
+OTHER = N_("other")  # translated where shown: the template says _(name) for it
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 12, 12, 28
 
 
@@ -131,7 +131,8 @@ def _segment_title(day: date, name: str, value: float, unit: str) -> str:
         amount = ngettext("%(num)s call", "%(num)s calls", value, num=count)
     else:
         amount = f"{count} {unit}"
-    return f"{formatting.day(day)} · {name}: {amount}"
+    shown = gettext(OTHER) if name == OTHER else name
+    return f"{formatting.day(day)} · {shown}: {amount}"
 
 
 def stacked_bars(

@@ -43,8 +43,9 @@ def number(value: Number | None, places: int = 0) -> str:
     return format_decimal(value, format=_with_places("#,##0", places), locale=locale())
 
 
-def money(value: Number | None, currency: str | None = None) -> str:
-    """One way for every sum on every page: two decimals, the currency's sign when known."""
+def money(value: Number | None, currency: str | None = None, places: int | None = None) -> str:
+    """One way for every sum on every page: two decimals, the currency's sign when known.
+    `places` is accepted and ignored, so that no page writes its sums another way."""
     if value is None:
         return DASH
     if currency:
