@@ -197,7 +197,11 @@ async def create_pbx(at: OnSite, name: Annotated[str, Form(max_length=200)] = ""
     )
     url = pbx_service.webhook_url(integration, public_url=at.page.settings.public_url)
     # The secret is shown in this answer only; it is never rendered again.
-    created = {"what": "PBX webhook", "url": url, "secret": integration.credentials["secret"]}
+    created = {
+        "what": gettext("PBX webhook"),
+        "url": url,
+        "secret": integration.credentials["secret"],
+    }
     return await _integrations(at, created=created)
 
 
@@ -218,7 +222,11 @@ async def create_crm_webhook(
     connector = await crm_service.create_connector(
         at.db, at.site, data, now=at.now, outbound=outbound
     )
-    created = {"what": "CRM webhook", "url": url, "secret": connector.credentials["secret"]}
+    created = {
+        "what": gettext("CRM webhook"),
+        "url": url,
+        "secret": connector.credentials["secret"],
+    }
     return await _integrations(at, created=created)
 
 
