@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,7 +41,11 @@ def compile_catalog(po: Path, mo: Path) -> None:
         catalog = read_po(source, locale=po.parent.parent.name)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
-    mo.write_bytes(buffer.getvalue())
+    # Written aside and renamed: another process starting at the same time reads the old
+    # file or the new one, never half of one.
+    partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+    partial.write_bytes(buffer.getvalue())
+    os.replace(partial, mo)
 
 
 def compile_all(directory: Path = LOCALE_DIR, *, force: bool = False) -> list[Path]:
