@@ -1,6 +1,7 @@
-"""The dashboard's language per request, over the ASGI app (both databases): the user's own
-setting, else this browser's choice in the switcher, else Accept-Language, else
-CALLSOURCE_LANGUAGE; `<html lang>` says which; form errors and notices speak it too."""
+"""The language of the dashboard and the demo per request, over the ASGI app (both
+databases): the user's own setting, else this browser's choice in the switcher, else
+Accept-Language, else CALLSOURCE_LANGUAGE; `<html lang>` says which; form errors and notices
+speak it too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.dashboard.web import LANGUAGE_COOKIE
+from app.demo.seed import ensure_demo_site
 from app.models import User
+from tests.clock import ManualClock
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, csrf_of
 
@@ -138,3 +141,17 @@ async def test_an_error_page_speaks_the_users_language(visitor: AsyncClient) -> 
     assert page.status_code == 404
     assert lang_of(page.text) == "es"
     assert "No encontrado" in page.text
+
+
+async def test_the_demo_shop_and_inbox_speak_the_language(
+    visitor: AsyncClient, db: AsyncSession, clock: ManualClock
+) -> None:
+    await ensure_demo_site(db, now=clock.now, public_url="https://testserver")
+    await db.commit()
+    shop = await visitor.get("/demo", headers=RU)
+    assert lang_of(shop.text) == "ru"
+    assert "Угловые диваны с доставкой по Москве завтра" in shop.text
+    assert "Объявление Яндекс Директа" in shop.text  # the links' names, from Python
+    inbox = await visitor.get("/demo/crm-inbox", headers=ES)
+    assert lang_of(inbox.text) == "es"
+    assert "Bandeja del CRM de demostración" in inbox.text
