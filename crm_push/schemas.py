@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PlainSerializer, SecretStr, field_validator
 
+from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 CallEvent = Literal["call.started", "call.attributed"]
@@ -20,7 +21,7 @@ _BITRIX_PATH = re.compile(r"^/rest/\d+/[A-Za-z0-9_]+/?$")
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(gettext("%(value)s is not an http(s) URL", value=repr(value)))
     return value
 
 
@@ -63,7 +64,7 @@ class Bitrix24Create(_ConnectorBase):
 def _bitrix_url(value: SecretStr) -> SecretStr:
     url = _http_url(value.get_secret_value())
     if not _BITRIX_PATH.match(urlsplit(url).path):
-        raise ValueError("must look like https://PORTAL/rest/USER_ID/SECRET/")
+        raise ValueError(gettext("must look like https://PORTAL/rest/USER_ID/SECRET/"))
     return SecretStr(url if url.endswith("/") else url + "/")
 
 

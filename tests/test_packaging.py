@@ -84,6 +84,9 @@ def test_the_wheel_carries_the_migrations_and_the_snippet(installed: Installed) 
         revisions
     )
     assert "app/_bundled/static/tracker.js" in names
+    for language in ("ru", "en", "es"):
+        assert f"app/locale/{language}/LC_MESSAGES/messages.mo" in names
+        assert f"app/locale/{language}/LC_MESSAGES/messages.po" in names
     assert not [n for n in names if n.startswith(("migrations/", "static/", "tests/"))]
     assert not [n for n in names if "__pycache__" in n]
 
@@ -125,6 +128,7 @@ def test_the_installed_wheel_migrates_and_serves(installed: Installed, database_
     try:
         health = _wait_for(f"{base}/healthz", server, deadline=time.monotonic() + 60)
         snippet = httpx.get(f"{base}/t/tracker.js", timeout=10)
+        russian = httpx.get(f"{base}/setup", headers={"Accept-Language": "ru"}, timeout=10)
     finally:
         server.terminate()
         _out, log = server.communicate(timeout=30)
@@ -136,6 +140,10 @@ def test_the_installed_wheel_migrates_and_serves(installed: Installed, database_
     expected = build_snippet(ROOT / "static" / "tracker.js")
     assert expected is not None
     assert snippet.content == expected.minified
+    # The compiled catalogs came with the wheel: the dashboard speaks Russian.
+    assert russian.status_code == 200, log
+    assert '<html lang="ru">' in russian.text
+    assert "Создание первого администратора" in russian.text
     assert "Application shutdown complete" in log  # stopped gracefully on SIGTERM
 
 

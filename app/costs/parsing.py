@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from app.exceptions import AppError, InvalidField, PayloadTooLarge
+from app.i18n import gettext
 from app.kit.text import unstorable
 
 COLUMNS = ("date", "source", "medium", "campaign", "cost", "currency")
@@ -99,10 +100,10 @@ class _Row:
             return None
         limit = _LIMITS.get(column)
         if limit is not None and len(value) > limit:
-            self.fail(column, f"is longer than {limit} characters")
+            self.fail(column, gettext("is longer than %(limit)s characters", limit=limit))
             return None
         if not value and column in REQUIRED:
-            self.fail(column, "is required")
+            self.fail(column, gettext("is required"))
             return None
         return value
 
@@ -115,13 +116,15 @@ class _Row:
                 return datetime.strptime(text, pattern).date()
             except ValueError:
                 continue
-        self.fail("date", f"{text!r} is not a date (2026-11-01 or 01.11.2026)")
+        self.fail(
+            "date", gettext("%(text)s is not a date (2026-11-01 or 01.11.2026)", text=repr(text))
+        )
         return None
 
     def cost(self) -> Decimal | None:
         raw = self.cells.get("cost")
         if isinstance(raw, bool) or not isinstance(raw, int | float | str | None):
-            self.fail("cost", f"{raw!r} is not a number")
+            self.fail("cost", gettext("%(text)s is not a number", text=repr(raw)))
             return None
         text = str(raw) if isinstance(raw, int | float) else self.text("cost")
         if not text:
@@ -134,17 +137,17 @@ class _Row:
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite():
-            self.fail("cost", f"{text!r} is not a number")
+            self.fail("cost", gettext("%(text)s is not a number", text=repr(text)))
             return None
         if value < 0:
-            self.fail("cost", f"{text!r} is negative")
+            self.fail("cost", gettext("%(text)s is negative", text=repr(text)))
             return None
         # Too large is checked first: quantizing 1e30 to cents overflows the decimal context.
         if (
             value > _MAX_COST
             or (value := value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) > _MAX_COST
         ):
-            self.fail("cost", f"{text!r} is too large")
+            self.fail("cost", gettext("%(text)s is too large", text=repr(text)))
             return None
         return value
 
@@ -154,7 +157,12 @@ class _Row:
             return None
         code = text.upper()
         if not _CURRENCY.match(code):
-            self.fail("currency", f"{text!r} is not a three-letter ISO 4217 code such as RUB")
+            self.fail(
+                "currency",
+                gettext(
+                    "%(text)s is not a three-letter ISO 4217 code such as RUB", text=repr(text)
+                ),
+            )
             return None
         return code
 
@@ -190,14 +198,18 @@ def _rows(
         if earlier != number:
             # One upload states one figure per day and channel; two would be a guess.
             errors.append(
-                RowError(number, None, f"same date, source, medium and campaign as row {earlier}")
+                RowError(
+                    number,
+                    None,
+                    gettext("same date, source, medium and campaign as row %(row)s", row=earlier),
+                )
             )
             continue
         rows.append(row)
     if errors:
         raise CostRowsInvalid(sorted(errors, key=lambda error: error.row))
     if not rows:
-        raise InvalidField("body", "the upload has no cost rows")
+        raise InvalidField("body", gettext("the upload has no cost rows"))
     return rows
 
 
@@ -220,14 +232,16 @@ def parse_csv(text: str) -> list[CostRow]:
     try:
         header = [cell.strip().lower() for cell in next(reader)]
     except StopIteration:
-        raise InvalidField("body", "the CSV is empty: expected a header row") from None
+        raise InvalidField("body", gettext("the CSV is empty: expected a header row")) from None
     errors = [
-        RowError(1, name, f"unknown column (expected {', '.join(COLUMNS)})")
+        RowError(
+            1, name, gettext("unknown column (expected %(columns)s)", columns=", ".join(COLUMNS))
+        )
         for name in header
         if name not in COLUMNS
     ]
     errors += [
-        RowError(1, name, "is missing from the header")
+        RowError(1, name, gettext("is missing from the header"))
         for name in COLUMNS
         if name in REQUIRED and name not in header
     ]
@@ -239,12 +253,18 @@ def parse_csv(text: str) -> list[CostRow]:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines (a trailing one, say) are no rows
             if len(cells) > len(header):
-                message = f"has {len(cells)} cells, the header {len(header)}"
+                message = gettext(
+                    "has %(cells)s cells, the header %(header)s",
+                    cells=len(cells),
+                    header=len(header),
+                )
                 errors.append(RowError(reader.line_num, None, message))
                 continue
             records.append((reader.line_num, dict(zip(header, cells, strict=False))))
     except csv.Error as exc:
-        errors.append(RowError(reader.line_num, None, f"is not valid CSV ({exc})"))
+        errors.append(
+            RowError(reader.line_num, None, gettext("is not valid CSV (%(why)s)", why=exc))
+        )
     return _rows(records, errors)
 
 

@@ -14,6 +14,7 @@ from app.dashboard.service import Account
 from app.dashboard.web import HtmlRoute, SignedIn, optional_account, redirect, render, safe_next
 from app.deps import DbSession, Limiter, Now
 from app.exceptions import AppError, InvalidField, TooManyRequests
+from app.i18n import LANGUAGES, N_, gettext
 from app.mail import mail_configured
 from app.ratelimit import Limit
 from app.state import app_state
@@ -26,16 +27,24 @@ router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 SIGN_IN_LIMIT = Limit("dashboard-sign-in", requests=10, window_s=300)
 Text = Annotated[str, Form(max_length=1024)]
 NOTICES = {
-    "password-changed": "Your password is changed; other sessions of yours have ended.",
-    "password-chosen": "Your password is saved and you are signed in.",
+    "password-changed": N_("Your password is changed; other sessions of yours have ended."),
+    "password-chosen": N_("Your password is saved and you are signed in."),
+    "language-saved": N_("The dashboard speaks your language now."),
 }
+# A year: the choice of a browser that is not signed in.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
+def _notice(key: str) -> str | None:
+    return gettext(NOTICES[key]) if key in NOTICES else None
 
 
 async def _limit(request: Request, now: Now, limiter: Limiter) -> None:
     retry_after = await limiter.hit(SIGN_IN_LIMIT, client_address(request), now=now)
     if retry_after is not None:
         raise TooManyRequests(
-            f"too many sign-in attempts: try again in {retry_after} s", retry_after_s=retry_after
+            gettext("too many sign-in attempts: try again in %(seconds)s s", seconds=retry_after),
+            retry_after_s=retry_after,
         )
 
 
@@ -68,7 +77,7 @@ async def setup(
 ) -> Response:
     try:
         if password != password_again:
-            raise InvalidField("password_again", "the two passwords differ")
+            raise InvalidField("password_again", gettext("the two passwords differ"))
         user = await service.create_first_admin(
             db,
             presented_token=admin_token,
@@ -109,7 +118,7 @@ async def login(
     user = await service.authenticate(db, email=email, password=password, now=now)
     if user is None:
         context = {
-            "error": "Wrong e-mail or password.",
+            "error": gettext("Wrong e-mail or password."),
             "email": email,
             "next": safe_next(next),
             "mail_on": _mail_on(request),
@@ -140,7 +149,7 @@ async def home(page: SignedIn) -> Response:
 
 @router.get("/account")
 async def account_page(page: SignedIn, notice: str = "") -> Response:
-    return page.render("account.html", error=None, notice=NOTICES.get(notice))
+    return page.render("account.html", error=None, notice=_notice(notice))
 
 
 @router.post("/account/password", dependencies=[CsrfChecked])
@@ -149,7 +158,7 @@ async def change_password(
 ) -> Response:
     try:
         if new_password != new_password_again:
-            raise InvalidField("new_password_again", "the two passwords differ")
+            raise InvalidField("new_password_again", gettext("the two passwords differ"))
         await service.change_password(
             page.db, user=page.account.user, current=current_password, new=new_password
         )
@@ -160,3 +169,33 @@ async def change_password(
     # The old session's fingerprint no longer matches: sign this one in again with the new.
     web.sign_in(page.request, page.account.user)
     return redirect("/account?notice=password-changed")
+
+
+# --- the language ---------------------------------------------------------------------------
+
+
+@router.post("/language", dependencies=[CsrfChecked])
+async def choose_language(
+    request: Request,
+    db: DbSession,
+    account: MaybeAccount,
+    language: Annotated[str, Form(max_length=8)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """The header's switcher and the Account page's selector. Empty: the browser's language.
+    A signed-in user's choice is kept on the account (it follows them to other browsers)."""
+    if language and language not in LANGUAGES:
+        raise InvalidField("language", gettext("choose one of: %(all)s", all=", ".join(LANGUAGES)))
+    if account is not None:
+        await service.set_language(db, account.user, language or None)
+    target = safe_next(next)
+    if account is not None and target == "/account":
+        target = "/account?notice=language-saved"
+    response = redirect(target)
+    if language:
+        response.set_cookie(
+            web.LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_AGE, path="/", samesite="lax"
+        )
+    else:
+        response.delete_cookie(web.LANGUAGE_COOKIE, path="/")
+    return response

@@ -14,6 +14,7 @@ from app.calls import service as calls_service
 from app.calls import workspace
 from app.calls.workspace import LeadStatus
 from app.dashboard import charts
+from app.i18n import gettext, lazy_gettext
 from app.models import Call, CallNote, Deal, Site, TrackingSession
 from app.reports import service as reports_service
 from app.reports.attribution_models import GroupBy, Model
@@ -22,15 +23,15 @@ from app.reports.schemas import Figures, SourceRow, SourcesReport
 from crm_push import deals as deals_service
 
 MODEL_NAMES = {
-    Model.LAST_NON_DIRECT: "Last non-direct touch",
-    Model.FIRST_TOUCH: "First touch",
-    Model.LINEAR: "Linear",
+    Model.LAST_NON_DIRECT: lazy_gettext("Last non-direct touch"),
+    Model.FIRST_TOUCH: lazy_gettext("First touch"),
+    Model.LINEAR: lazy_gettext("Linear"),
 }
 GROUP_NAMES = {
-    GroupBy.SOURCE: "Source",
-    GroupBy.MEDIUM: "Source / medium",
-    GroupBy.CAMPAIGN: "Source / medium / campaign",
-    GroupBy.TERM: "Source / medium / campaign / term",
+    GroupBy.SOURCE: lazy_gettext("Source"),
+    GroupBy.MEDIUM: lazy_gettext("Source / medium"),
+    GroupBy.CAMPAIGN: lazy_gettext("Source / medium / campaign"),
+    GroupBy.TERM: lazy_gettext("Source / medium / campaign / term"),
 }
 # The call list reads one period's calls and filters them; more than this asks for a narrower
 # period (the API and the CSV export have no such cap).
@@ -95,7 +96,7 @@ async def overview(db: AsyncSession, *, site: Site, period: PeriodView, model: M
     for row in by_day.days:
         if row.day in index:
             series[row.source][index[row.day]] += row.calls
-    chart = charts.stacked_bars(days, series, label="Calls per day by source")
+    chart = charts.stacked_bars(days, series, label=gettext("Calls per day by source"))
     recent = await calls_service.list_calls(
         db, site_id=site.id, since=span.since, until=span.until, limit=8
     )

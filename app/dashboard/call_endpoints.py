@@ -16,18 +16,19 @@ from app.dashboard import analytics, inventory
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
+from app.i18n import gettext
 from app.exceptions import InvalidField
 from crm_push import deals as deals_service
 
 router = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_schema=False)
 
 NOTICES = {
-    "retried": "The delivery is queued again: the worker sends it within a minute.",
-    "note-added": "The note is added.",
-    "tags-saved": "The tags are saved.",
-    "status-saved": "The lead's status is saved.",
-    "deal-saved": "The deal is saved: reports count it from now on.",
-    "deal-removed": "The manual deal is removed: the CRM's deals of this call count again.",
+    "retried": N_("The delivery is queued again: the worker sends it within a minute."),
+    "note-added": N_("The note is added."),
+    "tags-saved": N_("The tags are saved."),
+    "status-saved": N_("The lead's status is saved."),
+    "deal-saved": N_("The deal is saved: reports count it from now on."),
+    "deal-removed": N_("The manual deal is removed: the CRM's deals of this call count again."),
 }
 Short = Annotated[str, Form(max_length=200)]
 _SPACES = (" ", "\u00a0", "\u202f", "\u2009")
@@ -58,7 +59,7 @@ async def _page(
         detail=detail,
         deliveries=deliveries,
         conversions=await inventory.call_conversions(at.db, site=at.site, call=detail.call),
-        notice=NOTICES.get(notice),
+        notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
         errors=errors or {},
         values=defaults | (values or {}),
         statuses=list(LeadStatus),

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app.i18n import N_, formatting, gettext, ngettext
+
 # Colour-blind-safe (Okabe-Ito order, then two neutrals); "other" is always the grey.
 PALETTE = (
     "#0072B2",
@@ -23,7 +25,7 @@ PALETTE = (
     "#7F6BB0",
 )
 OTHER_COLOR = "#B8BEC9"
-OTHER = "other"
+OTHER = N_("other")  # translated where shown: the template says _(name) for it
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 12, 12, 28
 
 
@@ -123,6 +125,16 @@ def top_series(series: Mapping[str, Sequence[float]], keep: int) -> dict[str, li
     return kept
 
 
+def _segment_title(day: date, name: str, value: float, unit: str) -> str:
+    count = formatting.number(value, 0 if float(value).is_integer() else 2)
+    if unit == "calls":
+        amount = ngettext("%(num)s call", "%(num)s calls", value, num=count)
+    else:
+        amount = f"{count} {unit}"
+    shown = gettext(OTHER) if name == OTHER else name
+    return f"{formatting.day(day)} · {shown}: {amount}"
+
+
 def stacked_bars(
     days: Sequence[date],
     series: Mapping[str, Sequence[float]],
@@ -164,12 +176,12 @@ def stacked_bars(
                     key=day.isoformat(),
                     series=name,
                     value=value,
-                    title=f"{day.isoformat()} · {name}: {value:g} {unit}",
+                    title=_segment_title(day, name, value, unit),
                 )
             )
     step = _every(len(days), 10)
     x_ticks = [
-        Tick(pos=round(plot.left + slot * (i + 0.5), 2), label=day.strftime("%d %b"))
+        Tick(pos=round(plot.left + slot * (i + 0.5), 2), label=formatting.day(day, width="d MMM"))
         for i, day in enumerate(days)
         if i % step == 0
     ]
@@ -253,7 +265,12 @@ def pool_chart(
                 y=y,
                 key=moment.isoformat(),
                 value=value,
-                title=f"{moment.strftime(time_label)}: {value} of {size} in use",
+                title=gettext(
+                    "%(time)s: %(value)s of %(size)s in use",
+                    time=moment.strftime(time_label),
+                    value=formatting.number(value),
+                    size=size,
+                ),
             )
         )
     bars = []
@@ -272,7 +289,11 @@ def pool_chart(
                 key=moment.isoformat(),
                 series="fallback share",
                 value=round(share, 4),
-                title=f"{moment.strftime(time_label)}: {share:.0%} of sessions got no pool number",
+                title=gettext(
+                    "%(time)s: %(share)s of sessions got no pool number",
+                    time=moment.strftime(time_label),
+                    share=formatting.percent(share, 0),
+                ),
             )
         )
     step = _every(n, 8)

@@ -25,6 +25,7 @@ from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.exceptions import InvalidField, PayloadTooLarge
+from app.i18n import gettext
 from app.reports.params import From, To
 
 router = APIRouter(prefix="/sites/{site_id}/costs", route_class=HtmlRoute, include_in_schema=False)
@@ -82,13 +83,13 @@ async def _text(file: UploadFile | None, pasted: str) -> str:
         return decode(data)
     if pasted.strip():
         return pasted
-    raise InvalidField("file", "choose a CSV file or paste its text")
+    raise InvalidField("file", gettext("choose a CSV file or paste its text"))
 
 
 async def _parse(text: str) -> list[CostRow]:
     rows = await costs_service.parse_csv_off_loop(text)
     if not rows:
-        raise InvalidField("file", "the CSV has a header but no rows")
+        raise InvalidField("file", gettext("the CSV has a header but no rows"))
     return rows
 
 

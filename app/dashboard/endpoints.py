@@ -37,6 +37,7 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.deps import Store
 from app.exceptions import InvalidField
+from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import From, To
@@ -51,7 +52,7 @@ pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_s
 
 ModelParam = Annotated[Model, Query()]
 NOTICES = {
-    "retried": "The delivery is queued again: the worker sends it within a minute.",
+    "retried": N_("The delivery is queued again: the worker sends it within a minute."),
 }
 
 
@@ -161,7 +162,7 @@ async def print_offline_numbers(at: OnSite) -> Response:
 
 @pages.get("/integrations")
 async def integrations(at: OnSite, notice: str = "") -> Response:
-    return await _integrations(at, notice=NOTICES.get(notice))
+    return await _integrations(at, notice=gettext(NOTICES[notice]) if notice in NOTICES else None)
 
 
 async def _integrations(
@@ -191,7 +192,11 @@ async def create_pbx(at: OnSite, name: Annotated[str, Form(max_length=200)] = ""
     )
     url = pbx_service.webhook_url(integration, public_url=at.page.settings.public_url)
     # The secret is shown in this answer only; it is never rendered again.
-    created = {"what": "PBX webhook", "url": url, "secret": integration.credentials["secret"]}
+    created = {
+        "what": gettext("PBX webhook"),
+        "url": url,
+        "secret": integration.credentials["secret"],
+    }
     return await _integrations(at, created=created)
 
 
@@ -212,7 +217,11 @@ async def create_crm_webhook(
     connector = await crm_service.create_connector(
         at.db, at.site, data, now=at.now, outbound=outbound
     )
-    created = {"what": "CRM webhook", "url": url, "secret": connector.credentials["secret"]}
+    created = {
+        "what": gettext("CRM webhook"),
+        "url": url,
+        "secret": connector.credentials["secret"],
+    }
     return await _integrations(at, created=created)
 
 

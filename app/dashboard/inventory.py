@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls import service as calls_service
 from app.dashboard import charts
 from app.dashboard.templating import zone
+from app.i18n import gettext
 from app.models import Call, CrmConnector, OutboxDelivery, PbxIntegration, Pool, Site
 from app.models import TrackingNumber as TrackingNumberRow
 from app.numbers import service as numbers_service
@@ -111,7 +112,7 @@ async def numbers(
             shares,
             size=pool_health.size,
             recommended=pool_health.recommended_size,
-            label=f"Numbers in use, last {HEALTH_HOURS} hours",
+            label=gettext("Numbers in use, last %(hours)s hours", hours=HEALTH_HOURS),
         )
         views.append(
             PoolView(

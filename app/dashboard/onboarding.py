@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.dashboard.setup_pbx import TEST_MESSAGE_PREFIX
 from app.dashboard.setup_sites import snippet_status
+from app.i18n import N_
 from app.models import (
     AdCost,
     CrmConnector,
@@ -75,10 +76,10 @@ async def checklist(db: AsyncSession, site: Site) -> Checklist:
     seen = (await snippet_status(db, site)).ok
     return Checklist(
         [
-            Step("snippet", "The snippet is seen on the site", seen, f"{base}/site"),
-            Step("numbers", "Tracking numbers are set", numbers, f"{base}/numbers"),
-            Step("pbx", "The PBX sends call events", pbx, f"{base}/integrations"),
-            Step("crm", "The CRM receives leads", crm, f"{base}/integrations"),
-            Step("costs", "Ad costs are uploaded", costs, f"{base}/costs"),
+            Step("snippet", N_("The snippet is seen on the site"), seen, f"{base}/site"),
+            Step("numbers", N_("Tracking numbers are set"), numbers, f"{base}/numbers"),
+            Step("pbx", N_("The PBX sends call events"), pbx, f"{base}/integrations"),
+            Step("crm", N_("The CRM receives leads"), crm, f"{base}/integrations"),
+            Step("costs", N_("Ad costs are uploaded"), costs, f"{base}/costs"),
         ]
     )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dashboard import auth, repository
 from app.exceptions import Conflict, Forbidden, InvalidField, NotFound
+from app.i18n import gettext
 from app.models import Site, User
 from app.security import token_matches
 from app.sites import service as sites_service
@@ -56,7 +57,7 @@ def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise InvalidField("email", "is not an e-mail address")
+        raise InvalidField("email", gettext("is not an e-mail address"))
     return email
 
 
@@ -75,9 +76,9 @@ async def create_first_admin(
 ) -> User:
     """The first account, for whoever holds the admin token; refused once any account exists."""
     if not await setup_needed(db):
-        raise SetupClosed("the first admin exists already: sign in instead")
+        raise SetupClosed(gettext("the first admin exists already: sign in instead"))
     if not token_matches(presented_token, admin_token):
-        raise Forbidden("the admin token is not right")
+        raise Forbidden(gettext("the admin token is not right"))
     return await create_user(
         db, email=email, password=password, role=Role.ADMIN, site_ids=(), now=now
     )
@@ -120,7 +121,7 @@ async def create_user(
 
 async def check_sites(db: AsyncSession, site_ids: tuple[uuid.UUID, ...] | list[uuid.UUID]) -> None:
     if not site_ids:
-        raise InvalidField("sites", "choose at least one site for a viewer")
+        raise InvalidField("sites", gettext("choose at least one site for a viewer"))
     for site_id in site_ids:
         await sites_service.get_site(db, site_id)
 
@@ -168,7 +169,7 @@ async def site_for(db: AsyncSession, account: Account, site_id: uuid.UUID) -> Si
 
 def require_admin(account: Account) -> None:
     if not account.is_admin:
-        raise Forbidden("only an admin can do this")
+        raise Forbidden(gettext("only an admin can do this"))
 
 
 # --- managing accounts (admins) ------------------------------------------------------------
@@ -202,7 +203,7 @@ async def set_viewer_sites(
 ) -> User:
     user = await _user(db, user_id)
     if user.role != Role.VIEWER:
-        raise Conflict("an admin sees every site; only a viewer's sites can be chosen")
+        raise Conflict(gettext("an admin sees every site; only a viewer's sites can be chosen"))
     await check_sites(db, site_ids)
     await repository.replace_sites(db, user_id=user.id, site_ids=site_ids, now=now)
     return user
@@ -213,7 +214,7 @@ async def set_disabled(
 ) -> User:
     user = await _user(db, user_id)
     if user.id == actor.user.id:
-        raise Conflict("you cannot disable your own account")
+        raise Conflict(gettext("you cannot disable your own account"))
     if disabled:
         await _guard_last_admin(db, user)
     user.disabled_at = now if disabled else None
@@ -250,7 +251,7 @@ async def end_sessions(db: AsyncSession, user: User) -> None:
 
 async def change_password(db: AsyncSession, *, user: User, current: str, new: str) -> None:
     if not await auth.verify_password(user.password_hash, current):
-        raise InvalidField("current_password", "is not right")
+        raise InvalidField("current_password", gettext("is not right"))
     problem = auth.password_problem(new)
     if problem is not None:
         raise InvalidField("new_password", problem)
@@ -260,3 +261,8 @@ async def change_password(db: AsyncSession, *, user: User, current: str, new: st
 
 async def all_sites(db: AsyncSession) -> list[Site]:
     return await sites_service.list_sites(db)
+
+
+async def set_language(db: AsyncSession, user: User, language: str | None) -> None:
+    user.language = language
+    await db.flush()

@@ -15,6 +15,7 @@ from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage
 from app.exceptions import InvalidField
+from app.i18n import N_
 from app.kit.outbound import OutboundPolicy
 from crm_push import connection_check
 from crm_push import service as crm_service
@@ -25,8 +26,8 @@ router = APIRouter(prefix="/sites/{site_id}/crm", route_class=HtmlRoute, include
 
 # What each CRM asks for on the connect form (the signed webhook keeps its own form).
 CRM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "amocrm": (("base_url", "Account address", False), ("token", "Long-lived token", True)),
-    "bitrix24": (("webhook_url", "Incoming webhook URL (crm scope)", True),),
+    "amocrm": (("base_url", N_("Account address"), False), ("token", N_("Long-lived token"), True)),
+    "bitrix24": (("webhook_url", N_("Incoming webhook URL (crm scope)"), True),),
 }
 _CREATE: TypeAdapter[Any] = TypeAdapter(CrmConnectorCreate)
 

@@ -17,6 +17,7 @@ from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.deps import Store
 from app.exceptions import AppError
+from app.i18n import formatting, gettext
 from app.models import Pool
 from app.models.pool import DEFAULT_COOLDOWN_S, DEFAULT_IDLE_TIMEOUT_S
 from app.numbers import service as numbers_service
@@ -62,9 +63,12 @@ def sizing_advice(visits: float | None, per: str, *, idle_s: int, cooldown_s: in
         idle_timeout_s=idle_s,
         cooldown_s=cooldown_s,
     )
-    return (
-        f"About {per_hour:g} visits in the busiest hour need {size.numbers} numbers, so that "
-        f"{COVERAGE:.0%} of visitors see a number of their own."
+    return gettext(
+        "About %(visits)s visits in the busiest hour need %(numbers)s numbers, so that "
+        "%(share)s of visitors see a number of their own.",
+        visits=formatting.number(per_hour, 0 if float(per_hour).is_integer() else 1),
+        numbers=size.numbers,
+        share=formatting.percent(COVERAGE, 0),
     )
 
 

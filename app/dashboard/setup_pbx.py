@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
+from app.i18n import N_, gettext
 from app.models import PbxEvent, PbxIntegration
 from pbx_webhooks import refusals, repository
 from pbx_webhooks import service as pbx_service
@@ -51,26 +52,26 @@ class Provider:
 PROVIDERS: tuple[Provider, ...] = (
     Provider(
         "generic",
-        "Generic webhook (Asterisk, FreeSWITCH, any PBX)",
-        "We make the signing secret; paste the URL and the secret into the PBX.",
+        N_("Generic webhook (Asterisk, FreeSWITCH, any PBX)"),
+        N_("We make the signing secret; paste the URL and the secret into the PBX."),
         (),
     ),
     Provider(
         "twilio",
         "Twilio",
-        "Phone number > Voice configuration > status callback URL.",
-        (Field("auth_token", "Auth token", "Console > Account info > Auth Token"),),
+        N_("Phone number > Voice configuration > status callback URL."),
+        (Field("auth_token", N_("Auth token"), N_("Console > Account info > Auth Token")),),
     ),
     Provider(
         "zadarma",
         "Zadarma",
-        "Settings > Integrations and API > notifications URL.",
+        N_("Settings > Integrations and API > notifications URL."),
         (
-            Field("api_secret", "API secret", "Settings > Integrations and API > Secret"),
+            Field("api_secret", N_("API secret"), N_("Settings > Integrations and API > Secret")),
             Field(
                 "timezone",
-                "Account time zone",
-                "Zadarma writes call times in the account's zone",
+                N_("Account time zone"),
+                N_("Zadarma writes call times in the account's zone"),
                 secret=False,
                 default="Europe/Moscow",
             ),
@@ -79,17 +80,23 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider(
         "mango",
         "Mango Office",
-        "Integrations > API connection > external system address.",
+        N_("Integrations > API connection > external system address."),
         (
-            Field("api_key", "API key (unique code)", "Integrations > API connection"),
-            Field("api_salt", "API salt (signature key)", "Integrations > API connection"),
+            Field("api_key", N_("API key (unique code)"), N_("Integrations > API connection")),
+            Field("api_salt", N_("API salt (signature key)"), N_("Integrations > API connection")),
         ),
     ),
     Provider(
         "telnyx",
         "Telnyx",
-        "Call Control application > webhook URL.",
-        (Field("public_key", "Public key", "Account settings > Keys & credentials > Public key"),),
+        N_("Call Control application > webhook URL."),
+        (
+            Field(
+                "public_key",
+                N_("Public key"),
+                N_("Account settings > Keys & credentials > Public key"),
+            ),
+        ),
     ),
 )
 BY_KEY = {p.key: p for p in PROVIDERS}
@@ -106,19 +113,19 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
         name = str(error["loc"][-1]) if error["loc"] else "provider"
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] in ("missing", "too_short", "string_too_short"):
-            message = "this field is required"
+            message = gettext("this field is required")
         errors.setdefault(name, message)
     return errors
 
 
 def _outcome(event: PbxEvent) -> tuple[str, str]:
     if event.dedup_key.startswith(REJECTED_PREFIX):
-        return "malformed", event.error or ""
+        return N_("malformed"), event.error or ""
     if event.error:
-        return "failed", event.error
+        return N_("failed"), event.error
     if event.processed_at is None:
-        return "waiting", ""
-    return "accepted", ""
+        return N_("waiting"), ""
+    return N_("accepted"), ""
 
 
 async def _list_page(
@@ -262,7 +269,9 @@ async def pbx_test_call(
     integration = await _integration(at, integration_id)
     if integration.provider != "generic":
         return await _detail_page(
-            at, integration, test_result=(False, "only a generic webhook takes a test call")
+            at,
+            integration,
+            test_result=(False, gettext("only a generic webhook takes a test call")),
         )
     if not called.strip():
         errors = {"called": "type the number the caller dialled (one of your tracking numbers)"}
@@ -289,7 +298,7 @@ async def pbx_test_call(
     async with AsyncClient(transport=transport, base_url=at.page.settings.public_url) as http:
         answer = await http.post(f"/hooks/pbx/{integration.id}", content=body, headers=headers)
     if answer.status_code == 200:
-        result = (True, "accepted: the test call is on the Calls page")
+        result = (True, gettext("accepted: the test call is on the Calls page"))
     else:
         try:
             detail = str(answer.json().get("detail", answer.text))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SignedIn, redirect
+from app.i18n import N_, gettext
 from app.models import Site, TrackingSession
 from app.sites import service as sites_service
 from app.sites.schemas import SiteCreate, SiteUpdate
@@ -27,8 +28,8 @@ router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 Text = Annotated[str, Form(max_length=4000)]
 FIELDS = ("name", "domains", "country", "timezone")
 NOTICES = {
-    "created": "The site is created: paste the snippet below into its pages.",
-    "saved": "The site is saved.",
+    "created": N_("The site is created: paste the snippet below into its pages."),
+    "saved": N_("The site is saved."),
 }
 # Enough recent visits to tell "seen here" from "seen on a domain not listed".
 RECENT_VISITS = 200
@@ -170,7 +171,7 @@ async def _site_page(
         status=await snippet_status(at.db, at.site),
         values=values or _form_values(at.site),
         errors=errors or {},
-        notice=NOTICES.get(notice or ""),
+        notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
     )
     response.status_code = status
     return response

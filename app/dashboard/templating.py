@@ -1,43 +1,39 @@
-"""The Jinja2 environment of the dashboard: autoescaped, strict about undefined names, and the
-few filters that turn numbers, money, durations and phone numbers into readable text."""
+"""The Jinja2 environment of the dashboard: autoescaped, strict about undefined names, gettext
+in the request's language, and the filters that write numbers, money, dates, durations and
+phone numbers for people (app.i18n.formatting)."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 import phonenumbers
+
+from app.i18n import LANGUAGE_NAMES, LANGUAGES, catalogs, formatting
+from app.i18n.formatting import zone
+
+__all__ = ["STATIC", "STATIC_PREFIX", "TEMPLATES", "environment", "zone"]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PREFIX = "/dashboard/static"
-# Thin no-break space: groups digits the way both Russian and English readers accept.
-_GROUP = "\u202f"
 
 
-def number(value: int | float | Decimal | None, places: int = 0) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{places}f}".replace(",", _GROUP)
-
-
-def money(value: int | float | Decimal | None, currency: str | None = None, places: int = 2) -> str:
-    if value is None:
-        return "—"
-    text = number(value, places)
-    return f"{text} {currency}" if currency else text
-
-
-def percent(value: float | None, places: int = 1) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 100:.{places}f}{_GROUP}%"
+def local_time(moment: datetime | None, timezone: str = "UTC", fmt: str | None = None) -> str:
+    """A moment in the site's time zone, written in the reader's language: marketers think in
+    their business's local days. `fmt` picks the parts: "%H:%M:%S" the time alone,
+    "%Y-%m-%d" the day alone, one with "%S" to the second; the rest day and minute."""
+    if fmt == "%Y-%m-%d":
+        return formatting.day(moment, timezone)
+    if fmt == "%H:%M:%S":
+        return formatting.clock(moment, timezone)
+    if fmt == "%d %b %H:%M":
+        return formatting.short_moment(moment, timezone)
+    return formatting.moment(moment, timezone, seconds=bool(fmt and "%S" in fmt))
 
 
 def duration(seconds: int | None) -> str:
@@ -46,23 +42,6 @@ def duration(seconds: int | None) -> str:
     minutes, rest = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
-
-
-@cache
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_time(moment: datetime | None, timezone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A moment in the site's time zone: marketers think in their business's local days."""
-    if moment is None:
-        return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(timezone)).strftime(fmt)
 
 
 def phone(value: str | None) -> str:
@@ -98,14 +77,25 @@ def environment() -> jinja2.Environment:
         # Every string people read goes through gettext: {{ _("...") }}.
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # The request's language (app.i18n), looked up at each call: one environment serves all.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        catalogs.jinja_gettext, catalogs.jinja_ngettext, newstyle=True
+    )
     env.filters.update(
-        number=number,
-        money=money,
-        percent=percent,
+        number=formatting.number,
+        money=formatting.money,
+        percent=formatting.percent,
+        day=formatting.day,
+        moment=formatting.moment,
+        clock=formatting.clock,
         duration=duration,
         local=local_time,
         phone=phone,
     )
-    env.globals.update(static_url=static_url)
+    env.globals.update(
+        static_url=static_url,
+        current_language=catalogs.current_language,
+        languages=LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+    )
     return env

@@ -17,6 +17,7 @@ from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import Role
 from app.dashboard.web import HtmlRoute, SignedIn, redirect
 from app.exceptions import AppError, InvalidField
+from app.i18n import N_, gettext
 from app.mail import MailFailed, mail_configured, send_mail
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
@@ -24,11 +25,11 @@ router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 Text = Annotated[str, Form(max_length=1024)]
 SiteIds = Annotated[list[uuid.UUID], Form()]
 NOTICES = {
-    "user-created": "The account is created: give its owner the e-mail and password.",
-    "sites-saved": "The viewer's sites are saved.",
-    "role-saved": "The role is changed.",
-    "user-disabled": "The account is disabled: its sessions ended.",
-    "user-enabled": "The account can sign in again.",
+    "user-created": N_("The account is created: give its owner the e-mail and password."),
+    "sites-saved": N_("The viewer's sites are saved."),
+    "role-saved": N_("The role is changed."),
+    "user-disabled": N_("The account is disabled: its sessions ended."),
+    "user-enabled": N_("The account can sign in again."),
 }
 
 
@@ -61,7 +62,7 @@ async def _users_page(
         values=values or {"email": "", "role": "viewer", "sites": []},
         link=link,
         mail_on=mail_configured(page.settings),
-        notice=NOTICES.get(notice),
+        notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
     )
     response.status_code = status
     return response

@@ -28,6 +28,8 @@ from app.dashboard.service import Account
 from app.dashboard.templating import environment
 from app.deps import DbSession, Now
 from app.exceptions import AppError
+from app.i18n import choose_language
+from app.i18n.catalogs import current_language, set_language
 from app.models import Site, User
 from app.state import app_state
 
@@ -38,6 +40,20 @@ CSP = (
     "style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+# What a signed-out browser chose in the language switcher (a signed-in user's choice is stored
+# on the account instead).
+LANGUAGE_COOKIE = "callsource_language"
+
+
+def request_language(request: Request, user: User | None = None) -> str:
+    return choose_language(
+        user=user.language if user is not None else None,
+        chosen=request.cookies.get(LANGUAGE_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+        default=app_state(request).settings.language,
+    )
 
 
 class Redirect(Exception):
@@ -112,6 +128,7 @@ def render(
         "site": None,
         "nav": "",
         "notice": None,
+        "lang": current_language(),
     }
     values |= getattr(request.state, "dashboard_context", {})
     values |= context or {}
@@ -157,6 +174,8 @@ class HtmlRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def html_handler(request: Request) -> Response:
+            # Until the account is known (optional_account refines it): the browser's choice.
+            set_language(request_language(request))
             try:
                 response = await handler(request)
             except Redirect as exc:
@@ -184,6 +203,7 @@ async def optional_account(request: Request, db: DbSession) -> Account | None:
         # Deleted, disabled, signed out or the password changed since: this session is over.
         store_session(request, SessionData.anonymous())
         return None
+    set_language(request_language(request, found.user))
     return found
 
 

@@ -20,6 +20,7 @@ from app.dashboard.web import HtmlRoute, optional_account, redirect, render
 from app.demo import service as demo
 from app.demo.seed import DEMO_INBOX_PATH
 from app.deps import DbSession, Now
+from app.i18n import N_, gettext
 from app.kit.phones import to_e164
 from app.sites.service import snippet_html
 from app.state import app_state
@@ -38,15 +39,18 @@ REFERRERS = {
 }
 LINKS = [
     (
-        "Yandex Direct ad",
+        N_("Yandex Direct ad"),
         "/demo/?utm_source=yandex&utm_medium=cpc&utm_campaign=sofas&utm_term=corner+sofa&yclid=7301",
     ),
-    ("Google Ads ad", "/demo/?gclid=demo-gclid-4815&utm_campaign=brand"),
-    ("Google search result", "/demo/from/google"),
-    ("Yandex search result", "/demo/from/yandex"),
-    ("VK post", "/demo/from/vk"),
-    ("E-mail newsletter", "/demo/?utm_source=newsletter&utm_medium=email&utm_campaign=november"),
-    ("Typed the address", "/demo/"),
+    (N_("Google Ads ad"), "/demo/?gclid=demo-gclid-4815&utm_campaign=brand"),
+    (N_("Google search result"), "/demo/from/google"),
+    (N_("Yandex search result"), "/demo/from/yandex"),
+    (N_("VK post"), "/demo/from/vk"),
+    (
+        N_("E-mail newsletter"),
+        "/demo/?utm_source=newsletter&utm_medium=email&utm_campaign=november",
+    ),
+    (N_("Typed the address"), "/demo/"),
 ]
 
 
@@ -139,7 +143,7 @@ async def crm_inbox(request: Request, db: DbSession, notice: str = "") -> Respon
             "signed_in": account is not None,
             "leads": list(demo.inbox(request.app).leads),
             "connected": bool(connectors),
-            "notice": "The deal is recorded: see revenue and ROMI in the dashboard."
+            "notice": gettext("The deal is recorded: see revenue and ROMI in the dashboard.")
             if notice == "deal"
             else None,
         },

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls import service as calls_service
 from app.demo.seed import DEMO_INBOX_PATH, find_demo_site
 from app.exceptions import AppError, NotFound, Unauthorized
+from app.i18n import gettext
 from app.models import Call, CrmConnector, PbxIntegration, Site
 from app.state import state_of
 from crm_push import service as crm_service
@@ -51,7 +52,7 @@ class DemoCallRefused(AppError):
 async def demo_site(db: AsyncSession) -> Site:
     site = await find_demo_site(db)
     if site is None:
-        raise NoDemo("there is no demo here: run `callsource demo` to get one")
+        raise NoDemo(gettext("there is no demo here: run `callsource demo` to get one"))
     return site
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from babel.numbers import get_territory_currencies, is_currency
 
+from app.i18n import gettext
+
 
 def country_currency(country: str) -> str:
     """The currency in use in the country today (RU: RUB, ES: EUR); USD where none is known."""
@@ -15,5 +17,10 @@ def check_currency(value: str) -> str:
     """The code in capitals, or ValueError naming what was given."""
     currency = value.upper()
     if not is_currency(currency):
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as RUB, EUR or USD")
+        raise ValueError(
+            gettext(
+                "%(value)s is not an ISO 4217 currency code such as RUB, EUR or USD",
+                value=repr(value),
+            )
+        )
     return currency

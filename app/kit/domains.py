@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from app.i18n import gettext
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -13,18 +15,18 @@ def normalise_domain(raw: str) -> str:
     text = raw.strip()
     host = urlsplit(text).hostname if "//" in text else text.split("/", 1)[0].split(":", 1)[0]
     if not host:
-        raise ValueError(f"{raw!r} is not a domain")
+        raise ValueError(gettext("%(raw)s is not a domain", raw=repr(raw)))
     host = host.rstrip(".").lower()
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise ValueError(f"{raw!r} is not a valid domain") from exc
+        raise ValueError(gettext("%(raw)s is not a valid domain", raw=repr(raw))) from exc
     if host.startswith("www."):
         # The bare domain covers www and every other subdomain.
         host = host[4:]
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
-        raise ValueError(f"{raw!r} is not a valid domain")
+        raise ValueError(gettext("%(raw)s is not a valid domain", raw=repr(raw)))
     return host
 
 

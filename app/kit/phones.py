@@ -8,6 +8,7 @@ from typing import TypeGuard
 import phonenumbers
 
 from app.exceptions import InvalidField
+from app.i18n import gettext
 
 # "00" dials out of most countries; the library knows it only for countries whose own
 # international prefix it is, but PBXs and people write it everywhere (a Russian PBX
@@ -38,11 +39,13 @@ def _e164(text: str, region: str, raw: str) -> tuple[str | None, str]:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        return None, f"{raw!r} is not a phone number ({exc})"
+        return None, gettext("%(raw)s is not a phone number (%(why)s)", raw=repr(raw), why=exc)
     # "Possible" (right length for the country) rather than "valid": operators open new ranges
     # before the metadata knows them, and a tracking number is the customer's to choose.
     if not phonenumbers.is_possible_number(parsed):
-        return None, f"{raw!r} is not a possible phone number in {region}"
+        return None, gettext(
+            "%(raw)s is not a possible phone number in %(country)s", raw=repr(raw), country=region
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
 
 

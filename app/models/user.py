@@ -27,3 +27,6 @@ class User(UUIDPrimaryKey, Base):
     # Part of every session cookie's fingerprint: signing out bumps it, which ends on the
     # server every session the account holds (a stolen copy of the cookie included).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The dashboard's language for this account (ru, en, es); None: the browser's, else the
+    # server's CALLSOURCE_LANGUAGE.
+    language: Mapped[str | None] = mapped_column(String(8))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import Conflict, InvalidField
+from app.i18n import gettext
 from app.kit.phones import to_e164
 from app.models import NumberKind, Pool, Site, TargetNumber, TrackingNumber
 from app.numbers import repository
@@ -84,7 +85,7 @@ async def _claim_all(
         field = f"numbers[{index}]"
         number = to_e164(raw, site.country, field=field)
         if number in claimed:
-            raise InvalidField(field, f"{number} is listed twice")
+            raise InvalidField(field, gettext("%(number)s is listed twice", number=number))
         if already is not None and number in already:
             claimed.append(number)
             continue

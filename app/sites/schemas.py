@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from app.i18n import gettext
 from app.kit.currencies import check_currency
 from app.kit.domains import normalise_domain
 from app.kit.phones import is_known_country
@@ -14,7 +15,12 @@ from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 def _check_country(value: str) -> str:
     country = value.upper()
     if not is_known_country(country):
-        raise ValueError(f"{value!r} is not an ISO 3166 country code known for phone numbers")
+        raise ValueError(
+            gettext(
+                "%(value)s is not an ISO 3166 country code known for phone numbers",
+                value=repr(value),
+            )
+        )
     return country
 
 
@@ -22,7 +28,9 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Moscow") from exc
+        raise ValueError(
+            gettext("%(value)s is not an IANA time zone such as Europe/Moscow", value=repr(value))
+        ) from exc
     return value
 
 

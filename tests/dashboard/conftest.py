@@ -112,12 +112,13 @@ def _problem(message: ConsoleMessage) -> str | None:
 
 
 @pytest.fixture
-def tab_factory(browser: Browser, live: Live) -> Iterator[Callable[[], Tab]]:
+def tab_factory(browser: Browser, live: Live) -> Iterator[Callable[..., Tab]]:
     contexts: list[BrowserContext] = []
 
-    def make() -> Tab:
+    def make(locale: str = "en-US") -> Tab:
+        # The locale sets Accept-Language: English unless a test asks for another language.
         context = browser.new_context(
-            user_agent=DESKTOP_CHROME, viewport={"width": 1360, "height": 900}
+            user_agent=DESKTOP_CHROME, viewport={"width": 1360, "height": 900}, locale=locale
         )
         contexts.append(context)
         context.set_default_timeout(15_000)
@@ -133,7 +134,7 @@ def tab_factory(browser: Browser, live: Live) -> Iterator[Callable[[], Tab]]:
 
 
 @pytest.fixture
-def tab(tab_factory: Callable[[], Tab]) -> Tab:
+def tab(tab_factory: Callable[..., Tab]) -> Tab:
     return tab_factory()
 
 

@@ -6,12 +6,27 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-NARROW_NBSP = "\u202f"
+# Babel groups digits with no-break spaces (U+00A0 in Russian, U+202F in French and others)
+# and puts one before "%" in Russian and Spanish.
+SPACES = ("\u00a0", "\u202f", " ")
+# The number's own separators, by language: (group, decimal).
+SEPARATORS = {"en": (",", "."), "ru": ("", ","), "es": (".", ",")}
 
 
-def value(text: str) -> float | None:
-    """`1 500.00` -> 1500.0, `433 %` -> 4.33, `—` -> None."""
-    text = text.replace(NARROW_NBSP, "").replace(" ", "").strip()
+def text_of(text: str) -> str:
+    """The text with Babel's no-break spaces as plain ones, as a person reads it."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def value(text: str, language: str = "en") -> float | None:
+    """`1,500.00` -> 1500.0, `433%` -> 4.33, `—` -> None (`1 500,00`, `433 %` in Russian)."""
+    for space in SPACES:
+        text = text.replace(space, "")
+    text = text.strip()
+    group, decimal = SEPARATORS[language]
+    if group:
+        text = text.replace(group, "")
+    text = text.replace(decimal, ".")
     if text in ("—", ""):
         return None
     if text.endswith("%"):

@@ -22,7 +22,7 @@ def test_every_page_renders_with_data(world: World, admin: uuid.UUID, tab: Tab) 
         (f"/sites/{sid}/numbers", "Recommended size"),
         (f"/sites/{sid}/numbers/offline/print", "+7 495 111-02-01"),
         (f"/sites/{sid}/integrations", "/hooks/pbx/"),
-        (f"/sites/{sid}/costs", "1 500.00"),
+        (f"/sites/{sid}/costs", "1,500.00"),
         ("/users", "admin@shop.example"),
         ("/account", "Change your password"),
     ]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +27,12 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # The same pictures taken on PostgreSQL would add nothing.
 @pytest.mark.only_on("sqlite")
 def test_screenshots_of_the_main_pages(
-    world: World, admin: uuid.UUID, tab: Tab, tmp_path: Path, database_url: str
+    world: World,
+    admin: uuid.UUID,
+    tab: Tab,
+    tab_factory: Callable[..., Tab],
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     assert world.first_day is not None
     first, last = world.first_day, world.first_day + timedelta(days=DAYS - 1)
@@ -84,6 +90,13 @@ def test_screenshots_of_the_main_pages(
         tab.page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     tab.assert_quiet()
+    # The same pages as a Russian-speaking marketer sees them.
+    russian = tab_factory("ru-RU").sign_in()
+    for name, path in {"overview-ru": shots["overview"], "sources-ru": shots["sources"]}.items():
+        russian.go(path)
+        russian.page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+        shots[name] = path
+    russian.assert_quiet()
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         for name in shots:

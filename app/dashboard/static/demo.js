@@ -19,7 +19,8 @@
     var input = d.getElementById('called');
     var label = d.getElementById('shown-kind');
     if (input) input.value = shown.number;
-    if (label) label.textContent = shown.kind;
+    // The words for each kind come translated from the page (data-dynamic, data-source...).
+    if (label) label.textContent = label.getAttribute('data-' + shown.kind) || shown.kind;
     d.documentElement.setAttribute('data-shown-number', shown.number);
   });
 })(window, document);
