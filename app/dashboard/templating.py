@@ -113,6 +113,7 @@ def environment() -> jinja2.Environment:
         duration=duration,
         local=local_time,
         phone=phone,
+        phone_text=phone_text,
     )
     env.globals.update(static_url=static_url)
     return env

@@ -55,6 +55,11 @@ def test_screenshots_of_the_main_pages(
             tab.page.wait_for_selector("html[data-shown-number]")
         tab.page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    # The overview on a phone (390 px wide, 2x pixels): the layout the phone-width test measures.
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.go(shots["overview"])
+    tab.page.screenshot(path=tmp_path / "overview-phone.png", full_page=True)
+    shots["overview-phone"] = shots["overview"]
     tab.assert_quiet()
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
