@@ -113,14 +113,15 @@ def install_error_docs(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-# Swagger UI from the installed swagger-ui-bundle package: /docs works on a closed network, and
+# Swagger UI (5.x: it reads OpenAPI 3.1, which 4.x does not) from the installed swagger-ui-bundle-v2
+# package: /docs works on a closed network, and
 # the page loads nothing from a CDN a self-hosted install may not reach (or may not trust).
 DOCS_ASSETS = "/docs/assets"
 
 
 def install_docs_ui(app: FastAPI, *, favicon_url: str) -> None:
     """`/docs` (Swagger UI) with its script and styles served from the installation."""
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
