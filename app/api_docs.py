@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from swagger_ui_bundle import swagger_ui_path
 
 _REF = "#/components/schemas/{model}"
 
@@ -107,3 +111,29 @@ def install_error_docs(app: FastAPI) -> None:
         return documented[0]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Swagger UI (5.x: it reads OpenAPI 3.1, which 4.x does not) from the installed swagger-ui-bundle-v2
+# package: /docs works on a closed network, and
+# the page loads nothing from a CDN a self-hosted install may not reach (or may not trust).
+DOCS_ASSETS = "/docs/assets"
+
+
+def install_docs_ui(app: FastAPI, *, favicon_url: str) -> None:
+    """`/docs` (Swagger UI) with its script and styles served from the installation."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=favicon_url,
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()

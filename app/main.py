@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
 from app import health
-from app.api_docs import install_error_docs
+from app.api_docs import install_docs_ui, install_error_docs
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
 from app.dashboard.endpoints import install as install_dashboard
+from app.dashboard.templating import static_url
 from app.db import create_engine, create_sessionmaker
 from app.demo import endpoints as demo_endpoints
 from app.errors import install_error_handlers
@@ -133,6 +134,9 @@ def create_app(
         summary="Self-hosted call tracking: dynamic number insertion, PBX webhooks, CRM push.",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served from the installation (install_docs_ui); ReDoc exists only on a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_state(app, state)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
@@ -143,6 +147,7 @@ def create_app(
         app.add_middleware(TrustedProxies, networks=trusted_proxies)
     install_error_handlers(app)
     install_error_docs(app)
+    install_docs_ui(app, favicon_url=static_url("favicon.svg"))
 
     # Routes are matched in order: the two that take the traffic (every page view of every
     # visitor, every PBX event) come first.

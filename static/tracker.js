@@ -4,7 +4,9 @@
  *   optional: data-api="https://API-HOST"  the API base (default: the origin this file came from)
  *             data-consent="required"      remember no visitor until callsource('consent', true)
  *
- *   callsource('numbers', fn)   fn([{target, number, kind}]) once known and whenever they change
+ *   callsource('numbers', fn)   fn([{target, number, kind}]) once known and whenever they change;
+ *                               fn([]) when the server tracks no one here (a crawler, to it: the
+ *                               tag then carries data-bot="1")
  *   callsource('consent', bool) the visitor accepted (or declined) marketing cookies
  *   Calls made before this file loads are queued by the usual stub:
  *   window.callsource = window.callsource || function () { (callsource.q = callsource.q || []).push(arguments) };
@@ -159,18 +161,22 @@
       delete ss[KEY];
       show(list.map(e => ({ target: e.target, number: e.target, kind: 'target' })));
       send();
-    } else if (r.session_id) {
-      sid = r.session_id;
-      vid = r.visitor_id; // none without consent
-      if (vid && consent) keep(vid);
-      if (r.ping_s > 0) ms = r.ping_s * 1e3;
-      if (Array.isArray(r.numbers)) show(r.numbers);
-      ss[KEY] = JSON.stringify([sid, list]);
     } else if (r.numbers) {
-      // Answered, but without a session: the server does not track this visitor (a crawler, to
-      // it; it says so with the targets themselves and ping_s 0). The page stays as it is and the
-      // tracker stops for good: busy stays set, so nothing is sent again.
-      busy = 1;
+      if ((sid = r.session_id)) {
+        vid = r.visitor_id; // none without consent
+        if (vid && consent) keep(vid);
+        if (r.ping_s > 0) ms = r.ping_s * 1e3;
+      } else {
+        // Answered, but without a session: the server does not track this visitor (a crawler,
+        // to it: r.bot; the targets themselves and ping_s 0). The page keeps its numbers and the
+        // tracker stops for good: busy stays set, so nothing is sent again. The callbacks still
+        // hear what is shown (nothing in place of the targets: []), so a page waiting for its
+        // numbers is not left waiting, and the tag says why: <script data-bot="1">.
+        cfg.bot = busy = 1;
+      }
+      // An answer with no session to keep them by swaps nothing.
+      show(sid ? r.numbers : list);
+      if (sid) ss[KEY] = JSON.stringify([sid, list]);
     }
     // Anything else (429, 5xx, no answer) is retried at the next period, as if nothing happened.
   }

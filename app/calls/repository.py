@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import dialect
@@ -20,6 +20,7 @@ from app.models import (
     TrackingNumber,
     TrackingSession,
 )
+from app.reports.call_filters import CallFilters
 
 # Built once: every PBX event runs them, and building them per event cost more than running
 # them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
@@ -162,6 +163,58 @@ async def calls(
         query = query.where(Call.started_at < until)
     query = query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)
     return list((await db.execute(query)).scalars())
+
+
+def _listed(
+    site_id: uuid.UUID, since: datetime, until: datetime, filters: CallFilters
+) -> list[ColumnElement[bool]]:
+    return [
+        Call.site_id == site_id,
+        Call.started_at >= since,
+        Call.started_at < until,
+        *filters.conditions(),
+    ]
+
+
+async def calls_page(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    filters: CallFilters,
+    offset: int,
+    limit: int,
+) -> list[Call]:
+    """One page of the period's calls that pass `filters`, newest first (id breaks ties, so
+    pages never overlap)."""
+    query = (
+        select(Call)
+        .where(*_listed(site_id, since, until, filters))
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def count_calls(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, filters: CallFilters
+) -> int:
+    query = select(func.count()).select_from(Call).where(*_listed(site_id, since, until, filters))
+    return int((await db.execute(query)).scalar_one())
+
+
+async def call_sources(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
+) -> list[str]:
+    """The sources the period's calls have, for the filter's choices."""
+    query = (
+        select(Call.source)
+        .where(*_listed(site_id, since, until, CallFilters()), Call.source.is_not(None))
+        .distinct()
+    )
+    return sorted(source for source in (await db.execute(query)).scalars() if source)
 
 
 async def journey(

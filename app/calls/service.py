@@ -17,6 +17,7 @@ from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import is_identifiable, to_e164
 from app.models import Call, TrackingSession
+from app.reports.call_filters import CallFilters
 from crm_push.outbox import ConnectorRef, enqueue_for_call
 
 SPAM_SHORTER_THAN_S = 10
@@ -205,6 +206,38 @@ async def list_calls(
     limit: int = 500,
 ) -> list[Call]:
     return await repository.calls(db, site_id=site_id, since=since, until=until, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class CallPage:
+    calls: list[Call]
+    total: int  # every call that passes the filters, not only this page's
+
+
+async def search_calls(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    filters: CallFilters,
+    offset: int = 0,
+    limit: int = 50,
+) -> CallPage:
+    """A page of the period's calls that pass `filters`, newest first, and how many pass."""
+    calls = await repository.calls_page(
+        db, site_id=site_id, since=since, until=until, filters=filters, offset=offset, limit=limit
+    )
+    total = await repository.count_calls(
+        db, site_id=site_id, since=since, until=until, filters=filters
+    )
+    return CallPage(calls=calls, total=total)
+
+
+async def call_sources(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
+) -> list[str]:
+    return await repository.call_sources(db, site_id=site_id, since=since, until=until)
 
 
 async def get_call(db: AsyncSession, *, site_id: uuid.UUID, call_id: uuid.UUID) -> Call:

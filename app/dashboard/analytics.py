@@ -17,9 +17,10 @@ from app.dashboard import charts
 from app.i18n import gettext, lazy_gettext
 from app.models import Call, CallNote, Deal, Site, TrackingSession
 from app.reports import service as reports_service
-from app.reports.attribution_models import GroupBy, Model
+from app.reports.attribution_models import DIRECT, NONE, GroupBy, Model
+from app.reports.call_filters import CallFilters
 from app.reports.period import Period, resolve_period
-from app.reports.schemas import Figures, SourceRow, SourcesReport
+from app.reports.schemas import Figures, SetApart, SourceRow, SourcesReport
 from crm_push import deals as deals_service
 
 MODEL_NAMES = {
@@ -33,10 +34,17 @@ GROUP_NAMES = {
     GroupBy.CAMPAIGN: lazy_gettext("Source / medium / campaign"),
     GroupBy.TERM: lazy_gettext("Source / medium / campaign / term"),
 }
-# The call list reads one period's calls and filters them; more than this asks for a narrower
-# period (the API and the CSV export have no such cap).
-CALL_LIST_CAP = 5000
-CALLS_SHOWN = 300
+CALLS_PER_PAGE = 50
+# The two kinds of "no source" by names that do not look alike ("(direct)" and "(none)" do);
+# the templates say the same (_macros.html, source_name).
+SOURCE_LABELS = {
+    DIRECT: "Direct visit (no source)",
+    NONE: "No visit matched (offline or unknown)",
+}
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +73,15 @@ def period_of(site: Site, raw_from: str | None, raw_to: str | None, *, now: date
     return PeriodView(period=period, raw_from=raw_from, raw_to=raw_to)
 
 
-def currency_of(report: SourcesReport) -> str | None:
-    """The one currency of the report's money, or None when there is none or a mix."""
-    return report.currencies[0] if len(report.currencies) == 1 else None
-
-
 # --- overview ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Overview:
     totals: Figures
-    currencies: list[str]
+    currency: str
+    set_apart: list[SetApart]
+    unattributed_revenue: float | None
     chart: charts.BarChart
     top_sources: list[SourceRow]
     recent_calls: list[Call]
@@ -95,14 +100,16 @@ async def overview(db: AsyncSession, *, site: Site, period: PeriodView, model: M
     series: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(days))
     for row in by_day.days:
         if row.day in index:
-            series[row.source][index[row.day]] += row.calls
+            series[source_label(row.source)][index[row.day]] += row.calls
     chart = charts.stacked_bars(days, series, label=gettext("Calls per day by source"))
     recent = await calls_service.list_calls(
         db, site_id=site.id, since=span.since, until=span.until, limit=8
     )
     return Overview(
         totals=report.totals,
-        currencies=report.currencies,
+        currency=report.currency,
+        set_apart=report.set_apart,
+        unattributed_revenue=report.unattributed_revenue,
         chart=chart,
         top_sources=report.rows[:8],
         recent_calls=recent,
@@ -122,70 +129,45 @@ async def sources(
 
 
 @dataclass(frozen=True, slots=True)
-class CallFilters:
-    source: str = ""
-    method: str = ""
-    outcome: str = ""  # answered | missed
-    first_time: bool = False
-    hide_spam: bool = False
-    caller: str = ""
-    min_duration: int | None = None
-    tag: str = ""
-    lead_status: str = ""
-
-    def keep(self, call: Call) -> bool:
-        if self.lead_status and workspace.lead_status(call) != self.lead_status:
-            return False
-        if self.source and (call.source or "") != self.source:
-            return False
-        if self.method and call.attribution_method != self.method:
-            return False
-        missed = call.status == "ended" and call.outcome != "answered"
-        if self.outcome == "missed" and not missed:
-            return False
-        if self.outcome == "answered" and call.outcome != "answered":
-            return False
-        if self.first_time and not call.first_time_caller:
-            return False
-        if self.hide_spam and call.possible_spam:
-            return False
-        digits = "".join(c for c in self.caller if c.isdigit())
-        if digits and digits not in "".join(c for c in (call.caller or "") if c.isdigit()):
-            return False
-        return self.min_duration is None or (call.duration or 0) >= self.min_duration
-
-
-@dataclass(frozen=True, slots=True)
 class CallList:
     calls: list[Call]
-    matched: int
+    total: int
+    page: int
+    pages: int
+    first: int  # the position of the page's first call among all (1-based), 0 when empty
+    last: int
     sources: list[str]
-    capped: bool
     tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)  # of the calls shown
     site_tags: list[str] = field(default_factory=list)
 
 
 async def call_list(
-    db: AsyncSession, *, site: Site, period: PeriodView, filters: CallFilters
+    db: AsyncSession, *, site: Site, period: PeriodView, filters: CallFilters, page: int = 1
 ) -> CallList:
     span = period.period
-    found = await calls_service.list_calls(
-        db, site_id=site.id, since=span.since, until=span.until, limit=CALL_LIST_CAP + 1
+    offset = (page - 1) * CALLS_PER_PAGE
+    found = await calls_service.search_calls(
+        db,
+        site_id=site.id,
+        since=span.since,
+        until=span.until,
+        filters=filters,
+        offset=offset,
+        limit=CALLS_PER_PAGE,
     )
-    capped = len(found) > CALL_LIST_CAP
-    found = found[:CALL_LIST_CAP]
-    kept = [call for call in found if filters.keep(call)]
-    if filters.tag:
-        tagged = await workspace.calls_tagged(db, site_id=site.id, tag=filters.tag)
-        kept = [call for call in kept if call.id in tagged]
-    sources = sorted({call.source for call in found if call.source})
-    shown = kept[:CALLS_SHOWN]
+    sources = await calls_service.call_sources(
+        db, site_id=site.id, since=span.since, until=span.until
+    )
+    pages = max(1, -(-found.total // CALLS_PER_PAGE))
     return CallList(
-        calls=shown,
-        matched=len(kept),
+        calls=found.calls,
+        total=found.total,
+        page=page,
+        pages=pages,
+        first=offset + 1 if found.calls else 0,
+        last=offset + len(found.calls),
         sources=sources,
-        capped=capped,
-        tags=await workspace.tags_of(db, [call.id for call in shown]),
+        tags=await workspace.tags_of(db, [call.id for call in found.calls]),
         site_tags=await workspace.site_tags(db, site_id=site.id),
     )
 
@@ -209,7 +191,7 @@ class CallDetail:
 async def call_detail(db: AsyncSession, *, site: Site, call_id: uuid.UUID) -> CallDetail:
     call = await calls_service.get_call(db, site_id=site.id, call_id=call_id)
     journey = await calls_service.journey(db, call)
-    non_direct = [s for s in journey if s.source != "(direct)"]
+    non_direct = [s for s in journey if s.source != DIRECT]
     deals = await deals_service.list_deals(db, site_id=site.id, call_id=call.id)
     return CallDetail(
         call=call,

@@ -16,8 +16,8 @@ from app.dashboard import analytics, inventory
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
-from app.i18n import gettext
 from app.exceptions import InvalidField
+from app.i18n import N_, gettext
 from crm_push import deals as deals_service
 
 router = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_schema=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query
 from fastapi.responses import Response
@@ -26,7 +27,7 @@ from app.dashboard import (
     setup_pbx,
     users_endpoints,
 )
-from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES, CallFilters
+from app.dashboard.analytics import GROUP_NAMES, MODEL_NAMES
 from app.dashboard.csrf import CsrfChecked
 from app.dashboard.onboarding import checklist
 from app.dashboard.service import require_admin
@@ -37,10 +38,12 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.deps import Store
 from app.exceptions import InvalidField
+from app.exports import service as exports_service
+from app.exports.endpoints import csv_response
 from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from app.reports.attribution_models import GroupBy, Model
-from app.reports.params import From, To
+from app.reports.params import CallFilterParams, From, To
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
 from crm_push.schemas import WebhookCreate
@@ -94,39 +97,62 @@ async def sources(
         group_by=group_by,
         groups=GROUP_NAMES,
         report=report,
-        currency=analytics.currency_of(report),
     )
 
 
 @pages.get("/calls")
 async def calls(
     at: OnSite,
+    filters: CallFilterParams,
     since: From = None,
     until: To = None,
-    source: Annotated[str, Query(max_length=200)] = "",
-    method: Annotated[str, Query(pattern="^(|dynamic|source|offline|none)$")] = "",
-    outcome: Annotated[str, Query(pattern="^(|answered|missed)$")] = "",
-    first_time: bool = False,
-    hide_spam: bool = False,
-    caller: Annotated[str, Query(max_length=40)] = "",
-    min_duration: Annotated[int | None, Query(ge=0, le=86_400)] = None,
-    tag: Annotated[str, Query(max_length=64)] = "",
-    lead_status: Annotated[str, Query(pattern="^(|new|in_progress|qualified|spam)$")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     period = analytics.period_of(at.site, since, until, now=at.now)
-    filters = CallFilters(
-        source=source,
-        method=method,
-        outcome=outcome,
-        first_time=first_time,
-        hide_spam=hide_spam,
-        caller=caller,
-        min_duration=min_duration,
-        tag=tag,
-        lead_status=lead_status,
+    found = await analytics.call_list(
+        at.db, site=at.site, period=period, filters=filters, page=page
     )
-    found = await analytics.call_list(at.db, site=at.site, period=period, filters=filters)
-    return at.render("calls.html", nav="calls", period=period, filters=filters, found=found)
+    query = [
+        ("from", period.first_day.isoformat()),
+        ("to", period.last_day.isoformat()),
+        *filters.params(),
+    ]
+    return at.render(
+        "calls.html",
+        nav="calls",
+        period=period,
+        filters=filters,
+        found=found,
+        query=urlencode(query),
+    )
+
+
+@pages.get("/calls.csv")
+async def calls_csv(
+    at: OnSite, filters: CallFilterParams, since: From = None, until: To = None
+) -> Response:
+    """The call list's CSV, as the API's calls export, with the page's filters."""
+    period = analytics.period_of(at.site, since, until, now=at.now).period
+    content = await exports_service.calls_csv(
+        at.db, site=at.site, since=period.since, until=period.until, filters=filters
+    )
+    return csv_response(content, name="calls", period=period)
+
+
+@pages.get("/sources.csv")
+async def sources_csv(
+    at: OnSite,
+    since: From = None,
+    until: To = None,
+    model: ModelParam = Model.LAST_NON_DIRECT,
+    group_by: Annotated[GroupBy, Query()] = GroupBy.SOURCE,
+) -> Response:
+    """The sources table as the page shows it, as the API's sources export."""
+    period = analytics.period_of(at.site, since, until, now=at.now).period
+    content = await exports_service.sources_csv(
+        at.db, site=at.site, since=period.since, until=period.until, group_by=group_by, model=model
+    )
+    return csv_response(content, name="sources", period=period)
 
 
 @pages.post("/crm/{connector_id}/deliveries/{delivery_id}/retry", dependencies=[CsrfChecked])

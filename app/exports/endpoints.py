@@ -12,7 +12,8 @@ from app.deps import AdminOnly, DbSession, Now
 from app.exports import service
 from app.exports.formats import MetrikaId
 from app.models import Site
-from app.reports.params import From, To
+from app.reports.attribution_models import GroupBy, Model
+from app.reports.params import CallFilterParams, From, To
 from app.reports.period import Period, resolve_period
 from app.sites import service as sites_service
 
@@ -31,7 +32,8 @@ _CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _csv(content: str, *, name: str, period: Period) -> Response:
+def csv_response(content: str, *, name: str, period: Period) -> Response:
+    """A CSV download named after what it holds and its days."""
     first, last = period.first_day.isoformat(), period.last_day.isoformat()
     filename = f"{name}-{first}-{last}.csv"
     return Response(
@@ -53,16 +55,35 @@ async def calls_csv(
     site_id: uuid.UUID,
     db: DbSession,
     now: Now,
+    filters: CallFilterParams,
     since: From = None,
     until: To = None,
-    min_duration: MinDuration = None,
 ) -> Response:
-    """Every call of the period with its attribution, deal and revenue (for spreadsheets)."""
+    """Every call of the period with its attribution, deal and revenue (for spreadsheets);
+    the filters are the dashboard's call list's."""
     site, period = await _site_and_period(db, site_id, since, until, now)
     content = await service.calls_csv(
-        db, site=site, since=period.since, until=period.until, min_duration=min_duration
+        db, site=site, since=period.since, until=period.until, filters=filters
     )
-    return _csv(content, name="calls", period=period)
+    return csv_response(content, name="calls", period=period)
+
+
+@router.get("/exports/sources.csv", response_class=Response, responses=_CSV_RESPONSE)
+async def sources_csv(
+    site_id: uuid.UUID,
+    db: DbSession,
+    now: Now,
+    since: From = None,
+    until: To = None,
+    group_by: Annotated[GroupBy, Query()] = GroupBy.CAMPAIGN,
+    model: Annotated[Model, Query()] = Model.LAST_NON_DIRECT,
+) -> Response:
+    """The sources report (as /reports/sources) as a spreadsheet, the total last."""
+    site, period = await _site_and_period(db, site_id, since, until, now)
+    content = await service.sources_csv(
+        db, site=site, since=period.since, until=period.until, group_by=group_by, model=model
+    )
+    return csv_response(content, name="sources", period=period)
 
 
 @router.get("/exports/google-ads.csv", response_class=Response, responses=_CSV_RESPONSE)
@@ -94,7 +115,7 @@ async def google_ads_csv(
         min_duration=min_duration,
         include_spam=include_spam,
     )
-    return _csv(content, name="google-ads", period=period)
+    return csv_response(content, name="google-ads", period=period)
 
 
 @router.get("/exports/yandex-metrika-calls.csv", response_class=Response, responses=_CSV_RESPONSE)
@@ -122,4 +143,4 @@ async def yandex_metrika_calls_csv(
         include_spam=include_spam,
         identifier=identifier,
     )
-    return _csv(content, name="yandex-metrika-calls", period=period)
+    return csv_response(content, name="yandex-metrika-calls", period=period)

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from app.kit.clock import isoformat_z
 from app.models import Call
+from app.reports.attribution_models import GroupBy
+from app.reports.schemas import SourcesReport
 from app.reports.service import CallRevenue
 
 Cell = str | int | None
@@ -259,3 +261,50 @@ def metrika_rows(
             1 if call.first_time_caller else 0,
             call.landing_url,
         )
+
+
+# --- the sources report ---------------------------------------------------------------------
+
+_CHANNEL_COLUMNS = ("source", "medium", "campaign", "term")
+_SOURCE_FIGURES = (
+    "sessions",
+    "calls",
+    "first_time_calls",
+    "answered",
+    "missed",
+    "leads",
+    "deals_won",
+    "revenue",
+    "cost",
+    "cost_per_call",
+    "romi",
+)
+
+
+def _figure(value: float | int | None) -> Cell:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return value
+
+
+def sources_rows(report: SourcesReport, *, group_by: GroupBy) -> Iterable[Sequence[Cell]]:
+    """The sources table as on the page: the channel's columns down to `group_by`, the
+    figures, the currency of the money columns; the total last."""
+    channel = _CHANNEL_COLUMNS[: group_by.depth]
+    yield (*channel, *_SOURCE_FIGURES, "currency")
+    for row in report.rows:
+        data = row.model_dump()
+        yield (
+            *(defused(data[name]) for name in channel),
+            *(_figure(data[name]) for name in _SOURCE_FIGURES),
+            report.currency,
+        )
+    totals = report.totals.model_dump()
+    yield (
+        "total",
+        *([None] * (len(channel) - 1)),
+        *(_figure(totals[name]) for name in _SOURCE_FIGURES),
+        report.currency,
+    )

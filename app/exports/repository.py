@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, TrackingSession
+from app.reports.call_filters import CallFilters
 
 
 class ClickId(StrEnum):
@@ -28,6 +29,7 @@ async def calls(
     min_duration: int | None = None,
     click_id: ClickId | None = None,
     include_spam: bool = True,
+    filters: CallFilters | None = None,
 ) -> list[tuple[Call, str | None]]:
     """Calls started in [since, until), oldest first, each with its visit's ym_client_id."""
     query = (
@@ -37,6 +39,8 @@ async def calls(
     )
     if min_duration:
         query = query.where(Call.duration >= min_duration)
+    if filters is not None:
+        query = query.where(*filters.conditions())
     if not include_spam:
         query = query.where(Call.possible_spam.is_(False))
     if click_id == ClickId.GCLID:

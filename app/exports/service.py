@@ -18,13 +18,16 @@ from app.exports.formats import (
     calls_rows,
     google_ads_rows,
     metrika_rows,
+    sources_rows,
     to_csv,
 )
 from app.exports.repository import ClickId
 from app.models import Site
 from app.reports import service as reports_service
+from app.reports.attribution_models import GroupBy, Model
+from app.reports.call_filters import CallFilters
 
-__all__ = ["MetrikaId", "calls_csv", "google_ads_csv", "yandex_metrika_calls_csv"]
+__all__ = ["MetrikaId", "calls_csv", "google_ads_csv", "sources_csv", "yandex_metrika_calls_csv"]
 
 # Excel reads a CSV as the system's ANSI code page unless it starts with a BOM; the people's
 # export carries one, the ad platforms' files (whose first line is parsed) do not.
@@ -37,12 +40,10 @@ async def calls_csv(
     site: Site,
     since: datetime,
     until: datetime,
-    min_duration: int | None = None,
+    filters: CallFilters | None = None,
 ) -> str:
-    """Every call started in [since, until) (at least `min_duration` s long), oldest first."""
-    calls = await repository.calls(
-        db, site_id=site.id, since=since, until=until, min_duration=min_duration
-    )
+    """Every call started in [since, until) that passes `filters`, oldest first."""
+    calls = await repository.calls(db, site_id=site.id, since=since, until=until, filters=filters)
     revenue = await reports_service.revenue_by_call(db, site_id=site.id, since=since, until=until)
     rows = calls_rows((call for call, _ in calls), revenue, ZoneInfo(site.timezone))
     return BOM + to_csv(rows)
@@ -101,3 +102,19 @@ async def yandex_metrika_calls_csv(
     )
     revenue = await reports_service.revenue_by_call(db, site_id=site.id, since=since, until=until)
     return to_csv(metrika_rows(calls, revenue, identifier=identifier))
+
+
+async def sources_csv(
+    db: AsyncSession,
+    *,
+    site: Site,
+    since: datetime,
+    until: datetime,
+    group_by: GroupBy,
+    model: Model,
+) -> str:
+    """The sources report as a spreadsheet: its rows, then the total."""
+    report = await reports_service.sources_report(
+        db, site=site, since=since, until=until, group_by=group_by, model=model
+    )
+    return BOM + to_csv(sources_rows(report, group_by=group_by))

@@ -91,7 +91,7 @@ def connect_redis(url: str, *, timeout_s: float, max_connections: int = 64) -> R
         if not address.path:
             raise ValueError("redis+sentinel:// needs the master's name: .../mymaster")
         service_name, *db = address.path
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
             list(address.nodes),
             sentinel_kwargs={"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s},
             socket_timeout=timeout_s,

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Subquery, cast, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Subquery, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -66,12 +66,14 @@ def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
     return columns[: level.depth]
 
 
-def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime) -> Subquery:
+def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime, currency: str) -> Subquery:
+    """Won deals per call, and their revenue in `currency` (the site's): an amount in another
+    currency is never added to it (the report lists those apart)."""
     return (
         select(
             Deal.call_id.label("call_id"),
             func.count().label("deals"),
-            func.sum(Deal.revenue).label("revenue"),
+            func.sum(case((Deal.currency == currency, Deal.revenue), else_=0)).label("revenue"),
         )
         .join(Call, Call.id == Deal.call_id)
         .where(
@@ -102,11 +104,13 @@ async def calls_by_channel(
     until: datetime,
     level: GroupBy,
     model: Model,
+    currency: str,
 ) -> dict[Channel, CallFigures]:
-    """The calls started in [since, until), credited by `model`, summed per channel."""
+    """The calls started in [since, until), credited by `model`, summed per channel; revenue
+    in `currency` only."""
     await _without_jit(db)
     credited = credited_calls(site_id, since, until, model=model, level=level)
-    won = _won_by_call(site_id, since, until)
+    won = _won_by_call(site_id, since, until, currency)
     weight = credited.c.weight
     query = (
         select(
@@ -222,11 +226,12 @@ async def won_deals(
     ]
 
 
-async def won_deal_currencies(
+async def won_revenue_by_currency(
     db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime
-) -> set[str]:
+) -> dict[str, Decimal]:
+    """Revenue of the won deals of the calls started in [since, until), per currency."""
     query = (
-        select(Deal.currency)
+        select(Deal.currency, func.sum(Deal.revenue))
         .join(Call, Call.id == Deal.call_id)
         .where(
             Deal.site_id == site_id,
@@ -234,6 +239,6 @@ async def won_deal_currencies(
             counted_deal(),
             in_period(site_id, since, until),
         )
-        .distinct()
+        .group_by(Deal.currency)
     )
-    return set((await db.execute(query)).scalars())
+    return {currency: Decimal(total or 0) for currency, total in (await db.execute(query)).all()}

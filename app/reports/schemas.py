@@ -54,16 +54,29 @@ class SourceRow(Figures, ChannelKey):
     """One row of the sources report: the channel's columns first, then its figures."""
 
 
+class SetApart(OutputModel):
+    """Money of the period in a currency other than the site's: never added to its sums."""
+
+    currency: str
+    revenue: Money  # of won deals
+    cost: Money  # of ad costs
+
+
 class SourcesReport(OutputModel):
     since: UtcTimestamp
     until: UtcTimestamp
     group_by: str
     model: str
     rows: list[SourceRow]
+    # totals.romi counts the revenue that has a source: unattributed_revenue is left out.
     totals: Figures
-    # Revenue and costs are summed as one currency (a site sells in one); more than one code
-    # here means the sums mix currencies and the dashboard should say so.
-    currencies: list[str]
+    # Every sum of money in the report is in the site's currency...
+    currency: str
+    # ... and deals or costs in any other are listed here instead of being added to it.
+    set_apart: list[SetApart]
+    # Revenue of the calls no visit or source explains (the "(none)" channel): in the rows and
+    # in totals.revenue, but not in totals.romi, which would flatter the ad spend with it.
+    unattributed_revenue: Money
 
 
 class DayCalls(OutputModel):

@@ -8,8 +8,11 @@ Definitions the dashboard and the API share:
   outages), and a marketing report should not move when a CRM is down or swapped;
 - ad costs are booked by day: a period counts the costs of every local day it touches, and at
   the term level costs stay unknown per row (they carry no term) but count in the totals;
-- revenue and costs are summed as amounts of the site's one currency; `currencies` lists what
-  was summed, so a mix shows instead of being converted at some rate we would have to invent.
+- revenue and costs are summed in the site's currency only; deals and costs in any other
+  currency are listed apart (`set_apart`), never added nor converted at some rate we would
+  have to invent;
+- the totals' ROMI counts the revenue that has a source: revenue of calls no visit or source
+  explains ("(none)") is in the revenue but not in that ROMI (`unattributed_revenue`).
 """
 
 from __future__ import annotations
@@ -25,10 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Site
 from app.reports import repository
-from app.reports.attribution_models import Channel, GroupBy, Model
+from app.reports.attribution_models import NONE, Channel, GroupBy, Model
 from app.reports.period import Period
 from app.reports.repository import CallFigures, WonDeals
-from app.reports.schemas import CallsByDay, DayCalls, Figures, SourceRow, SourcesReport
+from app.reports.schemas import (
+    CallsByDay,
+    DayCalls,
+    Figures,
+    SetApart,
+    SourceRow,
+    SourcesReport,
+)
 
 
 @dataclass(slots=True)
@@ -55,7 +65,8 @@ class _Tally:
     def add_cost(self, amount: Decimal) -> None:
         self.cost = (self.cost or Decimal(0)) + amount
 
-    def figures(self) -> Figures:
+    def figures(self, *, unattributed: float = 0.0) -> Figures:
+        """The figures; ROMI over the revenue less `unattributed`."""
         cost = float(self.cost) if self.cost is not None else None
         return Figures(
             sessions=self.sessions,
@@ -68,7 +79,7 @@ class _Tally:
             revenue=self.revenue,
             cost=cost,
             cost_per_call=cost / self.calls if cost is not None and self.calls > 0 else None,
-            romi=(self.revenue - cost) / cost if cost else None,
+            romi=(self.revenue - unattributed - cost) / cost if cost else None,
         )
 
 
@@ -130,17 +141,34 @@ async def sources_report(
 
     # Each call's shares add up to one: the channels' sums are the period's totals.
     calls = await repository.calls_by_channel(
-        db, site_id=site.id, since=since, until=until, level=group_by, model=model
+        db,
+        site_id=site.id,
+        since=since,
+        until=until,
+        level=group_by,
+        model=model,
+        currency=site.currency,
     )
+    unattributed = 0.0
     for channel, figures in calls.items():
         rows[channel].add_calls(figures)
         totals.add_calls(figures)
+        if channel.source == NONE:
+            unattributed += figures.revenue
 
-    currencies = await repository.won_deal_currencies(db, site_id=site.id, since=since, until=until)
+    apart: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    revenue = await repository.won_revenue_by_currency(
+        db, site_id=site.id, since=since, until=until
+    )
+    for currency, amount in revenue.items():
+        if currency != site.currency:
+            apart[currency][0] += amount
     for channel, currency, amount in await repository.costs_by_channel(
         db, site_id=site.id, first_day=period.first_day, last_day=period.last_day, level=group_by
     ):
-        currencies.add(currency)
+        if currency != site.currency:
+            apart[currency][1] += amount
+            continue
         totals.add_cost(amount)
         if group_by != GroupBy.TERM:
             rows[channel].add_cost(amount)
@@ -161,8 +189,13 @@ async def sources_report(
             )
             for channel, tally in ordered
         ],
-        totals=totals.figures(),
-        currencies=sorted(currencies),
+        totals=totals.figures(unattributed=unattributed),
+        currency=site.currency,
+        set_apart=[
+            SetApart(currency=currency, revenue=float(amounts[0]), cost=float(amounts[1]))
+            for currency, amounts in sorted(apart.items())
+        ],
+        unattributed_revenue=unattributed,
     )
 
 

@@ -59,3 +59,6 @@ class SessionAnswer(BaseModel):
     visitor_id: uuid.UUID | None
     numbers: list[ShownNumber]
     ping_s: int
+    # True when the user agent reads as a crawler or a headless browser: the answer carries the
+    # targets themselves, no session, and the snippet stops (it says so on its tag: data-bot).
+    bot: bool = False

@@ -74,7 +74,7 @@ async def start_session(
     if visit.is_bot:
         # Crawlers see the real numbers and never touch a pool: a bot flood cannot drain it.
         real = [ShownNumber(target=t.number, number=t.number, kind="target") for t in site.targets]
-        return SessionAnswer(session_id=None, visitor_id=None, numbers=real, ping_s=0)
+        return SessionAnswer(session_id=None, visitor_id=None, numbers=real, ping_s=0, bot=True)
 
     touch = classify(data.url, data.referrer, site_domains=site.domains)
     visitor_id, returning = (

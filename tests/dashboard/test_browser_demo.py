@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, Locator, Page, Route
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.demo.seed import DEMO_POOL, ensure_demo_site
@@ -121,3 +121,50 @@ def test_the_crm_inbox_refuses_unsigned_leads(live: Live) -> None:
 def test_no_demo_where_there_is_no_demo_site(live: Live) -> None:
     assert live.http.get("/demo").status_code == 404
     assert live.http.post("/demo/crm-inbox/hook", content=b"{}").status_code == 404
+
+
+def test_a_headless_browser_is_told_it_reads_as_a_crawler(live: Live, browser: Browser) -> None:
+    """Headless Chromium's own user agent: the shop page says at once that no tracking number
+    is coming, and the snippet's answer (marked bot) confirms it, instead of a page that waits."""
+    _demo(live)
+    context = browser.new_context()  # no user agent of ours: "HeadlessChrome"
+    try:
+        page = context.new_page()
+        page.goto(live.base + "/demo")
+        assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
+        note = page.locator("[data-testid=bot-note]")
+        assert note.is_visible()
+        assert "treated as a crawler" in note.inner_text()
+        page.wait_for_selector("html[data-tracker=bot]")
+        assert page.get_attribute("script[data-site]", "data-bot") == "1"
+        assert page.inner_text("#shown-kind") == "crawler: no tracking number"
+        assert page.input_value("#called") == "+74951234567"
+    finally:
+        context.close()
+
+
+def test_the_snippet_marker_alone_reveals_the_note(live: Live, tab: Tab) -> None:
+    """A desktop browser's page, but the snippet's request goes out as a crawler's: the page
+    learns it from the answer's marker (the server-side check did not see it)."""
+    _demo(live)
+    page = tab.page
+
+    def as_crawler(route: Route) -> None:
+        headers = {**route.request.headers, "user-agent": "Googlebot/2.1"}
+        route.continue_(headers=headers)
+
+    page.route("**/t/*/sessions", as_crawler)
+    tab.go("/demo")
+    note = page.locator("[data-testid=bot-note]")
+    page.wait_for_selector("html[data-tracker]")
+    assert page.get_attribute("html", "data-tracker") == "bot"
+    assert note.is_visible()
+
+
+def test_an_ordinary_browser_sees_no_crawler_note(live: Live, tab: Tab) -> None:
+    _demo(live)
+    tab.go("/demo")
+    tab.page.wait_for_selector("html[data-tracker=tracked]")
+    assert not tab.page.locator("[data-testid=bot-note]").is_visible()
+    assert tab.page.get_attribute("html", "data-shown-number") in POOL
+    tab.assert_quiet()

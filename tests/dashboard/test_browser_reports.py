@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from app.dashboard.analytics import source_label
 from tests.dashboard import expected
 from tests.dashboard.conftest import Tab
 from tests.dashboard.reading import close, table, value
@@ -123,7 +124,8 @@ def test_overview_totals_and_chart_hold_the_database(
         "rs => rs.map(r => [r.dataset.day, r.dataset.series, Number(r.dataset.value)])",
     )
     drawn = {(day, series): count for day, series, count in bars}
-    assert drawn == per_day
+    # The chart names the two kinds of "no source" in words ("(direct)" and "(none)" look alike).
+    assert drawn == {(day, source_label(source)): n for (day, source), n in per_day.items()}
     assert sum(drawn.values()) == total_calls
     # Each bar carries its own tooltip.
     first_bar = page.locator("svg[data-chart] rect.seg").first

@@ -89,6 +89,11 @@ def test_screenshots_of_the_main_pages(
             tab.page.click("details[data-crm=amocrm] summary")
         tab.page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    # The overview on a phone (390 px wide, 2x pixels): the layout the phone-width test measures.
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.go(shots["overview"])
+    tab.page.screenshot(path=tmp_path / "overview-phone.png", full_page=True)
+    shots["overview-phone"] = shots["overview"]
     tab.assert_quiet()
     # The same pages as a Russian-speaking marketer sees them.
     russian = tab_factory("ru-RU").sign_in()

@@ -173,7 +173,13 @@ async def test_sql_credits_calls_as_the_python_models_do(db: AsyncSession, seed:
     for model in Model:
         for level in GroupBy:
             got = await repository.calls_by_channel(
-                db, site_id=site.id, since=SINCE, until=UNTIL, level=level, model=model
+                db,
+                site_id=site.id,
+                since=SINCE,
+                until=UNTIL,
+                level=level,
+                model=model,
+                currency=site.currency,
             )
             actual = {
                 channel: (f.calls, f.first_time_calls, f.answered, f.missed, f.leads)

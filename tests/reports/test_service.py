@@ -209,7 +209,7 @@ async def test_last_non_direct_touch(db: AsyncSession) -> None:
         "cost_per_call": 4800.0,
         "romi": 0.625,
     }
-    assert body["currencies"] == ["RUB"]
+    assert (body["currency"], body["set_apart"], body["unattributed_revenue"]) == ("RUB", [], 0.0)
     assert (body["model"], body["group_by"]) == ("last_non_direct", "campaign")
 
 
@@ -335,16 +335,59 @@ async def test_an_empty_period(db: AsyncSession) -> None:
     assert body["rows"] == []
     assert body["totals"]["calls"] == 0
     assert body["totals"]["cost"] is None
-    assert body["currencies"] == []
+    assert (body["currency"], body["set_apart"], body["unattributed_revenue"]) == ("RUB", [], 0.0)
 
 
-async def test_mixed_currencies_are_listed(db: AsyncSession) -> None:
+async def test_money_in_another_currency_is_set_apart_never_added(db: AsyncSession) -> None:
     month = await build_month(db)
+    site = month.site
+    pbx = await create_integration(db, site=site)
     await create_cost(
-        db, site=month.site, day=date(2026, 11, 2), source="google", cost="100", currency="USD"
+        db, site=site, day=date(2026, 11, 2), source="google", medium="cpc", campaign="brand",
+        cost="100", currency="USD",
+    )  # fmt: skip
+    await create_cost(db, site=site, day=date(2026, 11, 3), source="vk", cost="30", currency="EUR")
+    visitor = await create_visitor(db, site=site)
+    visit = await create_session(
+        db, site=site, visitor=visitor, at=msk(11, 21, 10), source="vk", medium="social"
     )
+    call = await create_call(
+        db, site=site, integration=pbx, at=msk(11, 21, 10, 5), session=visit,
+        caller="+79005555555",
+    )  # fmt: skip
+    await create_deal(db, site=site, call=call, revenue="120", currency="EUR")
+    await create_deal(db, site=site, call=call, revenue="1000", currency="RUB")
+
     body = await report(db, month, model=Model.LAST_NON_DIRECT)
-    assert body["currencies"] == ["RUB", "USD"]
+    assert body["currency"] == "RUB"
+    assert body["set_apart"] == [
+        {"currency": "EUR", "revenue": 120.0, "cost": 30.0},
+        {"currency": "USD", "revenue": 0.0, "cost": 100.0},
+    ]
+    # The sums are those of the RUB deals and costs only; both deals count as won.
+    assert body["totals"]["revenue"] == 40000.0
+    assert body["totals"]["cost"] == 24000.0
+    assert body["totals"]["deals_won"] == 4
+    vk = next(r for r in body["rows"] if (r["source"], r["medium"]) == ("vk", "social"))
+    assert (vk["revenue"], vk["deals_won"]) == (1000.0, 2)
+
+
+async def test_the_headline_romi_counts_revenue_with_a_source(db: AsyncSession) -> None:
+    month = await build_month(db)
+    pbx = await create_integration(db, site=month.site)
+    # A call no visit explains (a number we do not track), and a won deal on it.
+    lone = await create_call(
+        db, site=month.site, integration=pbx, at=msk(11, 22, 12), caller="+79006666666"
+    )
+    await create_deal(db, site=month.site, call=lone, revenue="6000")
+
+    body = await report(db, month, model=Model.LAST_NON_DIRECT)
+    none = next(r for r in body["rows"] if r["source"] == "(none)")
+    assert none["revenue"] == 6000.0
+    assert body["unattributed_revenue"] == 6000.0
+    assert body["totals"]["revenue"] == 45000.0  # every row's revenue...
+    # ... but ROMI only over the 39,000 that has a source: (39,000 - 24,000) / 24,000.
+    assert body["totals"]["romi"] == 0.625
 
 
 async def test_calls_by_day(db: AsyncSession) -> None:

@@ -408,6 +408,7 @@ def test_a_crawler_sees_the_site_own_numbers_and_leases_nothing(
     assert crawler.page.get_attribute("#sales", "href") == f"tel:{SALES}"
     assert crawler.text("#service") == "Service: 8 495 765-43-21"
     assert crawler.session_id(site) is None
+    assert crawler.page.get_attribute("script[data-site]", "data-bot") == "1"
     assert run_async(_sessions(live_app.database_url)) == {}
     assert run_async(_count_leases(live_app.database_url)) == 0
     assert crawler.problems == []

@@ -263,7 +263,13 @@ def test_a_slow_api_is_given_up_at_3_seconds_and_tried_again_later(tab: Tab) -> 
 def test_an_answer_without_a_session_leaves_the_page_and_stops(tab: Tab) -> None:
     # What the app answers a crawler: the targets themselves, no session, no pings.
     targets = [{"target": n["target"], "number": n["target"], "kind": "target"} for n in NUMBERS]
-    untracked = {"session_id": None, "visitor_id": None, "numbers": targets, "ping_s": 0}
+    untracked = {
+        "session_id": None,
+        "visitor_id": None,
+        "numbers": targets,
+        "ping_s": 0,
+        "bot": True,
+    }
     tab.api.on_session = lambda call: (200, untracked)
     tab.page.clock.install()
     tab.open("queue.html")
@@ -278,6 +284,10 @@ def test_an_answer_without_a_session_leaves_the_page_and_stops(tab: Tab) -> None
     assert [c.path for c in tab.api.calls] == ["/sessions"]
     assert tab.text("#phone") == ORIGINAL
     assert stored(tab) == {"local": None, "cookie": [], "sid": None}
+    # The page is not left waiting: its callback heard that nothing replaces the targets, and
+    # the tag says why.
+    assert tab.page.evaluate("window.seen") == [[]]
+    assert tab.page.get_attribute("script[data-site]", "data-bot") == "1"
     tab.assert_quiet()
 
 

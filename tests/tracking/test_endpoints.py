@@ -270,11 +270,13 @@ async def test_bots_see_the_target_and_never_touch_the_pool(
         answer = (await start(anonymous, site, user_agent=user_agent)).json()
         assert answer["numbers"] == [{"target": TARGET, "number": TARGET, "kind": "target"}]
         assert answer["session_id"] is None
+        assert answer["bot"] is True  # the marker a page can tell a crawler's answer by
 
     assert await count(sessionmaker, TrackingSession) == 0
     assert await count(sessionmaker, NumberAssignment) == 0
     # The pool is untouched: a person still gets a dynamic number.
-    assert (await start(anonymous, site)).json()["numbers"][0]["kind"] == "dynamic"
+    person = (await start(anonymous, site)).json()
+    assert (person["numbers"][0]["kind"], person["bot"]) == ("dynamic", False)
 
 
 async def test_cors_is_granted_to_the_site_domains_only(
