@@ -17,6 +17,7 @@ from app.api_docs import install_error_docs
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
+from app.costs.accounts import endpoints as ad_accounts_endpoints
 from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
 from app.demo import endpoints as demo_endpoints
@@ -158,6 +159,7 @@ def create_app(
     app.include_router(calls_endpoints.router)
     app.include_router(reports_endpoints.router)
     app.include_router(costs_endpoints.router)
+    app.include_router(ad_accounts_endpoints.router)
     app.include_router(exports_endpoints.router)
 
     snippet = build_snippet()

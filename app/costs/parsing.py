@@ -45,10 +45,26 @@ class CostRow:
     campaign: str
     cost: Decimal
     currency: str
+    term: str = ""  # the keyword (utm_term), "" when none
 
     @property
-    def key(self) -> tuple[date, str, str, str]:
-        return (self.day, self.source, self.medium, self.campaign)
+    def key(self) -> tuple[date, str, str, str, str]:
+        return (self.day, self.source, self.medium, self.campaign, self.term)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedRow:
+    """A day's spend as an ad account's import stores it: `campaign` is the utm_campaign it
+    was matched to, `platform_campaign` the name the platform calls it."""
+
+    day: date
+    source: str
+    medium: str
+    campaign: str
+    platform_campaign: str
+    term: str
+    cost: Decimal
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +195,7 @@ def _rows(
     numbered: Iterable[tuple[int, Mapping[str, object]]], errors: list[RowError]
 ) -> list[CostRow]:
     rows: list[CostRow] = []
-    first_seen: dict[tuple[date, str, str, str], int] = {}
+    first_seen: dict[tuple[date, str, str, str, str], int] = {}
     for number, cells in numbered:
         if len(rows) >= MAX_ROWS:
             raise PayloadTooLarge(f"at most {MAX_ROWS} rows per upload: split the file")
