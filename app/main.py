@@ -18,6 +18,7 @@ from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
 from app.costs.accounts import endpoints as ad_accounts_endpoints
+from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.dashboard.endpoints import install as install_dashboard
 from app.db import create_engine, create_sessionmaker
 from app.demo import endpoints as demo_endpoints
@@ -115,7 +116,13 @@ def create_app(
         if with_worker:
             background.append(
                 asyncio.create_task(
-                    run_worker(connections.sessionmaker, settings, stop_event=stop, clock=clock)
+                    run_worker(
+                        connections.sessionmaker,
+                        settings,
+                        stop_event=stop,
+                        clock=clock,
+                        steps=(import_ad_costs,),
+                    )
                 )
             )
         try:
