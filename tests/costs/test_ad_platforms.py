@@ -22,6 +22,7 @@ from app.costs.accounts.platforms.base import (
     PlatformRefused,
     Spend,
 )
+from app.costs.keywords import keyword_text
 from tests.costs.ad_platforms import (
     GOOGLE_ACCESS_TOKEN,
     GOOGLE_CLIENT_ID,
@@ -162,9 +163,9 @@ async def test_yandex_limits_and_server_errors_pass_others_do_not(
 
 
 def test_yandex_keywords_lose_their_operators() -> None:
-    assert yandex_direct.keyword_text('"диван" -дешево -бесплатно') == "диван"
-    assert yandex_direct.keyword_text("[купить диван] +в москве") == "купить диван в москве"
-    assert yandex_direct.keyword_text("--") == ""
+    assert keyword_text('"диван" -дешево -бесплатно') == "диван"
+    assert keyword_text("[купить диван] +в москве") == "купить диван в москве"
+    assert keyword_text("--") == ""
 
 
 # --- Google Ads ------------------------------------------------------------------------------

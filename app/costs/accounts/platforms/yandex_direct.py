@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -29,6 +28,7 @@ from app.costs.accounts.platforms.base import (
     money,
     retry_after,
 )
+from app.costs.keywords import keyword_text
 
 KIND = "yandex_direct"
 SOURCE = "yandex"
@@ -41,17 +41,6 @@ FIELDS = ("Date", "CampaignName", "Criterion", "Cost")
 _TRANSIENT = frozenset({52, 56, 152, 506, 1000, 1001, 1002, 9000})
 _DEFAULT_RETRY_S = 10
 _EMPTY = "--"  # how the report writes "no value"
-# Keyword operators that utm_term={keyword} does not carry: !word, +word, "phrase", [order].
-_OPERATORS = re.compile(r'[!+"\[\]]')
-
-
-def keyword_text(criterion: str) -> str:
-    """The keyword as the `{keyword}` tag puts it into utm_term: without minus words and
-    match operators ("!купить +диван -дешево" is "купить диван")."""
-    if criterion == _EMPTY:
-        return ""
-    words = [w for w in criterion.split() if not w.startswith("-")]
-    return _OPERATORS.sub("", " ".join(words)).strip()
 
 
 def report_request(
