@@ -19,6 +19,7 @@ from app.dashboard import (
     analytics,
     costs_endpoints,
     inventory,
+    setup_ad_accounts,
     setup_crm,
     setup_pbx,
 )
@@ -226,6 +227,7 @@ router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
+router.include_router(setup_ad_accounts.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)

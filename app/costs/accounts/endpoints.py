@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from app.costs.accounts import service
-from app.costs.accounts.platforms.base import ImportFailed, PlatformHttp
+from app.costs.accounts.platforms.base import ImportFailed
 from app.costs.accounts.schemas import (
     AdAccountCreate,
     AdAccountList,
@@ -18,17 +17,13 @@ from app.costs.accounts.schemas import (
     MappingOut,
 )
 from app.deps import AdminOnly, AppSettings, DbSession, Now
-from app.exceptions import Conflict
-from app.kit.outbound import OutboundPolicy, outbound_client
+from app.kit.outbound import OutboundPolicy
 from app.models import AdAccount
 from app.sites import service as sites_service
 
 router = APIRouter(
     prefix="/api/v1/sites/{site_id}/ad-accounts", tags=["ad accounts"], dependencies=[AdminOnly]
 )
-# An import asked for in a request waits this long at most for a report being built; the
-# worker's daily import waits longer.
-REQUEST_WAIT_S = 60.0
 
 FromDay = Annotated[
     str | None, Query(alias="from", max_length=40, description="First day, ISO date (a week ago).")
@@ -92,22 +87,20 @@ async def import_now(
     what the account stored for those days; answers the rows imported per day."""
     site = await sites_service.get_active_site(db, site_id)
     account = await service.get_account(db, site_id=site_id, account_id=account_id)
-    if account.retired_at is not None:
-        raise Conflict(f"ad account {account_id} is retired: connect it again to import")
     first, last = service.requested_days(site, since, until, now=now)
-    policy = OutboundPolicy.parse(settings.outbound_allow)
-    async with outbound_client(policy) as client:
-        http = PlatformHttp(client=client, sleep=asyncio.sleep, max_wait_s=REQUEST_WAIT_S)
-        try:
-            fetched = await service.fetch_spend(
-                http, service.account_data(account), first_day=first, last_day=last, now=now
-            )
-        except ImportFailed as failure:
-            await service.record_failure(db, account, failure, now=now)
-            # The status must outlive the error answer, which rolls the request back.
-            await db.commit()
-            raise
-    return await service.store_import(db, account, fetched, first_day=first, last_day=last, now=now)
+    try:
+        return await service.import_now(
+            db,
+            account,
+            first_day=first,
+            last_day=last,
+            now=now,
+            outbound=OutboundPolicy.parse(settings.outbound_allow),
+        )
+    except ImportFailed:
+        # The account's status must outlive the error answer, which rolls the request back.
+        await db.commit()
+        raise
 
 
 @router.get("/{account_id}/mappings", response_model=MappingList)

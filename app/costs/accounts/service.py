@@ -8,6 +8,7 @@ mappings; a campaign without one keeps its name.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,8 +39,8 @@ from app.costs.accounts.schemas import (
     YandexDirectCreate,
 )
 from app.costs.parsing import ImportedRow
-from app.exceptions import InvalidField
-from app.kit.outbound import OutboundPolicy, OutboundRefused
+from app.exceptions import Conflict, InvalidField
+from app.kit.outbound import OutboundPolicy, OutboundRefused, outbound_client
 from app.models import AdAccount, AdCampaignMapping, Site
 
 # The worker imports each account's last week once a day: the platforms revise recent spend
@@ -283,6 +284,36 @@ async def record_failure(
     account.last_import_status = "busy" if isinstance(failure, PlatformBusy) else "failed"
     account.last_import_error = failure.detail[:_ERROR_LENGTH]
     await db.flush()
+
+
+# How long an import asked for in a request (API or dashboard) waits at most for a report
+# being built; the worker's daily import waits longer.
+REQUEST_WAIT_S = 60.0
+
+
+async def import_now(
+    db: AsyncSession,
+    account: AdAccount,
+    *,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    outbound: OutboundPolicy,
+) -> ImportResult:
+    """Import the days now. On ImportFailed the account's status is recorded (flushed, not
+    committed: a caller that answers with the error commits it first) and the error raised."""
+    if account.retired_at is not None:
+        raise Conflict(f"ad account {account.id} is retired: connect it again to import")
+    async with outbound_client(outbound) as client:
+        http = PlatformHttp(client=client, sleep=asyncio.sleep, max_wait_s=REQUEST_WAIT_S)
+        try:
+            fetched = await fetch_spend(
+                http, account_data(account), first_day=first_day, last_day=last_day, now=now
+            )
+        except ImportFailed as failure:
+            await record_failure(db, account, failure, now=now)
+            raise
+    return await store_import(db, account, fetched, first_day=first_day, last_day=last_day, now=now)
 
 
 # --- campaign mappings ---------------------------------------------------------------------
