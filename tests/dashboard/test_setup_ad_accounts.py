@@ -4,15 +4,20 @@ and the campaign mapping editor."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.dashboard import service
+from app.dashboard.service import Role
+from tests.clock import ManualClock
 from tests.costs.ad_platforms import YANDEX_TOKEN, FakeAdPlatforms, FakeAdPlatformsServer
-from tests.dashboard.conftest import csrf_of
+from tests.dashboard.conftest import PASSWORD, csrf_of
 from tests.dashboard.test_auth import _setup
 from tests.factories import create_site
 
@@ -155,3 +160,46 @@ async def test_forms_need_the_csrf_token(visitor: AsyncClient, client: AsyncClie
     )
     assert response.status_code in (400, 403)
     assert (await client.get(f"/api/v1/sites/{site['id']}/ad-accounts")).json()["items"] == []
+
+
+async def test_viewers_see_the_accounts_but_no_forms(
+    visitor: AsyncClient, client: AsyncClient, db: AsyncSession, clock: ManualClock
+) -> None:
+    await _setup(visitor)
+    site = await create_site(client)
+    created = await client.post(
+        f"/api/v1/sites/{site['id']}/ad-accounts",
+        json={"kind": "yandex_direct", "token": YANDEX_TOKEN, "name": "Direct"},
+    )
+    assert created.status_code == 201
+    await service.create_user(
+        db,
+        email="viewer@shop.example",
+        password=PASSWORD,
+        role=Role.VIEWER,
+        site_ids=(uuid.UUID(site["id"]),),
+        now=clock.now,
+    )
+    await db.commit()
+    token = csrf_of((await visitor.get("/account")).text)
+    await visitor.post("/logout", data={"csrf_token": token})
+    token = csrf_of((await visitor.get("/login")).text)
+    signed = await visitor.post(
+        "/login", data={"csrf_token": token, "email": "viewer@shop.example", "password": PASSWORD}
+    )
+    assert signed.status_code == 303
+
+    html = await _page(visitor, site)
+    assert 'data-testid="ad-account"' in html
+    assert '<form method="post" action="/sites/' not in html
+    account_id = created.json()["id"]
+    for path, data in (
+        ("connect", {"kind": "yandex_direct", "token": "t"}),
+        (f"{account_id}/import", {}),
+        (f"{account_id}/mappings", {"platform_campaign": "a", "utm_campaign": "b"}),
+        (f"{account_id}/retire", {}),
+    ):
+        response = await visitor.post(
+            f"/sites/{site['id']}/ad-accounts/{path}", data={"csrf_token": token, **data}
+        )
+        assert response.status_code == 403, path
