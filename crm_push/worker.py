@@ -254,10 +254,15 @@ class Worker:
             if running is None or running.done():
                 self._step_tasks[index] = asyncio.create_task(self._step(step))
 
-    async def finish_steps(self) -> None:
+    async def finish_steps(self, *, cancel: bool = False) -> None:
+        """Wait for the running steps, or on shutdown (`cancel`) stop them: a step is
+        resumable (the ad-cost import claims again what it did not finish)."""
         tasks = list(self._step_tasks.values())
         self._step_tasks.clear()
-        await asyncio.gather(*tasks)
+        if cancel:
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=cancel)
 
     # --- loops ----------------------------------------------------------------------------
 
@@ -289,7 +294,7 @@ class Worker:
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop_event.wait(), timeout=self.config.idle_s)
-        await self.finish_steps()
+        await self.finish_steps(cancel=True)
 
 
 @contextlib.asynccontextmanager

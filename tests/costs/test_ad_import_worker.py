@@ -189,3 +189,38 @@ async def test_a_refused_account_waits_for_tomorrow_and_others_go_on(
     assert "Invalid OAuth token" in (failed.last_import_error or "")
     assert failed.next_import_at == clock.now + timedelta(hours=24)
     assert await rows(sessionmaker) == 1
+
+
+async def test_an_import_cut_short_is_taken_up_after_the_claim_lapses(
+    client: AsyncClient,
+    platforms: Any,
+    worker: Worker,
+    clock: ManualClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    fake, base = platforms
+    fake.yandex_polls, fake.yandex_retry_in = 1, 30
+    fake.yandex_rows = [("2026-11-02", "sofas", "--", "50")]
+    site = await create_site(client)
+    await client.post(
+        f"/api/v1/sites/{site['id']}/ad-accounts",
+        json={"kind": "yandex_direct", "token": YANDEX_TOKEN, "api_base": base},
+    )
+    started = clock.now
+
+    async def killed(seconds: float) -> None:
+        raise RuntimeError("the worker was killed while the report was built")
+
+    async with outbound_client(OutboundPolicy.parse(settings.outbound_allow)) as http:
+        with pytest.raises(RuntimeError):
+            await import_due(sessionmaker, http, clock.now, killed)
+    account = await account_row(sessionmaker)
+    assert account.next_import_at == started + timedelta(minutes=30)
+    assert await rows(sessionmaker) == 0
+
+    await worker.drain()  # still claimed by the dead worker
+    assert await rows(sessionmaker) == 0
+    clock.advance(minutes=30)
+    await worker.drain()
+    assert await rows(sessionmaker) == 1

@@ -1,9 +1,10 @@
 """The daily import: a step of `callsource worker`'s round (handed in by app.cli / app.main).
 
-Each live account is due once a day; it is claimed by moving its `next_import_at` forward
-(so several workers import it once), imported outside any transaction (a Yandex report can
-take minutes to build) and stored in a short one. An account the platform was busy for is
-tried again sooner; one it refused waits for the next day, its status saying why.
+Each live account is due once a day; it is claimed by moving its `next_import_at` a little
+forward (so several workers import it once, and a worker stopped mid-import leaves it to the
+next), imported outside any transaction (a Yandex report can take minutes to build), and
+stored in a short transaction that makes it due again tomorrow. An account the platform was
+busy for is tried again sooner; one it refused waits for the next day, its status saying why.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 # The worker waits longer than a request for a report being built.
 WORKER_WAIT_S = 600.0
 BUSY_RETRY = timedelta(minutes=15)
+# A claim holds the account this long: past the longest wait, so a worker stopped or killed
+# mid-import leaves it to the next round after that, not to tomorrow.
+CLAIM_HOLD = timedelta(minutes=30)
 
 
 async def import_due(
@@ -44,7 +48,7 @@ async def import_due(
                 db,
                 account_id=due.id,
                 seen=due.next_import_at,
-                next_at=now + service.IMPORT_INTERVAL,
+                next_at=now + CLAIM_HOLD,
             ):
                 first, last = service.recent_days(site, now=now)
                 claimed.append((due.id, service.account_data(due), first, last))
@@ -60,6 +64,8 @@ async def import_due(
                 account = await db.get(AdAccount, account_id)
                 if account is not None:
                     await service.record_failure(db, account, failure, now=now)
+                    # Refused: tomorrow (the status asks the user to fix it); busy: soon.
+                    account.next_import_at = now + service.IMPORT_INTERVAL
                     if isinstance(failure, PlatformBusy):
                         wait = max(timedelta(seconds=failure.retry_after_s), BUSY_RETRY)
                         account.next_import_at = now + wait
@@ -72,6 +78,7 @@ async def import_due(
             result = await service.store_import(
                 db, account, fetched, first_day=first, last_day=last, now=now
             )
+            account.next_import_at = now + service.IMPORT_INTERVAL
             await db.commit()
         stored += result.rows
     return stored
