@@ -311,3 +311,17 @@ async def test_vk_throttling_is_busy_and_a_bad_token_refused(platforms: Any, htt
     assert busy.value.retry_after_s == 5
     with pytest.raises(PlatformRefused, match="401: invalid_token"):
         await fetch(vk_ads, http[0], account("vk_ads", base, {}, {"token": "bad"}))
+
+
+async def test_answers_that_do_not_read_are_busy_not_a_crash(platforms: Any, http: Any) -> None:
+    fake, base = platforms
+    fake.fail("google", 200, [{"results": [{"metrics": {"costMicros": "1"}}]}])
+    with pytest.raises(PlatformBusy, match="do not read"):
+        await fetch(google_ads, http[0], google(base))
+    fake.vk_plans = {1: "Plan"}
+    fake.fail("vk", 200, {"count": 1, "items": [{"name": "no id"}]})
+    with pytest.raises(PlatformBusy, match="does not read"):
+        await fetch(vk_ads, http[0], account("vk_ads", base, {}, {"token": VK_TOKEN}))
+    fake.fail("yandex", 200, "Day\tCampaign\n2026-11-01\tx\n")
+    with pytest.raises(PlatformBusy, match="unexpected columns"):
+        await fetch(yandex_direct, http[0], yandex(base))

@@ -154,12 +154,9 @@ def _cost(row: dict[str, Any]) -> Decimal:
         raise PlatformBusy(f"{LABEL} sent a row without a readable cost: {row!r}") from None
 
 
-async def fetch(
-    http: PlatformHttp, account: AccountData, *, first_day: date, last_day: date, now: datetime
-) -> Fetched:
-    token = await access_token(http, account)
-    campaigns = await search(http, account, token, campaign_query(first_day, last_day))
-    keywords = await search(http, account, token, keyword_query(first_day, last_day))
+def _sum(
+    campaigns: list[dict[str, Any]], keywords: list[dict[str, Any]]
+) -> tuple[dict[tuple[date, str], Decimal], dict[tuple[date, str, str], Decimal], str | None]:
     totals: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
     currency: str | None = None
     for row in campaigns:
@@ -171,6 +168,19 @@ async def fetch(
         day = date.fromisoformat(row["segments"]["date"])
         text = row.get("adGroupCriterion", {}).get("keyword", {}).get("text", "")
         by_keyword[(day, row["campaign"]["name"], text)] += _cost(row)
+    return totals, by_keyword, currency
+
+
+async def fetch(
+    http: PlatformHttp, account: AccountData, *, first_day: date, last_day: date, now: datetime
+) -> Fetched:
+    token = await access_token(http, account)
+    campaigns = await search(http, account, token, campaign_query(first_day, last_day))
+    keywords = await search(http, account, token, keyword_query(first_day, last_day))
+    try:
+        totals, by_keyword, currency = _sum(campaigns, keywords)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise PlatformBusy(f"{LABEL} search answered rows that do not read") from None
     spend: list[Spend] = []
     booked: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
     for (day, campaign, text), cost in sorted(by_keyword.items()):

@@ -108,9 +108,12 @@ async def campaigns(http: PlatformHttp, base: str, token: str) -> dict[int, str]
             {"fields": "id,name", "limit": str(PAGE), "offset": str(offset)},
             "campaign list",
         )
-        items = page.get("items", [])
-        for item in items:
-            names[int(item["id"])] = str(item.get("name", ""))
+        try:
+            items = page.get("items", [])
+            for item in items:
+                names[int(item["id"])] = str(item.get("name", ""))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise PlatformBusy(f"{LABEL} campaign list answered what does not read") from None
         offset += len(items)
         if not items or offset >= int(page.get("count", 0)):
             return names
@@ -138,14 +141,14 @@ async def fetch(
             },
             "statistics",
         )
-        for item in data.get("items", []):
-            name = names.get(int(item["id"]), str(item["id"]))
-            for row in item.get("rows", []):
-                try:
+        try:
+            for item in data.get("items", []):
+                name = names.get(int(item["id"]), str(item["id"]))
+                for row in item.get("rows", []):
                     cost = Decimal(str(row.get("base", {}).get("spent", "0") or "0"))
                     day = date.fromisoformat(row["date"])
-                except (InvalidOperation, KeyError, ValueError):
-                    raise PlatformBusy(f"{LABEL} sent a row that does not read: {row!r}") from None
-                if cost > 0:
-                    spend.append(Spend(day, name, "", money(cost), None))
+                    if cost > 0:
+                        spend.append(Spend(day, name, "", money(cost), None))
+        except (InvalidOperation, KeyError, TypeError, ValueError, AttributeError):
+            raise PlatformBusy(f"{LABEL} statistics answered rows that do not read") from None
     return Fetched(spend, credentials=keep)
