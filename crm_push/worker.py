@@ -69,6 +69,8 @@ class WorkerConfig:
     rates: dict[str, Rate] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     deals_poll_interval_s: float = 600.0
+    # Other domains' steps (the ad-cost import) look for work this often, not every round.
+    steps_every_s: float = 30.0
     # CRM clocks and ours differ: each poll re-reads a little of the previous window.
     deals_overlap_s: float = 300.0
 
@@ -119,6 +121,7 @@ class Worker:
         # A step runs in its own task, one run at a time: a report an ad platform takes
         # minutes to build must not hold up the deliveries.
         self._step_tasks: dict[int, asyncio.Task[int]] = {}
+        self._steps_started: datetime | None = None
         install_log_redaction()
 
     # --- deliveries -----------------------------------------------------------------------
@@ -247,8 +250,13 @@ class Worker:
             log.exception("worker step %s failed; it runs again next round", step)
             return 0
 
-    def start_steps(self) -> None:
-        """Start each step whose previous run has finished."""
+    def start_steps(self, *, now: bool = False) -> None:
+        """Start each step whose previous run has finished, every `steps_every_s` (or `now`)."""
+        at = self.clock()
+        every = timedelta(seconds=self.config.steps_every_s)
+        if not now and self._steps_started is not None and at - self._steps_started < every:
+            return
+        self._steps_started = at
         for index, step in enumerate(self.steps):
             running = self._step_tasks.get(index)
             if running is None or running.done():
@@ -275,7 +283,7 @@ class Worker:
 
     async def drain(self) -> int:
         """Everything due now, then the due polls and steps (`callsource worker --once`)."""
-        self.start_steps()
+        self.start_steps(now=True)
         total = 0
         while claimed := await self.deliver_due():
             total += claimed

@@ -224,3 +224,25 @@ async def test_an_import_cut_short_is_taken_up_after_the_claim_lapses(
     clock.advance(minutes=30)
     await worker.drain()
     assert await rows(sessionmaker) == 1
+
+
+async def test_the_running_worker_looks_for_due_accounts_every_half_minute(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: ManualClock
+) -> None:
+    looked: list[datetime] = []
+
+    async def step(*args: Any) -> int:
+        looked.append(clock.now)
+        return 0
+
+    async with outbound_client(OutboundPolicy.parse(settings.outbound_allow)) as http:
+        worker = Worker(
+            sessionmaker, http=http, limiter=MemoryRateLimiter(), clock=clock, steps=(step,)
+        )
+        for _ in range(3):
+            await worker.run_once()
+            clock.advance(seconds=10)
+        clock.advance(seconds=10)
+        await worker.run_once()
+        await worker.finish_steps()
+    assert looked == [looked[0], looked[0] + timedelta(seconds=40)]
