@@ -82,12 +82,17 @@ async def replace_account_days(
     last_day: date,
     rows: Sequence[ImportedRow],
     now: datetime,
+    replaces: Sequence[uuid.UUID] = (),
 ) -> None:
     """The account's rows of the days [first_day, last_day] become `rows`: a day imported
-    again replaces its figures, and a day the platform now reports nothing for is emptied."""
+    again replaces its figures, and a day the platform now reports nothing for is emptied.
+    The rows of `replaces` (earlier connections of the same platform account) of those days
+    go too, so connecting an account again does not count its days twice."""
     await db.execute(
         delete(AdCost).where(
-            AdCost.account_id == account_id, AdCost.day >= first_day, AdCost.day <= last_day
+            AdCost.account_id.in_([account_id, *replaces]),
+            AdCost.day >= first_day,
+            AdCost.day <= last_day,
         )
     )
     for start in range(0, len(rows), _CHUNK):

@@ -328,3 +328,48 @@ async def test_retired_accounts_import_no_more(
     other = await create_site(client, name="Other")
     missing = await client.get(f"/api/v1/sites/{other['id']}/ad-accounts/{account['id']}")
     assert missing.status_code == 404
+
+
+async def test_a_renewed_token_imports_again(
+    client: AsyncClient, site: dict[str, Any], platforms: Any, db: AsyncSession
+) -> None:
+    fake, base = platforms
+    fake.yandex_rows = [("2026-11-01", "sofas", "--", "100")]
+    created = await client.post(
+        f"/api/v1/sites/{site['id']}/ad-accounts",
+        json={"kind": "yandex_direct", "token": "revoked", "api_base": base},
+    )
+    account = created.json()
+    assert (await run_import(client, site, account)).status_code == 502
+    url = f"/api/v1/sites/{site['id']}/ad-accounts/{account['id']}"
+    wrong = await client.patch(url, json={"refresh_token": "x"})
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"].startswith("refresh_token")
+    renewed = await client.patch(url, json={"token": YANDEX_TOKEN, "name": "Direct"})
+    assert renewed.status_code == 200, renewed.text
+    assert YANDEX_TOKEN not in renewed.text
+    assert renewed.json()["name"] == "Direct"
+    raw = (await db.execute(text("SELECT credentials FROM ad_accounts"))).scalar_one()
+    assert YANDEX_TOKEN not in raw
+    assert (await run_import(client, site, account)).status_code == 200
+
+
+async def test_reconnecting_the_same_account_does_not_count_its_days_twice(
+    client: AsyncClient,
+    site: dict[str, Any],
+    platforms: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    fake, base = platforms
+    fake.yandex_rows = [("2026-11-01", "sofas", "--", "100"), ("2026-11-02", "sofas", "--", "40")]
+    first = await connect_yandex(client, site, base, client_login="shop")
+    assert (await run_import(client, site, first)).status_code == 200
+    await client.delete(f"/api/v1/sites/{site['id']}/ad-accounts/{first['id']}")
+    again = await connect_yandex(client, site, base, client_login="shop")
+    other = await connect_yandex(client, site, base, client_login="another-client")
+
+    assert (await run_import(client, site, again, to="2026-11-01")).status_code == 200
+    # The retired connection's 1 November is replaced; its 2 November, not imported again, stays.
+    assert [r[0] for r in await stored(sessionmaker)] == ["2026-11-01", "2026-11-02"]
+    assert (await run_import(client, site, other, to="2026-11-01")).status_code == 200
+    assert len(await stored(sessionmaker)) == 3  # another client's spend is its own

@@ -11,6 +11,7 @@ from app.costs.accounts.schemas import (
     AdAccountCreate,
     AdAccountList,
     AdAccountOut,
+    AdAccountUpdate,
     ImportResult,
     MappingIn,
     MappingList,
@@ -59,6 +60,15 @@ async def list_accounts(
 @router.get("/{account_id}", response_model=AdAccountOut)
 async def get_account(site_id: uuid.UUID, account_id: uuid.UUID, db: DbSession) -> AdAccountOut:
     return _out(await service.get_account(db, site_id=site_id, account_id=account_id))
+
+
+@router.patch("/{account_id}", response_model=AdAccountOut)
+async def update_account(
+    site_id: uuid.UUID, account_id: uuid.UUID, data: AdAccountUpdate, db: DbSession
+) -> AdAccountOut:
+    """Renew the credentials (a revoked token), the name or the currency."""
+    account = await service.update_account(db, site_id=site_id, account_id=account_id, data=data)
+    return _out(account)
 
 
 @router.delete("/{account_id}", response_model=AdAccountOut)

@@ -103,6 +103,24 @@ AdAccountCreate = Annotated[
 ]
 
 
+class AdAccountUpdate(InputModel):
+    """New credentials for an account (a token renewed or revoked), or a new name/currency;
+    what is left out stays."""
+
+    name: str | None = Field(default=None, max_length=200)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    token: Secret | None = None
+    developer_token: Secret | None = None
+    client_id: str | None = Field(default=None, min_length=1, max_length=300)
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
+
+
 class AdAccountOut(OutputModel):
     id: uuid.UUID
     site_id: uuid.UUID

@@ -31,6 +31,7 @@ from app.costs.accounts.platforms.base import (
 )
 from app.costs.accounts.schemas import (
     AdAccountCreate,
+    AdAccountUpdate,
     GoogleAdsCreate,
     ImportedDay,
     ImportResult,
@@ -124,6 +125,45 @@ async def list_accounts(
     )
 
 
+_CREDENTIALS = {
+    "yandex_direct": frozenset({"token"}),
+    "google_ads": frozenset({"developer_token", "client_id", "client_secret", "refresh_token"}),
+    "vk_ads": frozenset({"token", "client_id", "client_secret"}),
+}
+
+
+async def update_account(
+    db: AsyncSession, *, site_id: uuid.UUID, account_id: uuid.UUID, data: AdAccountUpdate
+) -> AdAccount:
+    """New credentials (sealed like the first), name or currency; the next import uses them."""
+    account = await get_account(db, site_id=site_id, account_id=account_id)
+    given: dict[str, str] = {}
+    for field in ("token", "developer_token", "client_secret", "refresh_token"):
+        secret = getattr(data, field)
+        if secret is not None:
+            given[field] = secret.get_secret_value()
+    if data.client_id is not None:
+        given["client_id"] = data.client_id
+    for field in given:
+        if field not in _CREDENTIALS[account.kind]:
+            raise InvalidField(field, f"a {account.kind} account has no {field}")
+    if given:
+        credentials = {**account.credentials, **given}
+        if account.kind == "vk_ads":
+            # A token replaces client credentials and the reverse; a cached token goes.
+            credentials.pop("access_token", None)
+            credentials.pop("access_token_until", None)
+            if "token" in given:
+                credentials.pop("client_id", None)
+                credentials.pop("client_secret", None)
+            elif "client_id" in given or "client_secret" in given:
+                credentials.pop("token", None)
+        account.credentials = credentials
+    if data.currency:
+        account.config = {**account.config, "currency": data.currency}
+    return await repository.ACCOUNTS.update(db, account, data, fields=("name",))
+
+
 async def retire_account(
     db: AsyncSession, *, site_id: uuid.UUID, account_id: uuid.UUID, now: datetime
 ) -> AdAccount:
@@ -132,6 +172,27 @@ async def retire_account(
 
 
 # --- importing -----------------------------------------------------------------------------
+
+# What names the platform's account, whichever credentials reach it.
+_IDENTITY = {"yandex_direct": "client_login", "google_ads": "customer_id", "vk_ads": "account_id"}
+
+
+def identity(account: AdAccount) -> tuple[str, str]:
+    return account.kind, str(account.config.get(_IDENTITY.get(account.kind, ""), "") or "")
+
+
+async def earlier_connections(db: AsyncSession, account: AdAccount) -> list[uuid.UUID]:
+    """Retired accounts of the site that were the same platform account (reconnected with a
+    new token, say): their spend of the days imported now is replaced, not added to."""
+    retired = await repository.ACCOUNTS.list_on_site(
+        db, site_id=account.site_id, include_retired=True
+    )
+    mine = identity(account)
+    return [
+        other.id
+        for other in retired
+        if other.id != account.id and other.retired_at is not None and identity(other) == mine
+    ]
 
 
 def account_data(account: AdAccount) -> AccountData:
@@ -248,6 +309,7 @@ async def store_import(
         last_day=last_day,
         rows=rows,
         now=now,
+        replaces=await earlier_connections(db, account),
     )
     if fetched.credentials is not None:
         account.credentials = fetched.credentials
