@@ -50,6 +50,7 @@ _MEANING = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content: a field is wrong; the detail names it",
     429: "Too Many Requests: see Retry-After",
+    502: "Bad Gateway: the outside platform refused; the detail says what it answered",
     503: "Service Unavailable: the database or the pool store is down; see Retry-After",
 }
 

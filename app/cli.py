@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
+from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.database_check import check_database
 from app.kit import dialect
 from crm_push.cli import add_worker_command
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(handler=cmd_secrets_rotate)
 
-    add_worker_command(commands)
+    add_worker_command(commands, steps=(import_ad_costs,))
     add_pool_commands(commands)
     add_pbx_commands(commands)
     return parser

@@ -17,6 +17,8 @@ from app.api_docs import install_docs_ui, install_error_docs
 from app.calls import endpoints as calls_endpoints
 from app.config import Settings, get_settings
 from app.costs import endpoints as costs_endpoints
+from app.costs.accounts import endpoints as ad_accounts_endpoints
+from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.dashboard.endpoints import install as install_dashboard
 from app.dashboard.templating import static_url
 from app.db import create_engine, create_sessionmaker
@@ -116,7 +118,13 @@ def create_app(
         if with_worker:
             background.append(
                 asyncio.create_task(
-                    run_worker(connections.sessionmaker, settings, stop_event=stop, clock=clock)
+                    run_worker(
+                        connections.sessionmaker,
+                        settings,
+                        stop_event=stop,
+                        clock=clock,
+                        steps=(import_ad_costs,),
+                    )
                 )
             )
         try:
@@ -165,6 +173,7 @@ def create_app(
     app.include_router(calls_endpoints.router)
     app.include_router(reports_endpoints.router)
     app.include_router(costs_endpoints.router)
+    app.include_router(ad_accounts_endpoints.router)
     app.include_router(exports_endpoints.router)
 
     snippet = build_snippet()

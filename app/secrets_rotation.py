@@ -15,7 +15,7 @@ from sqlalchemy import text
 from app.db import create_engine
 from app.kit.crypto import Keyring
 
-SEALED_TABLES = ("pbx_integrations", "crm_connectors")
+SEALED_TABLES = ("pbx_integrations", "crm_connectors", "ad_accounts")
 
 
 async def rotate(database_url: str, *, new_key: str, old_key: str) -> dict[str, int]:

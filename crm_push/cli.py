@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 from app import migrations
 from app.config import ConfigError, Settings, get_settings
@@ -20,17 +21,22 @@ from app.db import create_engine, create_sessionmaker
 from app.kit import crypto, dialect
 from app.log_redaction import RedactSecrets
 from crm_push.redaction import RedactingFilter
-from crm_push.worker import run_worker
+from crm_push.worker import WorkerStep, run_worker
 
 
-def add_worker_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_worker_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    steps: Sequence[WorkerStep] = (),
+) -> None:
+    """`steps`: the other domains' periodic jobs the worker runs too (app.cli hands them in)."""
     worker = subparsers.add_parser(
         "worker", help="run the CRM outbox worker (deliveries and deal outcomes)"
     )
     worker.add_argument(
         "--once", action="store_true", help="deliver everything due now, poll what is due, exit"
     )
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(handler=cmd_worker, steps=tuple(steps))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -46,13 +52,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if dialect.migrates_itself(settings.database_url):
         # Like `serve`: the embedded default migrates itself.
         migrations.upgrade_or_explain(settings.database_url)
-    delivered = asyncio.run(_run(settings, once=bool(args.once)))
+    delivered = asyncio.run(_run(settings, once=bool(args.once), steps=args.steps))
     if args.once:
         print(json.dumps({"delivered": delivered}))
     return 0
 
 
-async def _run(settings: Settings, *, once: bool) -> int:
+async def _run(settings: Settings, *, once: bool, steps: Sequence[WorkerStep] = ()) -> int:
     engine = create_engine(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,7 +67,9 @@ async def _run(settings: Settings, *, once: bool) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        return await run_worker(create_sessionmaker(engine), settings, stop_event=stop, once=once)
+        return await run_worker(
+            create_sessionmaker(engine), settings, stop_event=stop, once=once, steps=steps
+        )
     finally:
         await engine.dispose()
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,6 +34,19 @@ from crm_push.retry import RetryPolicy
 from crm_push.transport import CrmHttp, RateDeferred, SleepUntil, secrets_of
 
 log = logging.getLogger(__name__)
+
+# Another domain's periodic job run beside the outbox (the ad-cost import), handed in by the
+# entry point that wires the domains together: it gets the sessionmaker, the guarded HTTP
+# client, the round's time and a sleep on the worker's clock, and answers how much it did.
+WorkerStep = Callable[
+    [
+        async_sessionmaker[AsyncSession],
+        httpx.AsyncClient,
+        datetime,
+        Callable[[float], Awaitable[None]],
+    ],
+    Awaitable[int],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +69,8 @@ class WorkerConfig:
     rates: dict[str, Rate] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     deals_poll_interval_s: float = 600.0
+    # Other domains' steps (the ad-cost import) look for work this often, not every round.
+    steps_every_s: float = 30.0
     # CRM clocks and ours differ: each poll re-reads a little of the previous window.
     deals_overlap_s: float = 300.0
 
@@ -92,6 +107,7 @@ class Worker:
         clock: Clock = utcnow,
         sleep_until: SleepUntil | None = None,
         rng: random.Random | None = None,
+        steps: Sequence[WorkerStep] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.http = http
@@ -101,6 +117,11 @@ class Worker:
         self.sleep_until = sleep_until or real_sleep_until(clock)
         self.rng = rng or random.Random()
         self._slots = asyncio.Semaphore(self.config.concurrency)
+        self.steps = tuple(steps)
+        # A step runs in its own task, one run at a time: a report an ad platform takes
+        # minutes to build must not hold up the deliveries.
+        self._step_tasks: dict[int, asyncio.Task[int]] = {}
+        self._steps_started: datetime | None = None
         install_log_redaction()
 
     # --- deliveries -----------------------------------------------------------------------
@@ -217,20 +238,57 @@ class Worker:
         """Poll every CRM whose deals poll is due; the number of deals stored."""
         return await deals_sync.poll_due(self)
 
+    # --- other domains' steps -------------------------------------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        await self.sleep_until(self.clock() + timedelta(seconds=seconds))
+
+    async def _step(self, step: WorkerStep) -> int:
+        try:
+            return await step(self.sessionmaker, self.http, self.clock(), self._sleep)
+        except Exception:
+            log.exception("worker step %s failed; it runs again next round", step)
+            return 0
+
+    def start_steps(self, *, now: bool = False) -> None:
+        """Start each step whose previous run has finished, every `steps_every_s` (or `now`)."""
+        at = self.clock()
+        every = timedelta(seconds=self.config.steps_every_s)
+        if not now and self._steps_started is not None and at - self._steps_started < every:
+            return
+        self._steps_started = at
+        for index, step in enumerate(self.steps):
+            running = self._step_tasks.get(index)
+            if running is None or running.done():
+                self._step_tasks[index] = asyncio.create_task(self._step(step))
+
+    async def finish_steps(self, *, cancel: bool = False) -> None:
+        """Wait for the running steps, or on shutdown (`cancel`) stop them: a step is
+        resumable (the ad-cost import claims again what it did not finish)."""
+        tasks = list(self._step_tasks.values())
+        self._step_tasks.clear()
+        if cancel:
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=cancel)
+
     # --- loops ----------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """One round: a batch of deliveries and the due deal polls."""
+        """One round: a batch of deliveries and the due deal polls (the steps start beside)."""
+        self.start_steps()
         delivered = await self.deliver_due()
         await self.poll_deals_due()
         return delivered
 
     async def drain(self) -> int:
-        """Everything due now, then the due polls (`callsource worker --once`)."""
+        """Everything due now, then the due polls and steps (`callsource worker --once`)."""
+        self.start_steps(now=True)
         total = 0
         while claimed := await self.deliver_due():
             total += claimed
         await self.poll_deals_due()
+        await self.finish_steps()
         return total
 
     async def run(self, stop_event: asyncio.Event) -> None:
@@ -244,6 +302,7 @@ class Worker:
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop_event.wait(), timeout=self.config.idle_s)
+        await self.finish_steps(cancel=True)
 
 
 @contextlib.asynccontextmanager
@@ -253,6 +312,7 @@ async def open_worker(
     *,
     clock: Clock = utcnow,
     config: WorkerConfig | None = None,
+    steps: Sequence[WorkerStep] = (),
 ) -> AsyncIterator[Worker]:
     """A worker with its HTTP client (guarded by CALLSOURCE_OUTBOUND_ALLOW's policy) and rate
     limiter (Redis when configured), closed after."""
@@ -262,7 +322,9 @@ async def open_worker(
     try:
         policy = OutboundPolicy.parse(settings.outbound_allow)
         async with outbound_client(policy, limits=limits) as http:
-            yield Worker(sessionmaker, http=http, limiter=limiter, config=config, clock=clock)
+            yield Worker(
+                sessionmaker, http=http, limiter=limiter, config=config, clock=clock, steps=steps
+            )
     finally:
         await limiter.close()
 
@@ -275,12 +337,15 @@ async def run_worker(
     clock: Clock = utcnow,
     config: WorkerConfig | None = None,
     once: bool = False,
+    steps: Sequence[WorkerStep] = (),
 ) -> int:
     """Run the worker until `stop_event` is set (or, with `once`, until nothing is due).
     For `serve`/`demo`: `asyncio.create_task(run_worker(connections.sessionmaker, settings,
     stop_event=event, clock=clock))` in the app's lifespan (app.main), and set the event on
     shutdown. It is not an ASGI app: it gets what it needs as arguments, never an app state."""
-    async with open_worker(sessionmaker, settings, clock=clock, config=config) as worker:
+    async with open_worker(
+        sessionmaker, settings, clock=clock, config=config, steps=steps
+    ) as worker:
         if once:
             return await worker.drain()
         await worker.run(stop_event)

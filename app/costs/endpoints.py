@@ -57,13 +57,17 @@ async def upload_costs(
         bool, Query(description="Check and parse only; store nothing (the upload preview).")
     ] = False,
 ) -> CostUpload:
-    """Ad spend per day and channel, as CSV (`date,source,medium,campaign,cost,currency`) or
+    """Ad spend per day and channel, as CSV (`date,source,medium,campaign,cost,currency`, and
+    `term` optionally), a report exported from Yandex Direct or Google Ads as it is (Russian,
+    English or Spanish column names; the site's currency unless the file names one), or
     JSON rows. A row already stored for the same day, source, medium and campaign is replaced.
     Any bad row is a 422 naming its row and column, and nothing of the upload is kept."""
     site = await sites_service.get_active_site(db, site_id)
     # Capped before parsing (a declared size is refused unread), and parsed off the loop.
     body = await read_body(request, limit=MAX_BYTES, too_large=TOO_LARGE)
-    rows = await service.parse_upload_off_loop(body, request.headers.get("content-type", ""))
+    rows = await service.parse_upload_off_loop(
+        body, request.headers.get("content-type", ""), default_currency=site.currency
+    )
     result = await service.upload_costs(db, site=site, rows=rows, dry_run=dry_run, now=now)
     return CostUpload(
         dry_run=result.dry_run,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from app.costs.parsing import CostRow
@@ -13,8 +14,11 @@ class CostOut(OutputModel):
     source: str
     medium: str | None
     campaign: str | None
+    term: str | None = None
     cost: float
     currency: str
+    # The ad account that imported the row; None for an upload.
+    account_id: uuid.UUID | None = None
 
     @classmethod
     def of(cls, row: CostRow | AdCost) -> CostOut:
@@ -25,8 +29,10 @@ class CostOut(OutputModel):
             # Stored as "" for the unique key; no medium reads better as null.
             medium=row.medium or None,
             campaign=row.campaign or None,
+            term=row.term or None,
             cost=float(Decimal(row.cost)),
             currency=row.currency,
+            account_id=row.account_id if isinstance(row, AdCost) else None,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -31,15 +32,21 @@ class UploadResult:
     dry_run: bool
 
 
-async def parse_upload_off_loop(body: bytes, content_type: str) -> list[CostRow]:
+async def parse_upload_off_loop(
+    body: bytes, content_type: str, *, default_currency: str | None = None
+) -> list[CostRow]:
     """`parse_upload` in a worker thread. Checking 50,000 rows is seconds of CPU; on the event
     loop it stalled every other request (/healthz took 8 s during one 5 MB upload)."""
-    return await asyncio.to_thread(parse_upload, body, content_type)
+    return await asyncio.to_thread(
+        functools.partial(parse_upload, default_currency=default_currency), body, content_type
+    )
 
 
-async def parse_csv_off_loop(text: str) -> list[CostRow]:
+async def parse_csv_off_loop(text: str, *, default_currency: str | None = None) -> list[CostRow]:
     """`parse_csv` in a worker thread, for the same reason (the dashboard's upload)."""
-    return await asyncio.to_thread(parse_csv, text)
+    return await asyncio.to_thread(
+        functools.partial(parse_csv, default_currency=default_currency), text
+    )
 
 
 async def upload_costs(

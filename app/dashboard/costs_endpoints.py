@@ -86,8 +86,8 @@ async def _text(file: UploadFile | None, pasted: str) -> str:
     raise InvalidField("file", gettext("choose a CSV file or paste its text"))
 
 
-async def _parse(text: str) -> list[CostRow]:
-    rows = await costs_service.parse_csv_off_loop(text)
+async def _parse(text: str, *, currency: str) -> list[CostRow]:
+    rows = await costs_service.parse_csv_off_loop(text, default_currency=currency)
     if not rows:
         raise InvalidField("file", gettext("the CSV has a header but no rows"))
     return rows
@@ -103,7 +103,7 @@ async def preview(
     require_admin(at.account)
     text = await _text(file, pasted)
     try:
-        rows = await _parse(text)
+        rows = await _parse(text, currency=at.site.currency)
     except CostRowsInvalid as exc:
         return await _page(at, errors=exc.errors, csv_text=text, status=422)
     result = await costs_service.upload_costs(
@@ -119,7 +119,7 @@ async def import_costs(
     """Store what the preview showed; checked again, since the form came back from a browser."""
     require_admin(at.account)
     try:
-        rows = await _parse(csv_text)
+        rows = await _parse(csv_text, currency=at.site.currency)
     except CostRowsInvalid as exc:
         return await _page(at, errors=exc.errors, csv_text=csv_text, status=422)
     result = await costs_service.upload_costs(

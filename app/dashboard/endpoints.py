@@ -22,6 +22,7 @@ from app.dashboard import (
     costs_endpoints,
     inventory,
     links_endpoints,
+    setup_ad_accounts,
     setup_crm,
     setup_destinations,
     setup_pbx,
@@ -260,6 +261,7 @@ router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
 router.include_router(setup_destinations.router)
+router.include_router(setup_ad_accounts.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)

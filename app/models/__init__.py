@@ -1,5 +1,7 @@
 """All ORM models, one per file; importing this package registers every table on Base.metadata."""
 
+from app.models.ad_account import AdAccount
+from app.models.ad_campaign_mapping import AdCampaignMapping
 from app.models.ad_cost import AdCost
 from app.models.base import Base
 from app.models.call import Call
@@ -26,6 +28,8 @@ from app.models.user_token import UserToken
 from app.models.visitor import Visitor
 
 __all__ = [
+    "AdAccount",
+    "AdCampaignMapping",
     "AdCost",
     "Base",
     "Call",

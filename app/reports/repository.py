@@ -185,14 +185,10 @@ async def sessions_by_channel(
 async def costs_by_channel(
     db: AsyncSession, *, site_id: uuid.UUID, first_day: date, last_day: date, level: GroupBy
 ) -> list[tuple[Channel, str, Decimal]]:
-    """Ad spend of the days [first_day, last_day] by channel and currency. Costs carry no
-    term, so the term level groups them as the campaign level does."""
-    keys = _level(
-        GroupBy.CAMPAIGN if level == GroupBy.TERM else level,
-        AdCost.source,
-        AdCost.medium,
-        AdCost.campaign,
-    )
+    """Ad spend of the days [first_day, last_day] by channel and currency. At the term
+    level, spend the platform gave by keyword meets the visits' utm_term; spend without one
+    is its campaign's row without a term."""
+    keys = _level(level, AdCost.source, AdCost.medium, AdCost.campaign, AdCost.term)
     query = (
         select(*keys, AdCost.currency, func.sum(AdCost.cost))
         .where(AdCost.site_id == site_id, AdCost.day >= first_day, AdCost.day <= last_day)

@@ -6,8 +6,9 @@ Definitions the dashboard and the API share:
 - a lead is an answered call that is not flagged as possible spam. Deliveries to a CRM would
   be another reading, but they exist only where a CRM is connected and lag behind (retries,
   outages), and a marketing report should not move when a CRM is down or swapped;
-- ad costs are booked by day: a period counts the costs of every local day it touches, and at
-  the term level costs stay unknown per row (they carry no term) but count in the totals;
+- ad costs are booked by day: a period counts the costs of every local day it touches; at the
+  term level spend imported (or uploaded) by keyword meets the visits' utm_term, and spend
+  without a keyword shows on its campaign's row without a term;
 - revenue and costs are summed in the site's currency only; deals and costs in any other
   currency are listed apart (`set_apart`), never added nor converted at some rate we would
   have to invent;
@@ -170,8 +171,7 @@ async def sources_report(
             apart[currency][1] += amount
             continue
         totals.add_cost(amount)
-        if group_by != GroupBy.TERM:
-            rows[channel].add_cost(amount)
+        rows[channel].add_cost(amount)
 
     ordered = sorted(rows.items(), key=lambda item: (-item[1].calls, _row_key(item[0])))
     return SourcesReport(

@@ -1,7 +1,7 @@
 """users.language: the dashboard language an account chose
 
 Revision ID: 4c7a9e2d1b58
-Revises: 8e4b2f1a7c30
+Revises: 9c2d4e6f8a10
 Create Date: 2026-12-04 03:00:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c7a9e2d1b58"
-down_revision: str | None = "8e4b2f1a7c30"
+down_revision: str | None = "9c2d4e6f8a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -43,10 +43,12 @@ async def test_healthz_answers_while_a_big_csv_is_parsed(
     answered_during_parse: list[bool] = []
     real_parse = parsing.parse_upload
 
-    def held_parse(body: bytes, content_type: str) -> list[parsing.CostRow]:
+    def held_parse(
+        body: bytes, content_type: str, *, default_currency: str | None = None
+    ) -> list[parsing.CostRow]:
         parsing_started.set()
         answered_during_parse.append(healthz_answered.wait(timeout=20))
-        return real_parse(body, content_type)
+        return real_parse(body, content_type, default_currency=default_currency)
 
     monkeypatch.setattr(costs_service, "parse_upload", held_parse)
     body = big_csv(40_000)  # about 2 MB, 40,000 rows: seconds of CPU on a loaded machine

@@ -122,12 +122,9 @@ async def report(
             select(AdCost).where(AdCost.site_id == site_id, AdCost.day >= first, AdCost.day <= last)
         )
     ).scalars()
-    cost_level = "campaign" if level == "term" else level
     for cost in costs:
-        key = _key(cost_level, cost.source, cost.medium, cost.campaign)
-        if level == "term":
-            continue  # costs carry no term: only the total has them
-        row = rows[key]
+        # At the term level spend without a keyword is its campaign's row without a term.
+        row = rows[_key(level, cost.source, cost.medium, cost.campaign, cost.term)]
         row.cost = (row.cost or 0.0) + float(cost.cost)
     return dict(rows)
 

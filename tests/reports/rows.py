@@ -220,6 +220,7 @@ async def create_cost(
     medium: str = "",
     campaign: str = "",
     currency: str = "RUB",
+    term: str = "",
 ) -> AdCost:
     row = AdCost(
         id=uuid.uuid4(),
@@ -228,6 +229,7 @@ async def create_cost(
         source=source,
         medium=medium,
         campaign=campaign,
+        term=term,
         cost=Decimal(cost),
         currency=currency,
         created_at=EPOCH,

@@ -293,19 +293,30 @@ async def test_group_by_medium(db: AsyncSession) -> None:
     assert (yandex["cost"], yandex["cost_per_call"], yandex["romi"]) == (9000.0, 4500.0, 0.0)
 
 
-async def test_group_by_term_knows_no_costs(db: AsyncSession) -> None:
-    body = await report(
-        db, await build_month(db), group_by=GroupBy.TERM, model=Model.LAST_NON_DIRECT
+async def test_group_by_term_books_costs_by_keyword(db: AsyncSession) -> None:
+    month = await build_month(db)
+    # Spend an ad account imported by keyword: it meets the visits' utm_term.
+    await create_cost(
+        db,
+        site=month.site,
+        day=date(2026, 11, 3),
+        source="yandex",
+        medium="cpc",
+        campaign="sofas",
+        term="sofa",
+        cost="1200",
     )
+    body = await report(db, month, group_by=GroupBy.TERM, model=Model.LAST_NON_DIRECT)
     by_channel = {(r["source"], r["campaign"], r["term"]): r for r in body["rows"]}
 
     sofa = by_channel[("yandex", "sofas", "sofa")]
     assert (sofa["sessions"], sofa["calls"], sofa["revenue"]) == (2, 1, 9000.0)
-    assert all(r["cost"] is None and r["romi"] is None for r in body["rows"])
-    # Costs still count in the totals, where no term is needed.
-    assert body["totals"]["cost"] == 24000.0
-    # The campaign that only had costs has no row at this level.
-    assert ("yandex", "other", None) not in by_channel
+    assert (sofa["cost"], sofa["cost_per_call"]) == (1200.0, 1200.0)
+    assert sofa["romi"] == (9000.0 - 1200.0) / 1200.0
+    # Spend without a keyword stays on its campaign's row without a term.
+    assert by_channel[("yandex", "sofas", None)]["cost"] == 6000.0
+    assert by_channel[("yandex", "other", None)]["cost"] == 3000.0
+    assert body["totals"]["cost"] == 24000.0 + 1200.0
 
 
 async def test_zero_cost_has_a_cost_per_call_but_no_romi(db: AsyncSession) -> None:
