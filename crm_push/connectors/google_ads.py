@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from app.kit.google_ads import API_VERSION as GOOGLE_ADS_API_VERSION
 from crm_push.connectors.base import (
     Created,
     Job,
@@ -30,7 +31,7 @@ from crm_push.transport import CrmFailure, CrmHttp
 
 DEFAULT_BASE = "https://googleads.googleapis.com"
 OAUTH_ENDPOINT = "https://oauth2.googleapis.com/token"
-API_VERSION = "v26"
+API_VERSION = GOOGLE_ADS_API_VERSION
 # Google asks to wait before uploading for a new conversion action or a just-made click.
 RETRY_LATER = frozenset(
     {"TOO_RECENT_CONVERSION_ACTION", "TOO_RECENT_EVENT", "TOO_RECENT_CONVERSION"}
