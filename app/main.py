@@ -25,6 +25,7 @@ from app.exports import endpoints as exports_endpoints
 from app.json_bodies import FormLabelledJson
 from app.kit import crypto
 from app.kit.clock import Clock, utcnow
+from app.leads import endpoints as leads_endpoints
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
 from app.numbers import health_endpoints as pool_health_endpoints
@@ -146,6 +147,7 @@ def create_app(
     # Routes are matched in order: the two that take the traffic (every page view of every
     # visitor, every PBX event) come first.
     app.include_router(tracking_endpoints.router)
+    app.include_router(leads_endpoints.tracker)
     app.include_router(pbx_hooks.router)
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
@@ -156,6 +158,7 @@ def create_app(
     app.include_router(crm_endpoints.deals_router)
     app.include_router(crm_hooks.hooks_router)
     app.include_router(calls_endpoints.router)
+    app.include_router(leads_endpoints.router)
     app.include_router(reports_endpoints.router)
     app.include_router(costs_endpoints.router)
     app.include_router(exports_endpoints.router)

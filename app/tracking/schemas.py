@@ -59,3 +59,6 @@ class SessionAnswer(BaseModel):
     visitor_id: uuid.UUID | None
     numbers: list[ShownNumber]
     ping_s: int
+    # Only for sites that take form leads: the snippet then loads /t/forms.js. "consent": only
+    # forms the visitor consented to (left out of the answer when off).
+    forms: Literal["on", "consent"] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Literal, cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -349,6 +349,13 @@ def _numbers(
         else:
             shown.append(ShownNumber(target=target.number, number=target.number, kind="target"))
     ping_s = ping_interval([t.pool for t in site.targets if t.pool is not None])
+    forms: Literal["on", "consent"] | None = None
+    if site.forms_enabled:
+        forms = "consent" if site.forms_consent_required else "on"
     return SessionAnswer(
-        session_id=session.id, visitor_id=session.visitor_id, numbers=shown, ping_s=ping_s
+        session_id=session.id,
+        visitor_id=session.visitor_id,
+        numbers=shown,
+        ping_s=ping_s,
+        forms=forms,
     )
