@@ -109,7 +109,7 @@ _EARLIER_CONTACTS = union_all(
     select(FormLead.visitor_id, FormLead.created_at.label("at")).where(
         FormLead.site_id == bindparam("b_site"),
         FormLead.phone == bindparam("b_caller"),
-        FormLead.created_at < bindparam("b_before"),
+        FormLead.created_at <= bindparam("b_before"),
     ),
 ).subquery("earlier")
 _EARLIER_CALLS = select(_EARLIER_CONTACTS.c.visitor_id).order_by(_EARLIER_CONTACTS.c.at.desc())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +30,14 @@ class FormRequest(BaseModel):
     def _not_too_many(cls, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > MAX_FIELDS:
             raise ValueError(f"at most {MAX_FIELDS} fields")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _page_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be the page's http(s) URL")
         return value
 
     @field_validator("form_id")
