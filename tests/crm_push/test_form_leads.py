@@ -41,7 +41,8 @@ async def test_amocrm_gets_an_unsorted_form_entry_with_the_contact(
     [entry] = crm.crm.amo_unsorted
     [delivery] = await outbox(world.sessionmaker)
     assert delivery.status == "sent"
-    assert str(delivery.lead_id) == lead_id and delivery.call_id is None
+    assert str(delivery.lead_id) == lead_id
+    assert delivery.call_id is None
     assert entry["category"] == "forms"
     assert entry["source_uid"] == delivery.idempotency_key
     assert entry["pipeline_id"] == 5
@@ -53,7 +54,8 @@ async def test_amocrm_gets_an_unsorted_form_entry_with_the_contact(
     assert values == {"PHONE": CALLER, "EMAIL": "anna@mail.example"}
     [lead] = entry["_embedded"]["leads"]
     utm = {f["field_code"]: f["values"][0]["value"] for f in lead["custom_fields_values"]}
-    assert utm["UTM_SOURCE"] == "yandex" and utm["UTM_CAMPAIGN"] == "spring"
+    assert utm["UTM_SOURCE"] == "yandex"
+    assert utm["UTM_CAMPAIGN"] == "spring"
     assert delivery.external_id == f"lead:{lead['id']}"
     posts = [r for r in crm.crm.requests if r.method == "POST"]
     assert [p.path for p in posts] == ["/api/v4/leads/unsorted/forms"]
