@@ -37,7 +37,7 @@ from app.state import AppState, Connections
 from app.state import install as install_state
 from app.tracking import endpoints as tracking_endpoints
 from app.tracking.site_config import SiteConfigCache
-from app.tracking.snippet import build_snippet, snippet_response
+from app.tracking.snippet import FORMS_SOURCE, build_snippet, snippet_response
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.worker import run_worker
@@ -169,6 +169,13 @@ def create_app(
     @app.get("/static/tracker.js", include_in_schema=False)
     async def tracker_js(request: Request) -> Response:
         return snippet_response(request, snippet)
+
+    forms_snippet = build_snippet(FORMS_SOURCE)
+
+    @app.get("/t/forms.js", include_in_schema=False)
+    @app.get("/static/forms.js", include_in_schema=False)
+    async def forms_js(request: Request) -> Response:
+        return snippet_response(request, forms_snippet, name="forms.js", module=True)
 
     # The dashboard (HTML pages, sign-in) and its static files under /dashboard/static.
     install_dashboard(app)

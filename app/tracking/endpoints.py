@@ -76,10 +76,14 @@ def parse(model: type[_Body], raw: Any) -> _Body:
         raise InvalidField(field, str(error["msg"]).removeprefix("Value error, ")) from exc
 
 
-def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
+def _json(answer: SessionAnswer, headers: dict[str, str], public_url: str) -> JSONResponse:
     body = answer.model_dump(mode="json")
     if body["forms"] is None:
         del body["forms"]  # only sites that take form leads say anything of forms
+    else:
+        # Absolute, beside tracker.js: the snippet imports it from a promise callback, where
+        # browsers read a relative address against the page's, not the script's.
+        body["forms"] = public_url.rstrip("/") + body["forms"]
     return JSONResponse(body, headers={**headers, "Cache-Control": "no-store"})
 
 
@@ -144,7 +148,7 @@ async def start_session(public_key: str, request: Request) -> JSONResponse:
             await call.db.rollback()
             log_outage(request, exc, answered="200 without recording the visit")
             answer = service.unrecorded_session(site=call.site, data=data)
-    return _json(answer, call.cors)
+    return _json(answer, call.cors, app_state(request).settings.public_url)
 
 
 @router.post(
@@ -173,7 +177,7 @@ async def ping_session(public_key: str, session_id: uuid.UUID, request: Request)
             await call.db.rollback()
             log_outage(request, exc)
             raise unavailable() from exc
-    return _json(answer, call.cors)
+    return _json(answer, call.cors, app_state(request).settings.public_url)
 
 
 @router.options("/sessions", include_in_schema=False)

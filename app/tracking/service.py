@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal, cast
+from typing import cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,8 @@ SESSION_TIMEOUT = timedelta(minutes=30)
 # How far back a direct visit looks for the visitor's last non-direct touch.
 ATTRIBUTION_LOOKBACK = timedelta(days=90)
 PING_S = 60
+# Where tracker.js imports its forms part from (resolved against tracker.js's own address).
+FORMS_SCRIPT = "/t/forms.js"
 MIN_PING_S = 10
 _SESSIONS = cast(Table, TrackingSession.__table__)
 
@@ -349,9 +351,9 @@ def _numbers(
         else:
             shown.append(ShownNumber(target=target.number, number=target.number, kind="target"))
     ping_s = ping_interval([t.pool for t in site.targets if t.pool is not None])
-    forms: Literal["on", "consent"] | None = None
+    forms = None
     if site.forms_enabled:
-        forms = "consent" if site.forms_consent_required else "on"
+        forms = FORMS_SCRIPT + ("?consent=required" if site.forms_consent_required else "")
     return SessionAnswer(
         session_id=session.id,
         visitor_id=session.visitor_id,

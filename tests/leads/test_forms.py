@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import FormLead
+from tests.conftest import PUBLIC_URL
 from tests.factories import create_site
 from tests.leads.forms import ORIGIN, enable_forms, send_form, visit
 
@@ -28,7 +29,7 @@ async def test_a_form_is_a_lead_with_the_visits_attribution(
     client: AsyncClient, anonymous: AsyncClient, site: dict[str, Any]
 ) -> None:
     session = await visit(anonymous, site)
-    assert session["forms"] == "on"
+    assert session["forms"] == f"{PUBLIC_URL}/t/forms.js"
 
     sent = await send_form(
         anonymous,
@@ -154,7 +155,7 @@ async def test_consent_when_the_site_requires_it(
 ) -> None:
     await enable_forms(client, site, consent_required=True)
     session = await visit(anonymous, site)
-    assert session["forms"] == "consent"
+    assert session["forms"] == f"{PUBLIC_URL}/t/forms.js?consent=required"
 
     refused = await send_form(
         anonymous, site, session["session_id"], fields={"phone": "+79161234567"}
