@@ -4,12 +4,13 @@ webhook's `form` message; and the caller who filled a form and then phoned is on
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from httpx import AsyncClient
 
 from app.models import Call
-from crm_push.webhook_body import WebhookBody, WebhookFormBody
+from crm_push.webhook_body import WebhookBody, WebhookFormBody, WebhookLead
 from crm_push.worker import Worker
 from tests.clock import ManualClock
 from tests.crm_push.conftest import CALLER, World, outbox, run_until_settled
@@ -154,3 +155,16 @@ async def test_the_delivery_log_names_the_lead(
 
     [item] = listed.json()["items"]
     assert (item["lead_id"], item["call_id"], item["event"]) == (lead_id, None, "form")
+
+
+def test_the_docs_form_example_is_a_body_we_send() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "crm-webhook.md").read_text("utf-8")
+    section = text.split("## Form leads", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+
+    body = WebhookFormBody.model_validate_json(example)
+
+    assert body.type == "form"
+    # Every field of the lead is in the doc's table.
+    for name in WebhookLead.model_fields:
+        assert f"`{name}`" in section or f"`data.lead.{name}`" in section, name
