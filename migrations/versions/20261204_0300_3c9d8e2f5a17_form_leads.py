@@ -5,7 +5,8 @@ Revises: 8e4b2f1a7c30
 Create Date: 2026-12-04 03:00:00.000000+00:00
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +18,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+@contextmanager
+def _attempts_kept() -> Iterator[None]:
+    """SQLite changes a column by rebuilding the table; dropping the old outbox_deliveries
+    (foreign keys are on) would cascade to every delivery attempt. They wait aside meanwhile."""
+    if op.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    op.execute("CREATE TEMP TABLE kept_attempts AS SELECT * FROM delivery_attempts")
+    yield
+    op.execute("DELETE FROM delivery_attempts")
+    op.execute("INSERT INTO delivery_attempts SELECT * FROM kept_attempts")
+    op.execute("DROP TABLE kept_attempts")
 
 
 def upgrade() -> None:
@@ -57,16 +72,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_form_leads_site_created", "form_leads", ["site_id", "created_at"])
     op.create_index("ix_form_leads_site_phone", "form_leads", ["site_id", "phone"])
-    with op.batch_alter_table("sites") as batch:
-        batch.add_column(
-            sa.Column("forms_enabled", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.add_column(
-            sa.Column(
-                "forms_consent_required", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
-    with op.batch_alter_table("outbox_deliveries") as batch:
+    # Plain ADD COLUMN (with a default): never a rebuild of `sites`, which on SQLite would
+    # cascade to everything a site owns.
+    op.add_column(
+        "sites", sa.Column("forms_enabled", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    op.add_column(
+        "sites",
+        sa.Column(
+            "forms_consent_required", sa.Boolean(), server_default=sa.false(), nullable=False
+        ),
+    )
+    with _attempts_kept(), op.batch_alter_table("outbox_deliveries") as batch:
         batch.alter_column("call_id", existing_type=sa.Uuid(), nullable=True)
         batch.add_column(sa.Column("lead_id", sa.Uuid(), nullable=True))
         batch.create_foreign_key(
@@ -88,7 +105,7 @@ def downgrade() -> None:
         "(SELECT id FROM outbox_deliveries WHERE lead_id IS NOT NULL)"
     )
     op.execute("DELETE FROM outbox_deliveries WHERE lead_id IS NOT NULL")
-    with op.batch_alter_table("outbox_deliveries") as batch:
+    with _attempts_kept(), op.batch_alter_table("outbox_deliveries") as batch:
         batch.drop_constraint(op.f("ck_outbox_deliveries_call_or_lead"), type_="check")
         batch.drop_constraint(
             op.f("uq_outbox_deliveries_connector_id_lead_id_event"), type_="unique"
@@ -97,9 +114,10 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_outbox_deliveries_lead_id_form_leads"), type_="foreignkey")
         batch.drop_column("lead_id")
         batch.alter_column("call_id", existing_type=sa.Uuid(), nullable=False)
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("forms_consent_required")
-        batch.drop_column("forms_enabled")
+    # Not a batch: rebuilding `sites` on SQLite would cascade to everything a site owns.
+    # (ALTER TABLE ... DROP COLUMN: SQLite 3.35 and later, PostgreSQL.)
+    op.execute("ALTER TABLE sites DROP COLUMN forms_consent_required")
+    op.execute("ALTER TABLE sites DROP COLUMN forms_enabled")
     op.drop_index("ix_form_leads_site_phone", table_name="form_leads")
     op.drop_index("ix_form_leads_site_created", table_name="form_leads")
     op.drop_table("form_leads")
