@@ -12,6 +12,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.leads.service import MAX_FORMS_PER_SESSION
 from app.models import FormLead
 from tests.conftest import PUBLIC_URL
 from tests.factories import create_site
@@ -213,3 +214,21 @@ async def test_leads_take_the_period(
 
     assert before.json() == {"items": []}
     assert unknown.status_code == 404
+
+
+async def test_a_visit_sending_form_after_form_is_stopped(
+    anonymous: AsyncClient, site: dict[str, Any]
+) -> None:
+    session = await visit(anonymous, site)
+    for _ in range(MAX_FORMS_PER_SESSION):
+        sent = await send_form(
+            anonymous, site, session["session_id"], fields={"phone": "+79161234567"}
+        )
+        assert sent.status_code == 201
+
+    refused = await send_form(
+        anonymous, site, session["session_id"], fields={"phone": "+79161234567"}
+    )
+
+    assert refused.status_code == 429
+    assert "retry-after" in refused.headers
