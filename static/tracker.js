@@ -6,6 +6,8 @@
  *
  *   callsource('numbers', fn)   fn([{target, number, kind}]) once known and whenever they change
  *   callsource('consent', bool) the visitor accepted (or declined) marketing cookies
+ *   Sites that take form leads: the session answer names static/forms.js, imported once (the
+ *   form capture, its opt-out and consent rules are described there).
  *   Calls made before this file loads are queued by the usual stub:
  *   window.callsource = window.callsource || function () { (callsource.q = callsource.q || []).push(arguments) };
  *
