@@ -55,6 +55,7 @@ async def claim_due(
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
     calls = await repository.calls_by_id(db, (r.call_id for r in rows))
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
+    leads = await repository.leads_by_id(db, (r.lead_id for r in rows))
     token = uuid.uuid4()
     claims = []
     for row in rows:
@@ -75,7 +76,8 @@ async def claim_due(
             idempotency_key=row.idempotency_key,
             event=row.event,
             connector=ConnectorData.of(connector),
-            call=calls[row.call_id],
+            call=calls[row.call_id] if row.call_id is not None else None,
+            lead=leads[row.lead_id] if row.lead_id is not None else None,
             conversion=contexts.get(row.id),
         )
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))

@@ -17,6 +17,7 @@ from app.models import (
     CrmConnector,
     Deal,
     DeliveryAttempt,
+    FormLead,
     OutboxDelivery,
     Site,
     TrackingSession,
@@ -102,8 +103,21 @@ async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list
     return list((await db.execute(dialect.lock_skipping_locked(query, db))).scalars())
 
 
-async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
-    query = select(Call).where(Call.id.in_(set(ids)))
+async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Call]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(Call).where(Call.id.in_(wanted))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def leads_by_id(
+    db: AsyncSession, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, FormLead]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(FormLead).where(FormLead.id.in_(wanted))
     return {row.id: row for row in (await db.execute(query)).scalars()}
 
 
@@ -202,7 +216,8 @@ async def delivered_call(
     return {
         external_id: call_id
         for external_id, call_id in (await db.execute(query)).all()
-        if external_id
+        # A form lead's record ties no deal to a call (deals of form leads are not kept yet).
+        if external_id and call_id is not None
     }
 
 

@@ -80,11 +80,13 @@ def _by_caller(claims: list[dispatch.Claim]) -> list[list[dispatch.Claim]]:
     the record the first created (Bitrix24 adds a repeat call to it instead of a new lead)."""
     groups: dict[tuple[object, ...], list[dispatch.Claim]] = {}
     for claim in claims:
-        call = claim.job.call
-        caller = call.caller if is_identifiable(call.caller) else None
+        # A form lead's phone joins its person's calls: the call after the form finds the
+        # record the form created.
+        phone = claim.job.phone
+        caller = phone if is_identifiable(phone) else None
         key = (claim.job.connector.id, caller or claim.job.delivery_id)
         groups.setdefault(key, []).append(claim)
-    return [sorted(group, key=lambda c: c.job.call.started_at) for group in groups.values()]
+    return [sorted(group, key=lambda c: c.job.at) for group in groups.values()]
 
 
 def real_sleep_until(clock: Clock) -> SleepUntil:

@@ -4,26 +4,30 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
 
 
 class OutboxDelivery(UUIDPrimaryKey, Base):
-    """One call to push to one CRM connector: the transactional outbox row the worker drains."""
+    """One call or form lead to push to one connector: the transactional outbox row the worker
+    drains. Exactly one of `call_id` and `lead_id` is set."""
 
     __tablename__ = "outbox_deliveries"
     __table_args__ = (
         UniqueConstraint("idempotency_key"),
         UniqueConstraint("connector_id", "call_id", "event"),
+        UniqueConstraint("connector_id", "lead_id", "event"),
+        CheckConstraint("(call_id IS NULL) <> (lead_id IS NULL)", name="call_or_lead"),
         # The worker's claim: due rows of a status, oldest first.
         Index("ix_outbox_deliveries_due", "status", "next_attempt_at"),
     )
 
     connector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crm_connectors.id"))
-    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id"), index=True)
-    event: Mapped[str] = mapped_column(String(32))  # call.started | call.attributed
+    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("form_leads.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # call.started | call.attributed | form
     # Sent to the CRM so that a retry after an unknown outcome finds the first attempt's lead.
     idempotency_key: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead

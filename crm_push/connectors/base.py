@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from app.models import Call, CrmConnector
+from app.models import Call, CrmConnector, FormLead
 from crm_push.conversion_rule import Rule
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
@@ -66,15 +66,39 @@ class Conversion:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery to make: the call as it is now, the connector, the key the CRM keeps."""
+    """One delivery to make: the call (or form lead) as it is now, the connector, the key the
+    CRM keeps. Exactly one of `call` and `lead` is set; connectors that take form leads list
+    `form` among their events and read `lead` for it, the others only ever see calls."""
 
     delivery_id: uuid.UUID
     idempotency_key: str
     event: str
     connector: ConnectorData
-    call: Call
+    call: Call | None
+    lead: FormLead | None = None
     # Loaded for conversion destinations only.
     conversion: Conversion | None = None
+
+    @property
+    def the_call(self) -> Call:
+        if self.call is None:
+            raise TypeError(f"delivery {self.delivery_id} is for a form lead, not a call")
+        return self.call
+
+    @property
+    def the_lead(self) -> FormLead:
+        if self.lead is None:
+            raise TypeError(f"delivery {self.delivery_id} is for a call, not a form lead")
+        return self.lead
+
+    @property
+    def phone(self) -> str | None:
+        return self.call.caller if self.call is not None else self.the_lead.phone
+
+    @property
+    def at(self) -> datetime:
+        """When the call started or the form was sent: a person's records go in this order."""
+        return self.call.started_at if self.call is not None else self.the_lead.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +179,21 @@ def call_title(call: Call) -> str:
     return f"Call from {call.caller}" if call.caller else "Call from a withheld number"
 
 
-def source_line(call: Call) -> str:
+def lead_title(lead: FormLead) -> str:
+    who = lead.name or lead.phone or lead.email or "a visitor"
+    return f"Form from {who}"
+
+
+def lead_details(lead: FormLead) -> list[tuple[str, str]]:
+    """The form's fields as label/value pairs, for a CRM record's note."""
+    pairs = [("Page", lead.url)]
+    if lead.form_id:
+        pairs.append(("Form", lead.form_id))
+    pairs += [(str(k), str(v)) for k, v in lead.fields.items()]
+    return pairs
+
+
+def source_line(call: Call | FormLead) -> str:
     """ "yandex / cpc / spring-sale" for people reading the CRM record."""
     parts = [p for p in (call.source, call.medium, call.campaign) if p]
     return " / ".join(parts) if parts else "(none)"

@@ -50,7 +50,7 @@ def local_time(moment: datetime, timezone: str) -> str:
 
 
 def order_id(job: Job) -> str:
-    return "cs_" + job.call.id.hex
+    return "cs_" + job.the_call.id.hex
 
 
 def conversion_action(config: dict[str, Any]) -> str:
@@ -60,9 +60,9 @@ def conversion_action(config: dict[str, Any]) -> str:
 def click_conversion(job: Job) -> dict[str, Any]:
     conversion = conversion_of(job)
     body: dict[str, Any] = {
-        "gclid": job.call.gclid,
+        "gclid": job.the_call.gclid,
         "conversionAction": conversion_action(job.connector.config),
-        "conversionDateTime": local_time(job.call.started_at, conversion.timezone),
+        "conversionDateTime": local_time(job.the_call.started_at, conversion.timezone),
         "orderId": order_id(job),
     }
     won = sent_value(job)
@@ -78,7 +78,7 @@ def restatement(job: Job) -> dict[str, Any] | None:
         return None
     conversion = conversion_of(job)
     # Must be after the conversion's own time.
-    when = max(won.won_at, job.call.started_at + timedelta(seconds=1))
+    when = max(won.won_at, job.the_call.started_at + timedelta(seconds=1))
     return {
         "conversionAction": conversion_action(job.connector.config),
         "adjustmentType": "RESTATEMENT",
@@ -166,7 +166,7 @@ class GoogleAds:
             )
             self._check(crm, answer)
             return Created(external_id=f"adjustment:{order_id(job)}")
-        if not job.call.gclid:
+        if not job.the_call.gclid:
             raise CrmFailure("the call has no gclid", permanent=True)
         answer = await self._post(
             crm,
