@@ -7,18 +7,33 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import SiteScopedRepository
 from app.kit import dialect
-from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery
+from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery, Site
+from crm_push.connectors import ALERT_KINDS, CRM_KINDS
 
 # --- connectors ----------------------------------------------------------------------------
 
 
 # The live list is read on every call's start and end: the repository builds it once.
+# All kinds: the outbox delivers to CRMs and alert channels alike.
 CONNECTORS = SiteScopedRepository(CrmConnector, noun="CRM connector")
+# What each API shows: the CRM API only CRMs, the notifications API only alert channels.
+CRM_CONNECTORS = SiteScopedRepository(
+    CrmConnector,
+    noun="CRM connector",
+    where=CrmConnector.kind.in_(sorted(CRM_KINDS)),
+    belongs=lambda row: row.kind in CRM_KINDS,
+)
+ALERT_RULES = SiteScopedRepository(
+    CrmConnector,
+    noun="notification rule",
+    where=CrmConnector.kind.in_(sorted(ALERT_KINDS)),
+    belongs=lambda row: row.kind in ALERT_KINDS,
+)
 
 
 async def connectors_by_id(
@@ -58,6 +73,59 @@ async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list
 
 async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
     query = select(Call).where(Call.id.in_(set(ids)))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def digest_queued(db: AsyncSession, *, connector_id: uuid.UUID, key: str) -> bool:
+    query = select(OutboxDelivery.id).where(
+        OutboxDelivery.connector_id == connector_id, OutboxDelivery.idempotency_key == key
+    )
+    return (await db.execute(query)).first() is not None
+
+
+async def live_alert_rules(db: AsyncSession) -> list[CrmConnector]:
+    """Every site's live alert rules (the digest step reads them all)."""
+    query = (
+        select(CrmConnector)
+        .where(CrmConnector.kind.in_(sorted(ALERT_KINDS)), CrmConnector.retired_at.is_(None))
+        .order_by(CrmConnector.site_id, CrmConnector.created_at, CrmConnector.id)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def delivery_counts(
+    db: AsyncSession, connector_ids: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], int]:
+    """(connector, status) -> deliveries, for the channels' health."""
+    ids = set(connector_ids)
+    if not ids:
+        return {}
+    query = (
+        select(OutboxDelivery.connector_id, OutboxDelivery.status, func.count())
+        .where(OutboxDelivery.connector_id.in_(ids))
+        .group_by(OutboxDelivery.connector_id, OutboxDelivery.status)
+    )
+    return {(cid, status): count for cid, status, count in (await db.execute(query)).all()}
+
+
+async def last_error(db: AsyncSession, *, connector_id: uuid.UUID) -> tuple[str, datetime] | None:
+    """The newest failure still standing on one of the connector's deliveries."""
+    query = (
+        select(OutboxDelivery.last_error, OutboxDelivery.updated_at)
+        .where(
+            OutboxDelivery.connector_id == connector_id,
+            OutboxDelivery.last_error.is_not(None),
+            OutboxDelivery.status != "sent",
+        )
+        .order_by(OutboxDelivery.updated_at.desc(), OutboxDelivery.id)
+        .limit(1)
+    )
+    row = (await db.execute(query)).first()
+    return (str(row[0]), row[1]) if row is not None else None
+
+
+async def sites_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Site]:
+    query = select(Site).where(Site.id.in_(set(ids)))
     return {row.id: row for row in (await db.execute(query)).scalars()}
 
 
@@ -125,7 +193,7 @@ async def delivered_call(
     return {
         external_id: call_id
         for external_id, call_id in (await db.execute(query)).all()
-        if external_id
+        if external_id and call_id
     }
 
 

@@ -133,7 +133,7 @@ class DeliveryAttemptOut(OutputModel):
 class DeliveryOut(OutputModel):
     id: uuid.UUID
     connector_id: uuid.UUID
-    call_id: uuid.UUID
+    call_id: uuid.UUID | None
     event: str
     idempotency_key: str
     status: str

@@ -75,7 +75,7 @@ async def create_connector(
 ) -> CrmConnector:
     await check_address(outbound, *_address_field(data))
     config, credentials = _config_and_credentials(data)
-    return await repository.CONNECTORS.create(
+    return await repository.CRM_CONNECTORS.create(
         db,
         site_id=site.id,
         now=now,
@@ -89,13 +89,15 @@ async def create_connector(
 async def get_connector(
     db: AsyncSession, *, site_id: uuid.UUID, connector_id: uuid.UUID
 ) -> CrmConnector:
-    return await repository.CONNECTORS.get_on_site_or_404(db, site_id=site_id, row_id=connector_id)
+    return await repository.CRM_CONNECTORS.get_on_site_or_404(
+        db, site_id=site_id, row_id=connector_id
+    )
 
 
 async def list_connectors(
     db: AsyncSession, *, site_id: uuid.UUID, include_retired: bool = False
 ) -> list[CrmConnector]:
-    return await repository.CONNECTORS.list_on_site(
+    return await repository.CRM_CONNECTORS.list_on_site(
         db, site_id=site_id, include_retired=include_retired
     )
 
@@ -129,7 +131,7 @@ async def update_connector(
         if "webhook_url" in rotated:
             parts = urlsplit(rotated["webhook_url"])
             connector.config = {**connector.config, "portal": f"{parts.scheme}://{parts.netloc}"}
-    return await repository.CONNECTORS.update(db, connector, data, fields=("name",))
+    return await repository.CRM_CONNECTORS.update(db, connector, data, fields=("name",))
 
 
 _CREDENTIALS = {
@@ -142,6 +144,6 @@ _CREDENTIALS = {
 async def retire_connector(
     db: AsyncSession, *, site_id: uuid.UUID, connector_id: uuid.UUID, now: datetime
 ) -> CrmConnector:
-    return await repository.CONNECTORS.retire_on_site(
+    return await repository.CRM_CONNECTORS.retire_on_site(
         db, site_id=site_id, row_id=connector_id, now=now
     )

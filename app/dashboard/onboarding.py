@@ -19,6 +19,7 @@ from app.models import (
     Site,
     TrackingNumber,
 )
+from crm_push.connectors import CRM_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,9 @@ async def checklist(db: AsyncSession, site: Site) -> Checklist:
         db,
         (OutboxDelivery.status == "sent")
         & OutboxDelivery.connector_id.in_(
-            select(CrmConnector.id).where(CrmConnector.site_id == site.id)
+            select(CrmConnector.id).where(
+                CrmConnector.site_id == site.id, CrmConnector.kind.in_(sorted(CRM_KINDS))
+            )
         ),
     )
     costs = await _any(db, AdCost.site_id == site.id)

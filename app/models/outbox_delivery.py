@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
@@ -11,7 +11,9 @@ from app.models.base import Base, UUIDPrimaryKey
 
 
 class OutboxDelivery(UUIDPrimaryKey, Base):
-    """One call to push to one CRM connector: the transactional outbox row the worker drains."""
+    """One call to push to one connector (a CRM, an alert channel): the transactional outbox
+    row the worker drains. A daily digest names no call: `digest_day` says which day it sums
+    up, and `payload` keeps the figures it was written with, so a retry sends the same."""
 
     __tablename__ = "outbox_deliveries"
     __table_args__ = (
@@ -22,8 +24,12 @@ class OutboxDelivery(UUIDPrimaryKey, Base):
     )
 
     connector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crm_connectors.id"))
-    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id"), index=True)
-    event: Mapped[str] = mapped_column(String(32))  # call.started | call.attributed
+    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # call.started | call.attributed | call.missed | digest.daily
+    event: Mapped[str] = mapped_column(String(32))
+    # The site's local day a digest sums up (digest rows only).
+    digest_day: Mapped[date | None]
+    payload: Mapped[dict[str, Any] | None]
     # Sent to the CRM so that a retry after an unknown outcome finds the first attempt's lead.
     idempotency_key: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead

@@ -69,7 +69,7 @@ def _fields(call: Call) -> list[dict[str, Any]]:
 
 def unsorted_sip(job: Job) -> dict[str, Any]:
     """The unsorted entry for one call, as `POST /api/v4/leads/unsorted/sip` takes it."""
-    call, config = job.call, job.connector.config
+    call, config = job.the_call, job.connector.config
     contact: dict[str, Any] = {"name": call.caller or "Withheld number"}
     if is_identifiable(call.caller):  # "anonymous" would merge every withheld caller
         contact["custom_fields_values"] = [
@@ -149,7 +149,7 @@ class AmoCrm:
         return frozenset({"call.attributed"})
 
     async def find(self, crm: CrmHttp, job: Job) -> Created | None:
-        created_at = unix(job.call.started_at)
+        created_at = unix(job.the_call.started_at)
         for page in range(1, MAX_LOOKUP_PAGES + 1):
             reply = await crm.request(
                 "GET",

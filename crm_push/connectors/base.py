@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from app.models import Call, CrmConnector
+from app.models import Call, CrmConnector, Site
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
 
@@ -42,15 +42,55 @@ class ConnectorData:
         )
 
 
+class FormLeadFacts(Protocol):
+    """What an alert reads of a form lead (the form-leads model has these columns)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def form_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def fields(self) -> dict[str, Any]: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def medium(self) -> str | None: ...
+    @property
+    def campaign(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery to make: the call as it is now, the connector, the key the CRM keeps."""
+    """One delivery to make: the call as it is now, the connector, the key the CRM keeps.
+
+    A daily digest names no call: `call` is None and `digest_day` / `payload` say what it
+    sums up. CRM connectors only ever see calls (`the_call`)."""
 
     delivery_id: uuid.UUID
     idempotency_key: str
     event: str
     connector: ConnectorData
-    call: Call
+    call: Call | None
+    site: Site | None = None
+    digest_day: date | None = None
+    payload: dict[str, Any] | None = None
+    lead: FormLeadFacts | None = None
+
+    @property
+    def the_call(self) -> Call:
+        if self.call is None:
+            raise TypeError(f"delivery {self.delivery_id} is for no call")
+        return self.call
 
 
 @dataclass(frozen=True, slots=True)

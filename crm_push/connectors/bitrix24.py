@@ -68,7 +68,7 @@ def _details(call: Call) -> str:
 
 def lead_fields(job: Job) -> dict[str, Any]:
     """`crm.lead.add`'s fields for a call from someone the CRM does not know yet."""
-    call = job.call
+    call = job.the_call
     fields: dict[str, Any] = {
         "TITLE": call_title(call),
         "SOURCE_ID": "CALL",
@@ -87,7 +87,7 @@ def lead_fields(job: Job) -> dict[str, Any]:
 
 def activity_fields(job: Job, *, owner_type: int, owner_id: int) -> dict[str, Any]:
     """`crm.activity.add`'s fields: the call on the timeline of a known contact or lead."""
-    call = job.call
+    call = job.the_call
     end = call.ended_at or call.started_at
     return {
         "OWNER_TYPE_ID": owner_type,
@@ -172,7 +172,7 @@ class Bitrix24:
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         # A withheld caller is nobody in particular: never matched to another's record.
-        known = is_identifiable(job.call.caller)
+        known = is_identifiable(job.the_call.caller)
         owner = await self._known_record(crm, job) if known else None
         if owner is not None:
             owner_type, owner_id = owner
@@ -202,7 +202,7 @@ class Bitrix24:
             crm,
             job.connector,
             "crm.duplicate.findbycomm",
-            {"type": "PHONE", "values": [job.call.caller]},
+            {"type": "PHONE", "values": [job.the_call.caller]},
             write=False,
         )
         found = answer["result"] if isinstance(answer["result"], dict) else {}

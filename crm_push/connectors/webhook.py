@@ -48,7 +48,7 @@ class SignedWebhook:
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         now = crm.clock()
         # The call in the webhook's own schema, not the admin API's view (crm_push.webhook_body).
-        content = WebhookBody.of(job.event, job.call, now=now).encode()
+        content = WebhookBody.of(job.event, job.the_call, now=now).encode()
         timestamp = unix(now)
         headers = {
             "content-type": "application/json",
