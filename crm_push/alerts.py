@@ -239,10 +239,13 @@ async def enqueue_digests(db: AsyncSession, *, now: datetime, hour: int) -> Dige
         day = digest_day(site, now=now, hour=hour)
         if day is None:
             continue
+        zone = ZoneInfo(site.timezone)
         missing = [
             rule
             for rule in rules
-            if not await repository.digest_queued(
+            # The first digest is of the day the rule was made: none of days before it.
+            if rule.created_at.astimezone(zone).date() <= day
+            and not await repository.digest_queued(
                 db, connector_id=rule.id, key=outbox.digest_key(connector_id=rule.id, day=day)
             )
         ]
