@@ -19,6 +19,7 @@ from app.dashboard import (
     analytics,
     costs_endpoints,
     inventory,
+    setup_alerts,
     setup_crm,
     setup_pbx,
 )
@@ -34,6 +35,7 @@ from app.dashboard.web import HtmlRoute, OnSite, redirect, safe_next
 from app.deps import Store
 from app.exceptions import InvalidField
 from app.kit.outbound import OutboundPolicy
+from app.mail import mail_configured
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import From, To
 from crm_push import deliveries as deliveries_service
@@ -48,6 +50,8 @@ pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_s
 ModelParam = Annotated[Model, Query()]
 NOTICES = {
     "retried": "The delivery is queued again: the worker sends it within a minute.",
+    "alert_added": "The alert is on: the next call it is for is announced.",
+    "alert_removed": "The alert is off: nothing more is sent through it.",
 }
 
 
@@ -184,6 +188,7 @@ async def _integrations(
         crm_errors={},
         crm_kind="",
         crm_values={},
+        alert_mail_on=mail_configured(at.page.settings),
     )
     return response
 
@@ -226,6 +231,7 @@ router.include_router(pages)
 router.include_router(costs_endpoints.router)
 router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
+router.include_router(setup_alerts.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)
