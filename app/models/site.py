@@ -3,9 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import String
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.kit.currencies import country_currency
 from app.models.base import Base, UUIDPrimaryKey
+
+
+def _country_currency(context: DefaultExecutionContext) -> str:
+    """A site written without a currency reports in its country's."""
+    return country_currency(context.get_current_parameters()["country"])  # type: ignore[no-untyped-call]
 
 
 class Site(UUIDPrimaryKey, Base):
@@ -20,6 +27,6 @@ class Site(UUIDPrimaryKey, Base):
     country: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
     # ISO 4217: the currency reports add up in; deals and costs in another one are shown apart.
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(String(3), default=_country_currency)
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

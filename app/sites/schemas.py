@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.numbers import get_territory_currencies, is_currency
 from pydantic import Field, field_validator
 
+from app.kit.currencies import check_currency
 from app.kit.domains import normalise_domain
 from app.kit.phones import is_known_country
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
@@ -24,19 +24,6 @@ def _check_timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Moscow") from exc
     return value
-
-
-def _check_currency(value: str) -> str:
-    currency = value.upper()
-    if not is_currency(currency):
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as RUB, EUR or USD")
-    return currency
-
-
-def default_currency(country: str) -> str:
-    """The currency in use in the country today (RU: RUB, ES: EUR); USD where none is known."""
-    found = get_territory_currencies(country)
-    return found[0] if found else "USD"
 
 
 def _check_domains(values: list[str]) -> list[str]:
@@ -62,7 +49,7 @@ class SiteCreate(InputModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        return None if value is None else _check_currency(value)
+        return None if value is None else check_currency(value)
 
     _domains = field_validator("domains")(_check_domains)
 
@@ -77,7 +64,7 @@ class SiteUpdate(InputModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        return None if value is None else _check_currency(value)
+        return None if value is None else check_currency(value)
 
     @field_validator("country")
     @classmethod

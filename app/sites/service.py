@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import copy_given
 from app.exceptions import NotFound
+from app.kit.currencies import country_currency
 from app.kit.secrets import new_public_key
 from app.models import Site
 from app.sites import repository
-from app.sites.schemas import SiteCreate, SiteUpdate, default_currency
+from app.sites.schemas import SiteCreate, SiteUpdate
 from app.snapshots import configuration_changed
 
 
@@ -29,7 +30,7 @@ async def create_site(db: AsyncSession, data: SiteCreate, *, now: datetime) -> S
         domains=data.domains,
         country=data.country,
         timezone=data.timezone,
-        currency=data.currency or default_currency(data.country),
+        currency=data.currency or country_currency(data.country),
         created_at=now,
         retired_at=None,
     )
