@@ -3,6 +3,7 @@ e-mail through a real SMTP server; missed against answered calls; the daily dige
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -14,9 +15,10 @@ import httpx
 import pytest
 from httpx import AsyncClient
 from pydantic import SecretStr
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import migrations
 from app.config import Settings
 from app.mail import send_mail
 from app.models import Call, OutboxDelivery
@@ -453,3 +455,43 @@ async def test_the_digest_by_mail(
     text = text_part.get_content()
     assert "Calls: 1" in text
     assert "Ad cost: not known" in text
+
+
+# --- the migration -------------------------------------------------------------------------
+
+BEFORE_ALERTS = "8e4b2f1a7c30"
+
+
+async def _counts(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int, int]:
+    async with sessionmaker() as db:
+        deliveries = (await db.execute(text("SELECT count(*) FROM outbox_deliveries"))).scalar()
+        digests = (
+            await db.execute(text("SELECT count(*) FROM outbox_deliveries WHERE call_id IS NULL"))
+        ).scalar()
+        attempts = (await db.execute(text("SELECT count(*) FROM delivery_attempts"))).scalar()
+    return int(deliveries or 0), int(digests or 0), int(attempts or 0)
+
+
+async def test_the_migration_keeps_every_delivery_attempt_both_ways(
+    world: World,
+    worker: Worker,
+    telegram: FakeTelegramServer,
+    clock: ManualClock,
+    database_url: str,
+    engine: AsyncEngine,
+) -> None:
+    # SQLite copies the table to change a column: its attempts must not cascade away with it.
+    await telegram_rule(world, telegram, "missed_call", "daily_digest")
+    await missed_call(world)
+    clock.now = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+    await run_until_settled(worker, clock)
+    assert await _counts(world.sessionmaker) == (2, 1, 2)
+    await engine.dispose()
+    try:
+        await asyncio.to_thread(migrations.downgrade, database_url, BEFORE_ALERTS)
+        # The digest names no call: it cannot stay; the call's delivery and attempt do.
+        assert await _counts(world.sessionmaker) == (1, 0, 1)
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(migrations.upgrade, database_url)
+    assert await _counts(world.sessionmaker) == (1, 0, 1)
