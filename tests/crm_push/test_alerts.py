@@ -7,6 +7,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,7 +23,12 @@ from app import migrations
 from app.config import Settings
 from app.mail import send_mail
 from app.models import Call, OutboxDelivery
+from crm_push import repository
+from crm_push.connectors import get_connector
+from crm_push.connectors.base import ConnectorData, Job
+from crm_push.connectors.messages import FORM_EVENT
 from crm_push.ratelimit import MemoryRateLimiter
+from crm_push.transport import CrmHttp
 from crm_push.worker import Worker
 from tests.clock import ManualClock
 from tests.crm_push.conftest import (
@@ -495,3 +501,84 @@ async def test_the_migration_keeps_every_delivery_attempt_both_ways(
         await engine.dispose()
         await asyncio.to_thread(migrations.upgrade, database_url)
     assert await _counts(world.sessionmaker) == (1, 0, 1)
+
+
+# --- form leads (the trigger lands with the form leads; the sending side is here) ------------
+
+
+@dataclass(frozen=True)
+class _Lead:
+    id: uuid.UUID
+    url: str
+    form_id: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    fields: dict[str, Any]
+    source: str | None
+    medium: str | None
+    campaign: str | None
+    created_at: datetime
+
+
+async def test_a_form_lead_is_told_to_the_chat_and_the_mailbox(
+    world: World,
+    telegram: FakeTelegramServer,
+    smtp_inbox: SmtpInbox,
+    http: httpx.AsyncClient,
+    clock: ManualClock,
+    settings: Settings,
+) -> None:
+    by_chat = await telegram_rule(world, telegram, "form_lead")
+    by_mail = await rule(
+        world.client, world.site["id"], channel="email", to="a@shop.example", events=["form_lead"]
+    )
+    lead = _Lead(
+        id=uuid.uuid4(),
+        url="https://shop.example/contacts",
+        form_id="callback",
+        name="Анна <Smith>",
+        phone="+79001234567",
+        email="anna@example.com",
+        fields={"comment": "Перезвоните после 18:00 & не раньше"},
+        source="google",
+        medium="cpc",
+        campaign="brand",
+        created_at=clock.now,
+    )
+    async with world.sessionmaker() as db:
+        rows = await repository.connectors_by_id(
+            db, [uuid.UUID(by_chat["id"]), uuid.UUID(by_mail["id"])]
+        )
+        site = (await repository.sites_by_id(db, [uuid.UUID(world.site["id"])]))[
+            uuid.UUID(world.site["id"])
+        ]
+    for row in rows.values():
+        assert FORM_EVENT in get_connector(row.kind).events(dict(row.config))
+        job = Job(
+            delivery_id=uuid.uuid4(),
+            idempotency_key="cs_lead",
+            event=FORM_EVENT,
+            connector=ConnectorData.of(row),
+            call=None,
+            site=site,
+            lead=lead,
+        )
+        crm = CrmHttp(
+            client=http,
+            clock=clock,
+            sleep_until=virtual_sleep(clock),
+            mailer=partial(send_mail, settings),
+        )
+        await get_connector(row.kind).push(crm, job)
+
+    [sent] = telegram.telegram.sent
+    assert sent.plain.startswith("New form lead from Анна <Smith>")
+    assert "Phone: +79001234567" in sent.plain
+    assert "comment: Перезвоните после 18:00 & не раньше" in sent.plain
+    assert "Source: google / cpc / brand" in sent.plain
+    [received] = await smtp_inbox.wait_for(1)
+    assert received.message["Subject"] == "New form lead from Анна <Smith> · Shop"
+    html_part = received.message.get_body(("html",))
+    assert html_part is not None
+    assert '<a href="mailto:anna@example.com">anna@example.com</a>' in html_part.get_content()
