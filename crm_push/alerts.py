@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.exceptions import InvalidField
+from app.exceptions import Conflict, InvalidField
 from app.kit.clock import Clock
 from app.kit.outbound import OutboundPolicy
 from app.models import CrmConnector, Site
@@ -147,6 +147,8 @@ async def send_test(
 ) -> TestResult:
     """One test message through the rule's channel, outside the outbox: the answer is shown
     at once (and a failed test queues nothing to retry)."""
+    if rule.retired_at is not None:
+        raise Conflict(f"notification rule {rule.id} is retired")
     data = ConnectorData.of(rule)
     job = Job(
         delivery_id=uuid.uuid4(),

@@ -244,9 +244,14 @@ class Worker:
         if self._digests_at is not None and now < self._digests_at:
             return 0
         self._digests_at = now + timedelta(seconds=self.config.digest_check_s)
-        async with self.sessionmaker() as db:
-            run = await alerts.enqueue_digests(db, now=now, hour=self.config.digest_hour)
-            await db.commit()
+        try:
+            async with self.sessionmaker() as db:
+                run = await alerts.enqueue_digests(db, now=now, hour=self.config.digest_hour)
+                await db.commit()
+        except Exception:
+            # The deliveries of this round go out all the same; the digests are tried again.
+            log.exception("queueing the daily digests failed; trying again later")
+            return 0
         return run.queued
 
     # --- loops ----------------------------------------------------------------------------

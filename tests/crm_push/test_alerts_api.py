@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.main import create_app
+from crm_push.redaction import redact
 from tests.clock import ManualClock
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.crm_push.fake_telegram import BOT_TOKEN, CHAT_ID
@@ -166,3 +167,18 @@ async def test_admin_only(anonymous: AsyncClient, client: AsyncClient) -> None:
     sid = (await create_site(client))["id"]
     response = await anonymous.post(f"/api/v1/sites/{sid}/notifications", json=TELEGRAM)
     assert response.status_code == 401
+
+
+def test_a_bot_token_in_a_logged_url_is_redacted() -> None:
+    line = f"HTTP Request: POST https://api.telegram.org/bot{BOT_TOKEN}/sendMessage 403"
+    redacted = redact(line)
+    assert BOT_TOKEN.split(":")[1] not in redacted
+    assert "/bot[redacted]/sendMessage" in redacted
+
+
+async def test_a_retired_rule_sends_no_test(client: AsyncClient) -> None:
+    sid = (await create_site(client))["id"]
+    made = (await _post(client, sid, TELEGRAM)).json()
+    await client.delete(f"/api/v1/sites/{sid}/notifications/{made['id']}")
+    answer = await client.post(f"/api/v1/sites/{sid}/notifications/{made['id']}/test")
+    assert answer.status_code == 409
