@@ -15,6 +15,13 @@ target_metadata = app.models.Base.metadata
 
 
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch mode copies a table and drops the old one; with foreign keys on (every
+        # connection of ours turns them on) that DROP deletes the rows of every table whose
+        # foreign key cascades from it: all of a site's data for a change to `sites`. The
+        # pragma is ignored inside a transaction, so it goes first, on its own.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -3,9 +3,12 @@
 Revision ID: a1e7c4d2b918
 Revises: 8e4b2f1a7c30
 Create Date: 2026-12-04 02:40:00.000000+00:00
+
+On SQLite the batch copies the table; migrations/env.py turns foreign keys off first, so the
+copy's DROP does not cascade the delivery attempts away.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,35 +22,11 @@ depends_on: str | Sequence[str] | None = None
 _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
-def _keeping_attempts(change: Callable[[], None]) -> None:
-    """SQLite changes a column by copying the table and dropping the old one; with foreign keys
-    on (they are, on every connection of ours) that drop deletes the delivery attempts that
-    cascade from it. They are kept aside and put back."""
-    if op.get_bind().dialect.name != "sqlite":
-        change()
-        return
-    op.execute("CREATE TEMPORARY TABLE _kept_attempts AS SELECT * FROM delivery_attempts")
-    change()
-    op.execute("INSERT INTO delivery_attempts SELECT * FROM _kept_attempts")
-    op.execute("DROP TABLE _kept_attempts")
-
-
-def _nullable_call_and_digest_columns() -> None:
+def upgrade() -> None:
     with op.batch_alter_table("outbox_deliveries") as batch:
         batch.alter_column("call_id", existing_type=sa.Uuid(), nullable=True)
         batch.add_column(sa.Column("digest_day", sa.Date(), nullable=True))
         batch.add_column(sa.Column("payload", _JSON, nullable=True))
-
-
-def _required_call_and_no_digest_columns() -> None:
-    with op.batch_alter_table("outbox_deliveries") as batch:
-        batch.drop_column("payload")
-        batch.drop_column("digest_day")
-        batch.alter_column("call_id", existing_type=sa.Uuid(), nullable=False)
-
-
-def upgrade() -> None:
-    _keeping_attempts(_nullable_call_and_digest_columns)
 
 
 def downgrade() -> None:
@@ -57,4 +36,7 @@ def downgrade() -> None:
         "(SELECT id FROM outbox_deliveries WHERE call_id IS NULL)"
     )
     op.execute("DELETE FROM outbox_deliveries WHERE call_id IS NULL")
-    _keeping_attempts(_required_call_and_no_digest_columns)
+    with op.batch_alter_table("outbox_deliveries") as batch:
+        batch.drop_column("payload")
+        batch.drop_column("digest_day")
+        batch.alter_column("call_id", existing_type=sa.Uuid(), nullable=False)
