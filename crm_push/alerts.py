@@ -200,8 +200,11 @@ async def digest_payload(db: AsyncSession, *, site: Site, day: date) -> dict[str
     cost = totals.cost
     rows = [r for r in report.rows if r.calls > 0 or r.leads > 0]
     rows.sort(key=lambda r: (-r.leads, -r.calls, r.source))
+    # Form leads are counted apart once the report has them (they are among `leads` too).
+    form_leads = getattr(totals, "form_leads", None)
     return {
         "day": day.isoformat(),
+        "form_leads": form_leads,
         "calls": totals.calls,
         "answered": totals.answered,
         "missed": totals.missed,
