@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from app.kit.redis_connect import RedisClient, connect_redis, is_cluster
 from numberpool.rules import DrainLimits
 
 log = logging.getLogger(__name__)
@@ -115,22 +115,17 @@ return 0
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._hit_all = redis.register_script(_HIT_ALL)
+        # A cluster keeps each counter on the slot of its own key and runs a script only on
+        # keys of one slot: there each limit is its own step, in the same order, stopping at
+        # the first refusal as the one-step script does.
+        self._one_key_per_step = is_cluster(redis)
 
     async def hit(self, limit: Limit, key: str, *, now: datetime) -> int | None:
-        index, left = _window(limit, now)
-        name = f"cs:rl:{limit.name}:{key}:{index}"
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, limit.window_s + 1)
-                count, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit store unavailable, allowing the request: %s", exc)
-            return None
-        return None if int(count) <= limit.requests else left
+        refusal = await self.hit_all([(limit, key)], now=now)
+        return None if refusal is None else refusal.retry_after_s
 
     async def hit_all(self, checks: Checks, *, now: datetime) -> Refusal | None:
         windows = [_window(limit, now) for limit, _key in checks]
@@ -141,7 +136,15 @@ class RedisRateLimiter:
         limits = [limit.requests for limit, _key in checks]
         expiries = [limit.window_s + 1 for limit, _key in checks]
         try:
-            over = int(await self._hit_all(keys=names, args=[*limits, *expiries]))
+            if self._one_key_per_step:
+                over = 0
+                for position, step in enumerate(zip(names, limits, expiries, strict=True), 1):
+                    name, requests, expiry = step
+                    if int(await self._hit_all(keys=[name], args=[requests, expiry])):
+                        over = position
+                        break
+            else:
+                over = int(await self._hit_all(keys=names, args=[*limits, *expiries]))
         except (RedisError, OSError) as exc:
             log.warning("rate limit store unavailable, allowing the request: %s", exc)
             return None
@@ -156,9 +159,4 @@ class RedisRateLimiter:
 def create_rate_limiter(redis_url: str) -> RateLimiter:
     if not redis_url:
         return MemoryRateLimiter()
-    # A burst waits briefly for a free connection rather than failing open ("too many
-    # connections" would let it through unlimited).
-    connections = BlockingConnectionPool.from_url(
-        redis_url, socket_timeout=0.2, socket_connect_timeout=0.2, max_connections=64, timeout=0.2
-    )
-    return RedisRateLimiter(Redis.from_pool(connections))
+    return RedisRateLimiter(connect_redis(redis_url, timeout_s=0.2))

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from app.kit.redis_connect import RedisClient, connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class RedisRateLimiter:
     falls back to its own bucket: the limit then holds per process, not globally, which is
     better than stopping deliveries."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "cs:crm:rate:") -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str = "cs:crm:rate:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_RESERVE)
@@ -127,4 +128,4 @@ class RedisRateLimiter:
 def create_rate_limiter(redis_url: str) -> RateLimiter:
     if not redis_url:
         return MemoryRateLimiter()
-    return RedisRateLimiter(Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1))
+    return RedisRateLimiter(connect_redis(redis_url, timeout_s=1.0))

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import RedisError
 
+from app.kit.redis_connect import RedisClient, connect_redis, is_cluster
 from numberpool.redis_script import POOL_LUA
 from numberpool.rules import (
     ClientKey,
@@ -57,6 +57,7 @@ from numberpool.store import (
 log = logging.getLogger(__name__)
 
 NO_VISITOR = bytes(16)
+CLUSTER_DISCOVERY_S = 5.0
 _KEY_NAMES = ("ready", "idle", "exp", "num", "sess", "vis", "lock", "addr", "net", "hold", "rate")
 _LOCK = _KEY_NAMES.index("lock")
 _REFUSALS: dict[bytes, RefusalReason] = {
@@ -86,22 +87,17 @@ class RedisStore:
         retry_after_s: float = 0.5,
         max_connections: int = 64,
     ) -> None:
-        # A burst of visits waits for a free connection (within the call's budget) instead of
-        # failing at once: "too many connections" would trip the breaker while Redis is fine.
-        connections = BlockingConnectionPool.from_url(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            max_connections=max_connections,
-            timeout=timeout_s,
-        )
-        self._client: Redis = Redis.from_pool(connections)  # closing the client closes the pool
+        # One server, a cluster (each pool's keys share one slot) or Sentinel's master.
+        self._client = connect_redis(url, timeout_s=timeout_s, max_connections=max_connections)
         self._script = self._client.register_script(POOL_LUA)
         # One budget for the whole call, whatever the socket is doing (connect, handshake, read).
         self._timeout_s = timeout_s * 1.2
         self._retry_after_s = retry_after_s
-        self._down_until = 0.0
+        # The breaker, per place a pool can live: one for a single server; per slot on a
+        # cluster, so that a shard that is down does not stop the pools of the others.
+        self._per_slot = is_cluster(self._client)
+        self._down_until: dict[int, float] = {}
+        self._layout_known = not self._per_slot
         self._keys: dict[str, list[str]] = {}
         self._numbers: dict[bytes, str] = {}
 
@@ -110,7 +106,7 @@ class RedisStore:
         return "redis"
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> RedisClient:
         return self._client
 
     def _pool_keys(self, pool_id: str) -> list[str]:
@@ -125,14 +121,32 @@ class RedisStore:
             number = self._numbers[raw] = str(uuid.UUID(bytes=raw))
         return number
 
+    def _breaker(self, keys: list[str]) -> int:
+        return key_slot(keys[0].encode()) if self._per_slot else 0
+
+    async def _learn_layout(self) -> None:
+        """A cluster client first asks which node serves which slots: once, with a budget of its
+        own, so the first visits after a start do not fall back for it."""
+        assert isinstance(self._client, RedisCluster)
+        try:
+            async with asyncio.timeout(CLUSTER_DISCOVERY_S):
+                await self._client.initialize()
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"redis cluster: {exc!r}") from exc
+        self._layout_known = True
+
     async def _call(self, pool_id: str, args: Sequence[Any]) -> list[Any]:
-        if time.monotonic() < self._down_until:
+        if not self._layout_known:
+            await self._learn_layout()
+        keys = self._pool_keys(pool_id)
+        breaker = self._breaker(keys)
+        if time.monotonic() < self._down_until.get(breaker, 0.0):
             raise StoreUnavailable("redis failed moments ago; not retrying yet")
         try:
             async with asyncio.timeout(self._timeout_s):
-                reply: list[Any] = await self._script(keys=self._pool_keys(pool_id), args=args)
+                reply: list[Any] = await self._script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            self._down_until = time.monotonic() + self._retry_after_s
+            self._down_until[breaker] = time.monotonic() + self._retry_after_s
             log.warning("pool store: redis call failed: %r", exc)
             raise StoreUnavailable(f"redis: {exc!r}") from exc
         return reply

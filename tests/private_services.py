@@ -25,6 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -231,11 +232,13 @@ class PrivateRedis(_PrivateServer):
     def available() -> bool:
         return shutil.which("redis-server") is not None
 
-    def __init__(self, *, persistent: bool = False) -> None:
+    def __init__(self, *, persistent: bool = False, extra_args: Sequence[str] = ()) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="callsource-redis-"))
         self.log = self.dir / "redis.log"
         self.port = free_port()
         self.persistent = persistent
+        # More server options (cluster mode, replicaof): see tests/redis_topologies.py.
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -250,6 +253,7 @@ class PrivateRedis(_PrivateServer):
             *(persistence if self.persistent else ["--appendonly", "no"]),
             *("--dir", str(self.dir), "--dbfilename", "dump.rdb"),
             *("--logfile", str(self.log)),
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
