@@ -54,6 +54,7 @@ async def claim_due(
         return []
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
     calls = await repository.calls_by_id(db, (r.call_id for r in rows if r.call_id))
+    leads = await repository.leads_by_id(db, (r.lead_id for r in rows if r.lead_id))
     sites = await repository.sites_by_id(db, (c.site_id for c in connectors.values()))
     token = uuid.uuid4()
     claims = []
@@ -76,6 +77,7 @@ async def claim_due(
             event=row.event,
             connector=ConnectorData.of(connector),
             call=calls[row.call_id] if row.call_id is not None else None,
+            lead=leads[row.lead_id] if row.lead_id is not None else None,
             site=sites.get(connector.site_id),
             digest_day=row.digest_day,
             payload=row.payload,

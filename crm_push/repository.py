@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import SiteScopedRepository
 from app.kit import dialect
-from app.models import Call, CrmConnector, Deal, DeliveryAttempt, OutboxDelivery, Site
+from app.models import Call, CrmConnector, Deal, DeliveryAttempt, FormLead, OutboxDelivery, Site
 from crm_push.connectors import ALERT_KINDS, CRM_KINDS
 
 # --- connectors ----------------------------------------------------------------------------
@@ -71,8 +71,21 @@ async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list
     return list((await db.execute(dialect.lock_skipping_locked(query, db))).scalars())
 
 
-async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Call]:
-    query = select(Call).where(Call.id.in_(set(ids)))
+async def calls_by_id(db: AsyncSession, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Call]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(Call).where(Call.id.in_(wanted))
+    return {row.id: row for row in (await db.execute(query)).scalars()}
+
+
+async def leads_by_id(
+    db: AsyncSession, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, FormLead]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(FormLead).where(FormLead.id.in_(wanted))
     return {row.id: row for row in (await db.execute(query)).scalars()}
 
 
@@ -193,7 +206,8 @@ async def delivered_call(
     return {
         external_id: call_id
         for external_id, call_id in (await db.execute(query)).all()
-        if external_id and call_id
+        # A form lead's record ties no deal to a call (deals of form leads are not kept yet).
+        if external_id and call_id is not None
     }
 
 

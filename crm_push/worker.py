@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import httpx
@@ -71,17 +71,13 @@ def _by_caller(claims: list[dispatch.Claim]) -> list[list[dispatch.Claim]]:
     the record the first created (Bitrix24 adds a repeat call to it instead of a new lead)."""
     groups: dict[tuple[object, ...], list[dispatch.Claim]] = {}
     for claim in claims:
-        call = claim.job.call
-        caller = call.caller if call is not None and is_identifiable(call.caller) else None
+        # A form lead's phone joins its person's calls: the call after the form finds the
+        # record the form created.
+        phone = claim.job.phone
+        caller = phone if is_identifiable(phone) else None
         key = (claim.job.connector.id, caller or claim.job.delivery_id)
         groups.setdefault(key, []).append(claim)
-    # A group of more than one holds one caller's calls; a digest is a group of its own.
-    return [sorted(group, key=_started) for group in groups.values()]
-
-
-def _started(claim: dispatch.Claim) -> datetime:
-    call = claim.job.call
-    return call.started_at if call is not None else datetime.min.replace(tzinfo=UTC)
+    return [sorted(group, key=lambda c: c.job.at) for group in groups.values()]
 
 
 def real_sleep_until(clock: Clock) -> SleepUntil:

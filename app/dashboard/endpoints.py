@@ -40,7 +40,7 @@ from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import From, To
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
-from crm_push.schemas import WebhookCreate
+from crm_push.schemas import WebhookCreate, WebhookEvent
 from pbx_webhooks import service as pbx_service
 from pbx_webhooks.schemas import GenericCreate
 
@@ -210,10 +210,15 @@ async def create_crm_webhook(
     at: OnSite,
     url: Annotated[str, Form(max_length=1000)],
     name: Annotated[str, Form(max_length=200)] = "",
+    forms: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     require_admin(at.account)
+    # Form leads go to a webhook only when asked: its receiver may know call messages only.
+    events: list[WebhookEvent] = (
+        ["call.attributed", "form"] if forms == "on" else ["call.attributed"]
+    )
     try:
-        data = WebhookCreate(kind="webhook", url=url, name=name or None)
+        data = WebhookCreate(kind="webhook", url=url, name=name or None, events=events)
     except ValidationError as exc:
         raise InvalidField(
             "url", str(exc.errors()[0]["msg"]).removeprefix("Value error, ")

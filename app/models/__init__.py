@@ -6,6 +6,7 @@ from app.models.call import Call
 from app.models.crm_connector import CrmConnector
 from app.models.deal import Deal
 from app.models.delivery_attempt import DeliveryAttempt
+from app.models.form_lead import FormLead
 from app.models.number_assignment import NumberAssignment
 from app.models.number_fallback import NumberFallback
 from app.models.outbox_delivery import OutboxDelivery
@@ -28,6 +29,7 @@ __all__ = [
     "CrmConnector",
     "Deal",
     "DeliveryAttempt",
+    "FormLead",
     "NumberAssignment",
     "NumberFallback",
     "NumberKind",

@@ -59,3 +59,7 @@ class SessionAnswer(BaseModel):
     visitor_id: uuid.UUID | None
     numbers: list[ShownNumber]
     ping_s: int
+    # Only for sites that take form leads (left out of the answer otherwise): the address the
+    # snippet imports its forms part from (CALLSOURCE_PUBLIC_URL/t/forms.js), with
+    # `?consent=required` when the site keeps only forms the visitor consented to.
+    forms: str | None = None

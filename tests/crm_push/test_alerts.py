@@ -7,7 +7,6 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import migrations
 from app.config import Settings
 from app.mail import send_mail
-from app.models import Call, OutboxDelivery
+from app.models import Call, FormLead, OutboxDelivery
 from crm_push import repository
 from crm_push.connectors import get_connector
 from crm_push.connectors.base import ConnectorData, Job
@@ -41,6 +40,7 @@ from tests.crm_push.conftest import (
     virtual_sleep,
 )
 from tests.crm_push.fake_telegram import BOT_TOKEN, CHAT_ID, FakeTelegram, FakeTelegramServer
+from tests.leads.forms import enable_forms, send_form, visit
 from tests.smtp_server import SmtpInbox
 
 MAIL_FROM = "alerts@callsource.example"
@@ -506,21 +506,6 @@ async def test_the_migration_keeps_every_delivery_attempt_both_ways(
 # --- form leads (the trigger lands with the form leads; the sending side is here) ------------
 
 
-@dataclass(frozen=True)
-class _Lead:
-    id: uuid.UUID
-    url: str
-    form_id: str | None
-    name: str | None
-    phone: str | None
-    email: str | None
-    fields: dict[str, Any]
-    source: str | None
-    medium: str | None
-    campaign: str | None
-    created_at: datetime
-
-
 async def test_a_form_lead_is_told_to_the_chat_and_the_mailbox(
     world: World,
     telegram: FakeTelegramServer,
@@ -533,8 +518,9 @@ async def test_a_form_lead_is_told_to_the_chat_and_the_mailbox(
     by_mail = await rule(
         world.client, world.site["id"], channel="email", to="a@shop.example", events=["form_lead"]
     )
-    lead = _Lead(
+    lead = FormLead(
         id=uuid.uuid4(),
+        site_id=uuid.UUID(world.site["id"]),
         url="https://shop.example/contacts",
         form_id="callback",
         name="Анна <Smith>",
@@ -582,3 +568,28 @@ async def test_a_form_lead_is_told_to_the_chat_and_the_mailbox(
     html_part = received.message.get_body(("html",))
     assert html_part is not None
     assert '<a href="mailto:anna@example.com">anna@example.com</a>' in html_part.get_content()
+
+
+async def test_a_form_sent_on_the_site_reaches_the_chat_through_the_outbox(
+    world: World, worker: Worker, telegram: FakeTelegramServer
+) -> None:
+    made = await telegram_rule(world, telegram, "form_lead")
+    await enable_forms(world.client, world.site)
+    session = await visit(world.anonymous, world.site)
+    sent_form = await send_form(
+        world.anonymous,
+        world.site,
+        session["session_id"],
+        fields={"name": "Олег", "phone": "8 (900) 765-43-21", "comment": "<b>срочно</b>"},
+    )
+    assert sent_form.status_code == 201, sent_form.text
+    await run_until_settled(worker, world.clock)
+
+    [sent] = telegram.telegram.sent
+    assert sent.plain.startswith("New form lead from Олег")
+    assert "Phone: +79007654321" in sent.plain
+    assert "comment: <b>срочно</b>" in sent.plain
+    assert "Source: yandex / cpc / spring" in sent.plain
+    [row] = await deliveries_of(world, made["id"])
+    assert (row.event, row.status, row.call_id) == ("form", "sent", None)
+    assert str(row.lead_id) == sent_form.json()["lead_id"]
