@@ -15,7 +15,7 @@ from app.dashboard.csrf import CsrfChecked
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage
 from app.exceptions import InvalidField
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from crm_push import connection_check
 from crm_push import service as crm_service
@@ -68,7 +68,7 @@ async def crm_connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in CRM_FIELDS:
-        return await _page(at, crm_errors={"kind": "choose a CRM"}, status=422)
+        return await _page(at, crm_errors={"kind": gettext("choose a CRM")}, status=422)
     data: dict[str, str] = {"kind": kind}
     if name := str(form.get("name", "")).strip():
         data["name"] = name
@@ -85,7 +85,7 @@ async def crm_connect(request: Request, at: OnSite) -> Response:
             where = str(error["loc"][-1]) if error["loc"] else "kind"
             message = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] in ("missing", "too_short", "string_too_short"):
-                message = "this field is required"
+                message = gettext("this field is required")
             errors.setdefault(where, message)
         return await _page(at, crm_errors=errors, crm_kind=kind, crm_values=shown, status=422)
     except InvalidField as exc:

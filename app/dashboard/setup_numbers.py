@@ -48,7 +48,9 @@ def error_beside_field(detail: str) -> tuple[str, str]:
         return "numbers", detail
     message = found["message"]
     if found["index"] is not None:
-        message = f"line {int(found['index']) + 1}: {message}"
+        message = gettext(
+            "line %(line)s: %(problem)s", line=int(found["index"]) + 1, problem=message
+        )
     return found["field"], message
 
 
@@ -236,11 +238,11 @@ async def edit_pool(
             at,
             pool,
             values=values,
-            errors={"target_number": "Type the number calls ring."},
+            errors={"target_number": gettext("Type the number calls ring.")},
             status=422,
         )
     if not pasted:
-        message = "Paste at least one number; to stop using the pool, retire it."
+        message = gettext("Paste at least one number; to stop using the pool, retire it.")
         return _edit_form(at, pool, values=values, errors={"numbers": message}, status=422)
     try:
         data = PoolUpdate.model_validate(

@@ -162,7 +162,7 @@ async def pbx_connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     provider = str(form.get("provider", ""))
     if provider not in BY_KEY:
-        return await _list_page(at, errors={"provider": "choose a provider"}, status=422)
+        return await _list_page(at, errors={"provider": gettext("choose a provider")}, status=422)
     data: dict[str, str] = {"provider": provider}
     name = str(form.get("name", "")).strip()
     if name:
@@ -274,7 +274,9 @@ async def pbx_test_call(
             test_result=(False, gettext("only a generic webhook takes a test call")),
         )
     if not called.strip():
-        errors = {"called": "type the number the caller dialled (one of your tracking numbers)"}
+        errors = {
+            "called": gettext("type the number the caller dialled (one of your tracking numbers)")
+        }
         return await _detail_page(at, integration, errors=errors, status=422)
     timestamp = str(int(at.now.timestamp()))
     msg_id = f"{TEST_MESSAGE_PREFIX}{uuid.uuid4().hex}"

@@ -231,8 +231,12 @@ async def create_static_number(
         )
         if twin is not None:
             raise Conflict(
-                f"source: {twin.number} is already shown to visitors of this source "
-                f"in place of {data.target_number}"
+                gettext(
+                    "source: %(number)s is already shown to visitors of this source in place "
+                    "of %(target)s",
+                    number=twin.number,
+                    target=data.target_number,
+                )
             )
     return await repository.STATIC_NUMBERS.add(
         db,
@@ -283,16 +287,22 @@ async def update_static_number(
     source, medium, campaign = data.source, data.medium, data.campaign
     if row.kind == NumberKind.SOURCE:
         if source is None:
-            raise InvalidField("source", "say which visitors see this number")
+            raise InvalidField("source", gettext("say which visitors see this number"))
         if row.target_number_id is not None:
             twin = await repository.same_source_rule(
                 db, target_id=row.target_number_id, source=source, medium=medium, campaign=campaign
             )
             if twin is not None and twin.id != row.id:
-                raise Conflict(f"source: {twin.number} is already shown to visitors of this source")
+                raise Conflict(
+                    gettext(
+                        "source: %(number)s is already shown to visitors of this source",
+                        number=twin.number,
+                    )
+                )
     elif source is None and campaign is None:
         raise InvalidField(
-            "campaign", "an offline number needs a campaign or a source to attribute its calls to"
+            "campaign",
+            gettext("an offline number needs a campaign or a source to attribute its calls to"),
         )
     row.source, row.medium, row.campaign = source, medium, campaign
     return await repository.STATIC_NUMBERS.update(db, row)
