@@ -19,7 +19,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-BUNDLED = {"migrations": ROOT / "migrations", "static/tracker.js": ROOT / "static" / "tracker.js"}
+BUNDLED = {
+    "migrations": ROOT / "migrations",
+    "static/tracker.js": ROOT / "static" / "tracker.js",
+    "static/forms.js": ROOT / "static" / "forms.js",
+}
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 

@@ -28,3 +28,8 @@ def migrations_dir() -> Path:
 
 def tracker_source() -> Path:
     return bundled_path("static/tracker.js")
+
+
+def forms_source() -> Path:
+    """The snippet's forms part, loaded by tracker.js on sites that take form leads."""
+    return bundled_path("static/forms.js")

@@ -28,6 +28,7 @@ from app.exports import endpoints as exports_endpoints
 from app.json_bodies import FormLabelledJson
 from app.kit import crypto
 from app.kit.clock import Clock, utcnow
+from app.leads import endpoints as leads_endpoints
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
 from app.numbers import health_endpoints as pool_health_endpoints
@@ -39,7 +40,8 @@ from app.state import AppState, Connections
 from app.state import install as install_state
 from app.tracking import endpoints as tracking_endpoints
 from app.tracking.site_config import SiteConfigCache
-from app.tracking.snippet import build_snippet, snippet_response
+from app.tracking.snippet import FORMS_SOURCE, build_snippet, snippet_response
+from crm_push import alerts_endpoints
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.destinations import endpoints as destination_endpoints
@@ -160,6 +162,7 @@ def create_app(
     # Routes are matched in order: the two that take the traffic (every page view of every
     # visitor, every PBX event) come first.
     app.include_router(tracking_endpoints.router)
+    app.include_router(leads_endpoints.tracker)
     app.include_router(pbx_hooks.router)
     app.include_router(health.router)
     app.include_router(sites_endpoints.router)
@@ -169,8 +172,10 @@ def create_app(
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
     app.include_router(destination_endpoints.router)
+    app.include_router(alerts_endpoints.router)
     app.include_router(crm_hooks.hooks_router)
     app.include_router(calls_endpoints.router)
+    app.include_router(leads_endpoints.router)
     app.include_router(reports_endpoints.router)
     app.include_router(costs_endpoints.router)
     app.include_router(ad_accounts_endpoints.router)
@@ -182,6 +187,13 @@ def create_app(
     @app.get("/static/tracker.js", include_in_schema=False)
     async def tracker_js(request: Request) -> Response:
         return snippet_response(request, snippet)
+
+    forms_snippet = build_snippet(FORMS_SOURCE)
+
+    @app.get("/t/forms.js", include_in_schema=False)
+    @app.get("/static/forms.js", include_in_schema=False)
+    async def forms_js(request: Request) -> Response:
+        return snippet_response(request, forms_snippet, name="forms.js", module=True)
 
     # The dashboard (HTML pages, sign-in) and its static files under /dashboard/static.
     install_dashboard(app)

@@ -23,15 +23,21 @@ async def for_deliveries(
     calls: dict[uuid.UUID, Call],
 ) -> dict[uuid.UUID, Conversion]:
     """delivery id -> its conversion context, for the rows that go to destinations."""
-    wanted = [r for r in rows if connectors[r.connector_id].kind in DESTINATION_KINDS]
+    # Destinations take calls only (no form lead event is among theirs).
+    wanted = [
+        r
+        for r in rows
+        if connectors[r.connector_id].kind in DESTINATION_KINDS and r.call_id is not None
+    ]
     if not wanted:
         return {}
-    their_calls = [calls[r.call_id] for r in wanted]
+    their_calls = [calls[r.call_id] for r in wanted if r.call_id is not None]
     visits = await repository.visit_ids(db, (c.session_id for c in their_calls))
     sites = await repository.sites_by_id(db, (c.site_id for c in their_calls))
     won = won_values(await repository.won_deals(db, (c.id for c in their_calls)))
     found = {}
     for row in wanted:
+        assert row.call_id is not None
         call = calls[row.call_id]
         site = sites[call.site_id]
         ga, ym = visits.get(call.session_id, (None, None)) if call.session_id else (None, None)

@@ -53,8 +53,10 @@ async def claim_due(
     if not rows:
         return []
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
-    calls = await repository.calls_by_id(db, (r.call_id for r in rows))
+    calls = await repository.calls_by_id(db, (r.call_id for r in rows if r.call_id))
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
+    leads = await repository.leads_by_id(db, (r.lead_id for r in rows if r.lead_id))
+    sites = await repository.sites_by_id(db, (c.site_id for c in connectors.values()))
     token = uuid.uuid4()
     claims = []
     for row in rows:
@@ -75,8 +77,12 @@ async def claim_due(
             idempotency_key=row.idempotency_key,
             event=row.event,
             connector=ConnectorData.of(connector),
-            call=calls[row.call_id],
+            call=calls[row.call_id] if row.call_id is not None else None,
+            lead=leads[row.lead_id] if row.lead_id is not None else None,
             conversion=contexts.get(row.id),
+            site=sites.get(connector.site_id),
+            digest_day=row.digest_day,
+            payload=row.payload,
         )
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()
@@ -168,7 +174,8 @@ async def record(
         }
     else:
         assert failure is not None
-        dead = failure.permanent or attempts >= policy.max_attempts
+        limit = min(policy.max_attempts, failure.max_attempts or policy.max_attempts)
+        dead = failure.permanent or attempts >= limit
         label = "dead" if dead else "retry"
         delay = policy.delay_s(attempts, retry_after_s=failure.retry_after_s, rng=rng)
         values |= {

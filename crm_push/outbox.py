@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,15 +16,24 @@ from crm_push import repository
 from crm_push.connectors import get_connector
 from crm_push.conversion_rule import DESTINATION_KINDS, call_facts, qualifies
 
-# deal.won: a deal of the call was won (conversion destinations that send the value).
-CallEventName = Literal["call.started", "call.attributed", "deal.won"]
+# deal.won: a deal of the call was won (conversion destinations that send the value);
+# call.missed: a call that ended unanswered (alert channels ask for it; CRMs do not).
+CallEventName = Literal["call.started", "call.attributed", "deal.won", "call.missed"]
+# A form lead's one delivery: connectors that take form leads list it among their events.
+FORM_EVENT = "form"
 _KEY_NAMESPACE = uuid.UUID("5d1bb7c2-8f44-4f5e-9a49-3f1f7a6c2b10")
 
 
 def idempotency_key(*, connector_id: uuid.UUID, call_id: uuid.UUID, event: str) -> str:
     """The key the CRM keeps with the record. Derived, not random: the same (connector, call,
-    event) always has the same key, whatever happens to the row."""
+    event) always has the same key, whatever happens to the row. (A form lead's id stands in
+    for the call's: ids are random UUIDs, and its event differs.)"""
     return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/{call_id}/{event}").hex
+
+
+def digest_key(*, connector_id: uuid.UUID, day: date) -> str:
+    """A digest's key: one per rule and local day, so a day is summed up once."""
+    return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/digest/{day.isoformat()}").hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +87,7 @@ async def enqueue_for_call(
                 facts = call_facts(row)
             if not qualifies(connector.kind, config, facts):
                 continue
-        await repository.insert_delivery(
-            db,
-            {
-                "id": uuid.uuid4(),
-                "connector_id": connector.id,
-                "call_id": call.id,
-                "event": event,
-                "idempotency_key": idempotency_key(
-                    connector_id=connector.id, call_id=call.id, event=event
-                ),
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": None,
-                "external_id": None,
-                "external_refs": None,
-                "claim_token": None,
-                "maybe_created": False,
-                "created_at": now,
-                "updated_at": now,
-                "sent_at": None,
-            },
-        )
+        await _insert(db, connector=connector, call_id=call.id, lead_id=None, event=event, now=now)
 
 
 # Platforms whose value adjustment states the value outright (Google Ads' RESTATEMENT), so
@@ -113,4 +100,104 @@ async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -
     again, with fresh attempts; the number made pending."""
     return await repository.rearm_deliveries(
         db, call_id=call_id, event="deal.won", kinds=RESTATING_KINDS, now=now
+    )
+
+
+class LeadRef(Protocol):
+    """The form lead a delivery is for."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def site_id(self) -> uuid.UUID: ...
+
+
+async def enqueue_for_lead(
+    db: AsyncSession,
+    *,
+    lead: LeadRef,
+    now: datetime,
+    connectors: Sequence[ConnectorRef] | None = None,
+) -> None:
+    """One delivery of a new form lead per active connector of its site that takes form leads
+    (`FORM_EVENT` among its events); in the caller's transaction, like a call's."""
+    if connectors is None:
+        connectors = await live_connectors(db, site_id=lead.site_id)
+    for connector in connectors:
+        if FORM_EVENT in get_connector(connector.kind).events(dict(connector.config)):
+            await _insert(
+                db, connector=connector, call_id=None, lead_id=lead.id, event=FORM_EVENT, now=now
+            )
+
+
+async def _insert(
+    db: AsyncSession,
+    *,
+    connector: ConnectorRef,
+    call_id: uuid.UUID | None,
+    lead_id: uuid.UUID | None,
+    event: str,
+    now: datetime,
+) -> None:
+    subject = call_id or lead_id
+    assert subject is not None
+    await repository.insert_delivery(
+        db,
+        {
+            "id": uuid.uuid4(),
+            "connector_id": connector.id,
+            "call_id": call_id,
+            "lead_id": lead_id,
+            "event": event,
+            "idempotency_key": idempotency_key(
+                connector_id=connector.id, call_id=subject, event=event
+            ),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+            "external_id": None,
+            "external_refs": None,
+            "claim_token": None,
+            "maybe_created": False,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+        },
+    )
+
+
+async def enqueue_digest(
+    db: AsyncSession,
+    *,
+    connector_id: uuid.UUID,
+    event: str,
+    day: date,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """The digest of `day` for one alert rule, unless it is queued already; True if queued."""
+    return await repository.insert_delivery(
+        db,
+        {
+            "id": uuid.uuid4(),
+            "connector_id": connector_id,
+            "call_id": None,
+            "lead_id": None,
+            "event": event,
+            "digest_day": day,
+            "payload": payload,
+            "idempotency_key": digest_key(connector_id=connector_id, day=day),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+            "external_id": None,
+            "external_refs": None,
+            "claim_token": None,
+            "maybe_created": False,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+        },
     )

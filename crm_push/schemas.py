@@ -14,6 +14,8 @@ from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 CallEvent = Literal["call.started", "call.attributed"]
+# What a webhook connector may ask for: the call events, and "form" for form leads.
+WebhookEvent = Literal["call.started", "call.attributed", "form"]
 
 _BITRIX_PATH = re.compile(r"^/rest/\d+/[A-Za-z0-9_]+/?$")
 
@@ -71,8 +73,9 @@ def _bitrix_url(value: SecretStr) -> SecretStr:
 class WebhookCreate(_ConnectorBase):
     kind: Literal["webhook"]
     url: str = Field(max_length=1000)
-    # A delivery when the call ends (`call.attributed`), and also when it starts if asked.
-    events: list[CallEvent] = Field(default=["call.attributed"], min_length=1)
+    # A delivery when the call ends (`call.attributed`), and also when it starts if asked;
+    # `form`: each form lead too (docs/crm-webhook.md, "Form leads").
+    events: list[WebhookEvent] = Field(default=["call.attributed"], min_length=1)
 
     @field_validator("url")
     @classmethod
@@ -134,7 +137,9 @@ class DeliveryAttemptOut(OutputModel):
 class DeliveryOut(OutputModel):
     id: uuid.UUID
     connector_id: uuid.UUID
-    call_id: uuid.UUID
+    call_id: uuid.UUID | None
+    # Set instead of `call_id` for a form lead's delivery (event `form`).
+    lead_id: uuid.UUID | None = None
     event: str
     idempotency_key: str
     status: str

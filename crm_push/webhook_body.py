@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from app.kit.schemas import UtcTimestamp
-from app.models import Call
+from app.models import Call, FormLead
 
 # Sent as the `x-callsource-schema` header, outside the signed body, so version 1 receivers
 # see the body they always did.
@@ -133,6 +133,90 @@ class WebhookBody(_BodyModel):
 
     def encode(self) -> bytes:
         """The bytes that are signed and sent: compact JSON, UTF-8 text left unescaped."""
-        return json.dumps(
-            self.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        return _compact(self.model_dump(mode="json"))
+
+
+def _compact(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- form leads: an addition to version 1 -------------------------------------------------
+# Sent only to connectors whose events include "form" (none did before it existed), so no
+# receiver of call messages gets a type it was not written for; the call messages above are
+# unchanged, byte for byte. docs/crm-webhook.md, "Form leads", describes every field.
+
+
+class WebhookFormAttribution(_BodyModel):
+    session_id: uuid.UUID | None
+    visitor_id: uuid.UUID | None
+    source: str | None
+    medium: str | None
+    campaign: str | None
+    term: str | None
+    content: str | None
+    landing_url: str | None
+    referrer: str | None
+    gclid: str | None
+    yclid: str | None
+
+
+class WebhookLead(_BodyModel):
+    id: uuid.UUID
+    created_at: UtcTimestamp
+    url: str
+    form_id: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    fields: dict[str, str]
+    attribution: WebhookFormAttribution
+
+    @classmethod
+    def of(cls, lead: FormLead) -> WebhookLead:
+        return cls(
+            id=lead.id,
+            created_at=lead.created_at,
+            url=lead.url,
+            form_id=lead.form_id,
+            name=lead.name,
+            phone=lead.phone,
+            email=lead.email,
+            fields={str(k): str(v) for k, v in lead.fields.items()},
+            attribution=WebhookFormAttribution(
+                session_id=lead.session_id,
+                visitor_id=lead.visitor_id,
+                source=lead.source,
+                medium=lead.medium,
+                campaign=lead.campaign,
+                term=lead.term,
+                content=lead.content,
+                landing_url=lead.landing_url,
+                referrer=lead.referrer,
+                gclid=lead.gclid,
+                yclid=lead.yclid,
+            ),
+        )
+
+
+class WebhookFormData(_BodyModel):
+    site_id: uuid.UUID
+    lead: WebhookLead
+
+
+class WebhookFormBody(_BodyModel):
+    """A form lead: `{"type": "form", "timestamp", "data": {"site_id", "lead"}}`."""
+
+    type: Literal["form"]
+    timestamp: UtcTimestamp
+    data: WebhookFormData
+
+    @classmethod
+    def of(cls, lead: FormLead, *, now: datetime) -> WebhookFormBody:
+        return cls(
+            type="form",
+            timestamp=now,
+            data=WebhookFormData(site_id=lead.site_id, lead=WebhookLead.of(lead)),
+        )
+
+    def encode(self) -> bytes:
+        return _compact(self.model_dump(mode="json"))

@@ -8,6 +8,8 @@
  *                               fn([]) when the server tracks no one here (a crawler, to it: the
  *                               tag then carries data-bot="1")
  *   callsource('consent', bool) the visitor accepted (or declined) marketing cookies
+ *   Sites that take form leads: the session answer names static/forms.js, imported once (the
+ *   form capture, its opt-out and consent rules are described there).
  *   Calls made before this file loads are queued by the usual stub:
  *   window.callsource = window.callsource || function () { (callsource.q = callsource.q || []).push(arguments) };
  *
@@ -92,8 +94,7 @@
 
   function agree(on) {
     consent = on;
-    if (on) vid && keep(vid);
-    else keep((vid = 0)); // declined: forget the visitor
+    on ? vid && keep(vid) : keep((vid = 0)); // declined: forget the visitor
     // The server hears of a change at once, and leases a number for this very page view (a call
     // from it must find its visit); if a request is out, as soon as that one answers.
     if (sent != on && sid) send();
@@ -113,7 +114,7 @@
       v ? (ls[VID] = v) : delete ls[VID];
       d.cookie =
         VID + '=' + (v || '') + ';path=/;max-age=' + (v ? 3e7 : 0) +
-        (location.protocol == 'https:' ? ';Secure' : '');
+        (/s:/.test(location.protocol) ? ';Secure' : '');
     } catch (e) {}
   }
 
@@ -125,7 +126,7 @@
       b.ym_client_id = cookie('_ym_uid');
     }
     // What is unknown is left out, not sent empty.
-    return JSON.stringify(b, (k, v) => (v || v === false ? v : void 0));
+    return JSON.stringify(b, (k, v) => (v || v === !1 ? v : void 0));
   }
 
   // One request at a time: the answer to the one out schedules the next.
@@ -176,7 +177,13 @@
       }
       // An answer with no session to keep them by swaps nothing.
       show(sid ? r.numbers : list);
-      if (sid) ss[KEY] = JSON.stringify([sid, list]);
+      if (sid) {
+        ss[KEY] = JSON.stringify([sid, list]);
+        // A site that takes form leads is told where forms.js is (its bytes are its own): a
+        // module, so the browser loads and runs it once however often this asks. It finds the
+        // session where the line above keeps it.
+        r.forms && import(r.forms).catch(() => 0);
+      }
     }
     // Anything else (429, 5xx, no answer) is retried at the next period, as if nothing happened.
   }
@@ -201,7 +208,7 @@
   }
 
   function show(l) {
-    var keys, j;
+    var keys;
     list = l.filter(e => e && E164.test(e.target) && E164.test(e.number));
     map = {};
     list.forEach(e => {
@@ -219,15 +226,9 @@
     // the keys is free: no form of a real number is another one's first digits.)
     keys = Object.keys(map);
     re = keys.length && RegExp('(^|\\D)(' + keys.map(k => k.split('').join(GAP)).join('|') + ')(?!\\d)', 'g');
-    if (re) {
-      watch();
-      swap(d.documentElement);
-    }
-    j = JSON.stringify(list);
-    if (j != json) {
-      json = j;
-      cbs.forEach(tell);
-    }
+    re && swap(d.documentElement, watch());
+    // The old JSON is read before the new one is kept: widgets hear of changes only.
+    if (json != (json = JSON.stringify(list))) cbs.forEach(tell);
   }
 
   function swap(el) {
@@ -254,7 +255,7 @@
         inline = INLINE.test(n.tagName);
         skip = n.matches(SKIP);
         if (!inline || skip) flush(run);
-        if (!skip) walk(n, run);
+        skip || walk(n, run);
         if (!inline) flush(run);
       }
     }

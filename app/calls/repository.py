@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import dialect
@@ -15,6 +15,7 @@ from app.models import (
     Call,
     CallNote,
     CallTag,
+    FormLead,
     NumberFallback,
     TargetNumber,
     TrackingNumber,
@@ -100,16 +101,22 @@ _IS_TARGET = (
     )
     .limit(1)
 )
-_EARLIER_CALLS = (
-    select(Call.visitor_id)
-    .where(
+# The caller's earlier calls and forms: a caller who filled a form and then phoned is one
+# person (a form lead's phone is E.164 in the site's country, as a caller is).
+_EARLIER_CONTACTS = union_all(
+    select(Call.visitor_id, Call.started_at.label("at")).where(
         Call.site_id == bindparam("b_site"),
         Call.caller == bindparam("b_caller"),
         Call.started_at < bindparam("b_before"),
         Call.id != bindparam("b_exclude"),
-    )
-    .order_by(Call.started_at.desc())
-)
+    ),
+    select(FormLead.visitor_id, FormLead.created_at.label("at")).where(
+        FormLead.site_id == bindparam("b_site"),
+        FormLead.phone == bindparam("b_caller"),
+        FormLead.created_at <= bindparam("b_before"),
+    ),
+).subquery("earlier")
+_EARLIER_CALLS = select(_EARLIER_CONTACTS.c.visitor_id).order_by(_EARLIER_CONTACTS.c.at.desc())
 
 
 async def tracking_number_at(
@@ -130,8 +137,8 @@ async def is_target(db: AsyncSession, *, site_id: uuid.UUID, number: str) -> boo
 async def earlier_call_visitors(
     db: AsyncSession, *, site_id: uuid.UUID, caller: str, before: datetime, exclude: uuid.UUID
 ) -> list[uuid.UUID | None]:
-    """The caller's calls to this site before this one, newest first: the visitor each was
-    attributed to (None when none was)."""
+    """The caller's calls to this site before this one, and the forms they sent with their
+    phone, newest first: the visitor each was attributed to (None when none was)."""
     params = {"b_site": site_id, "b_caller": caller, "b_before": before, "b_exclude": exclude}
     return list((await db.execute(_EARLIER_CALLS, params)).scalars())
 

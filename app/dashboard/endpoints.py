@@ -23,6 +23,7 @@ from app.dashboard import (
     inventory,
     links_endpoints,
     setup_ad_accounts,
+    setup_alerts,
     setup_crm,
     setup_destinations,
     setup_pbx,
@@ -43,11 +44,12 @@ from app.exports import service as exports_service
 from app.exports.endpoints import csv_response
 from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
+from app.mail import mail_configured
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import CallFilterParams, From, To
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
-from crm_push.schemas import WebhookCreate
+from crm_push.schemas import WebhookCreate, WebhookEvent
 from pbx_webhooks import service as pbx_service
 from pbx_webhooks.schemas import GenericCreate
 
@@ -57,6 +59,8 @@ pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_s
 ModelParam = Annotated[Model, Query()]
 NOTICES = {
     "retried": N_("The delivery is queued again: the worker sends it within a minute."),
+    "alert_added": N_("The alert is on: the next call it is for is announced."),
+    "alert_removed": N_("The alert is off: nothing more is sent through it."),
 }
 
 
@@ -207,6 +211,7 @@ async def _integrations(
         crm_errors={},
         crm_kind="",
         crm_values={},
+        alert_mail_on=mail_configured(at.page.settings),
     )
     return response
 
@@ -232,10 +237,15 @@ async def create_crm_webhook(
     at: OnSite,
     url: Annotated[str, Form(max_length=1000)],
     name: Annotated[str, Form(max_length=200)] = "",
+    forms: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     require_admin(at.account)
+    # Form leads go to a webhook only when asked: its receiver may know call messages only.
+    events: list[WebhookEvent] = (
+        ["call.attributed", "form"] if forms == "on" else ["call.attributed"]
+    )
     try:
-        data = WebhookCreate(kind="webhook", url=url, name=name or None)
+        data = WebhookCreate(kind="webhook", url=url, name=name or None, events=events)
     except ValidationError as exc:
         raise InvalidField(
             "url", str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
@@ -262,6 +272,7 @@ router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
 router.include_router(setup_destinations.router)
 router.include_router(setup_ad_accounts.router)
+router.include_router(setup_alerts.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)

@@ -30,6 +30,7 @@ FIELDS = ("name", "domains", "country", "timezone")
 NOTICES = {
     "created": N_("The site is created: paste the snippet below into its pages."),
     "saved": N_("The site is saved."),
+    "forms": N_("Form settings are saved."),
 }
 # Enough recent visits to tell "seen here" from "seen on a domain not listed".
 RECENT_VISITS = 200
@@ -199,6 +200,20 @@ async def edit_site(
         return await _site_page(at, values=values, errors=field_errors(exc), status=422)
     await sites_service.update_site(at.db, at.site.id, data)
     return redirect(f"/sites/{at.site.id}/site?notice=saved")
+
+
+@router.post("/sites/{site_id}/forms", dependencies=[CsrfChecked])
+async def edit_forms(
+    at: OnSite, forms_enabled: Text = "", forms_consent_required: Text = ""
+) -> Response:
+    """Forms as leads: whether the snippet sends the site's forms, and only with consent."""
+    require_admin(at.account)
+    data = SiteUpdate(
+        forms_enabled=forms_enabled == "on",
+        forms_consent_required=forms_consent_required == "on",
+    )
+    await sites_service.update_site(at.db, at.site.id, data)
+    return redirect(f"/sites/{at.site.id}/site?notice=forms")
 
 
 @router.post("/sites/{site_id}/retire", dependencies=[CsrfChecked])

@@ -10,6 +10,7 @@ from app.models.call_tag import CallTag
 from app.models.crm_connector import CrmConnector
 from app.models.deal import Deal
 from app.models.delivery_attempt import DeliveryAttempt
+from app.models.form_lead import FormLead
 from app.models.number_assignment import NumberAssignment
 from app.models.number_fallback import NumberFallback
 from app.models.outbox_delivery import OutboxDelivery
@@ -38,6 +39,7 @@ __all__ = [
     "CrmConnector",
     "Deal",
     "DeliveryAttempt",
+    "FormLead",
     "NumberAssignment",
     "NumberFallback",
     "NumberKind",

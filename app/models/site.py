@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,5 +28,10 @@ class Site(UUIDPrimaryKey, Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # ISO 4217: the currency reports add up in; deals and costs in another one are shown apart.
     currency: Mapped[str] = mapped_column(String(3), default=_country_currency)
+    # The snippet captures form submissions as leads (it loads /t/forms.js for them).
+    forms_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # ...and only those the visitor consented to: a checkbox the site marks
+    # `data-callsource-consent`, or callsource('consent', true).
+    forms_consent_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

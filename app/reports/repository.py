@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.kit import dialect
-from app.models import AdCost, Call, Deal, TrackingSession
+from app.models import AdCost, Call, Deal, FormLead, TrackingSession
 from app.reports.attribution_models import Channel, GroupBy, Model
 from app.reports.credits import credited_calls, decode_key, in_period
 
@@ -176,6 +176,23 @@ async def sessions_by_channel(
             TrackingSession.started_at >= since,
             TrackingSession.started_at < until,
             TrackingSession.is_bot.is_(False),
+        )
+        .group_by(*keys)
+    )
+    return [(Channel.of(*row[:-1]), int(row[-1])) for row in (await db.execute(query)).all()]
+
+
+async def form_leads_by_channel(
+    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, level: GroupBy
+) -> list[tuple[Channel, int]]:
+    """Forms sent in the period, counted by their visit's channel."""
+    keys = _level(level, FormLead.source, FormLead.medium, FormLead.campaign, FormLead.term)
+    query = (
+        select(*keys, func.count())
+        .where(
+            FormLead.site_id == site_id,
+            FormLead.created_at >= since,
+            FormLead.created_at < until,
         )
         .group_by(*keys)
     )

@@ -34,11 +34,14 @@ class Figures(OutputModel):
     first_time_calls: Count
     answered: Count
     missed: Count
+    # Answered calls that are not possible spam, and forms sent on the site (`form_leads`).
     leads: Count
+    form_leads: Count
     deals_won: Count
     revenue: Money
     cost: Money  # null: no ad cost known for this row
     cost_per_call: Money
+    cost_per_lead: Money
     romi: Ratio
 
 

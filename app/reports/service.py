@@ -3,7 +3,9 @@
 Definitions the dashboard and the API share:
 - a call counts in the period it started in; its deals and revenue come with it, whenever the
   deal was won, so a period's ROMI matures as its deals close;
-- a lead is an answered call that is not flagged as possible spam. Deliveries to a CRM would
+- a lead is an answered call that is not flagged as possible spam, or a form sent on the site
+  (counted by its visit's own channel, whatever the model: the visit that sent it is known).
+  Deliveries to a CRM would
   be another reading, but they exist only where a CRM is connected and lag behind (retries,
   outages), and a marketing report should not move when a CRM is down or swapped;
 - ad costs are booked by day: a period counts the costs of every local day it touches; at the
@@ -50,6 +52,7 @@ class _Tally:
     answered: float = 0.0
     missed: float = 0.0
     leads: float = 0.0
+    form_leads: int = 0
     deals_won: float = 0.0
     revenue: float = 0.0
     cost: Decimal | None = None  # None: no cost row matched, which is not the same as 0
@@ -62,6 +65,10 @@ class _Tally:
         self.leads += figures.leads
         self.deals_won += figures.deals_won
         self.revenue += figures.revenue
+
+    def add_forms(self, count: int) -> None:
+        self.form_leads += count
+        self.leads += count
 
     def add_cost(self, amount: Decimal) -> None:
         self.cost = (self.cost or Decimal(0)) + amount
@@ -76,10 +83,12 @@ class _Tally:
             answered=self.answered,
             missed=self.missed,
             leads=self.leads,
+            form_leads=self.form_leads,
             deals_won=self.deals_won,
             revenue=self.revenue,
             cost=cost,
             cost_per_call=cost / self.calls if cost is not None and self.calls > 0 else None,
+            cost_per_lead=cost / self.leads if cost is not None and self.leads > 0 else None,
             romi=(self.revenue - unattributed - cost) / cost if cost else None,
         )
 
@@ -156,6 +165,12 @@ async def sources_report(
         totals.add_calls(figures)
         if channel.source == NONE:
             unattributed += figures.revenue
+
+    for channel, count in await repository.form_leads_by_channel(
+        db, site_id=site.id, since=since, until=until, level=group_by
+    ):
+        rows[channel].add_forms(count)
+        totals.add_forms(count)
 
     apart: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     revenue = await repository.won_revenue_by_currency(

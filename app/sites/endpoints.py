@@ -21,6 +21,8 @@ def _out(site: Site, public_url: str) -> SiteOut:
         country=site.country,
         timezone=site.timezone,
         currency=site.currency,
+        forms_enabled=site.forms_enabled,
+        forms_consent_required=site.forms_consent_required,
         snippet=service.snippet_html(site, public_url=public_url),
         created_at=site.created_at,
         retired_at=site.retired_at,

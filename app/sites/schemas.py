@@ -50,6 +50,9 @@ class SiteCreate(InputModel):
     timezone: str = Field(default="UTC", max_length=64)
     # None: the country's own currency.
     currency: str | None = Field(default=None, min_length=3, max_length=3)
+    # The snippet captures form submissions as leads; only consented ones if asked.
+    forms_enabled: bool = False
+    forms_consent_required: bool = False
 
     _country = field_validator("country")(_check_country)
     _timezone = field_validator("timezone")(_check_timezone)
@@ -68,6 +71,8 @@ class SiteUpdate(InputModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
     timezone: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
+    forms_enabled: bool | None = None
+    forms_consent_required: bool | None = None
 
     @field_validator("currency")
     @classmethod
@@ -98,6 +103,8 @@ class SiteOut(OutputModel):
     country: str
     timezone: str
     currency: str
+    forms_enabled: bool
+    forms_consent_required: bool
     snippet: str
     created_at: UtcTimestamp
     retired_at: UtcTimestamp | None

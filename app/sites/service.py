@@ -31,6 +31,8 @@ async def create_site(db: AsyncSession, data: SiteCreate, *, now: datetime) -> S
         country=data.country,
         timezone=data.timezone,
         currency=data.currency or country_currency(data.country),
+        forms_enabled=data.forms_enabled,
+        forms_consent_required=data.forms_consent_required,
         created_at=now,
         retired_at=None,
     )
@@ -59,7 +61,19 @@ async def list_sites(db: AsyncSession, *, include_retired: bool = False) -> list
 async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) -> Site:
     site = await get_active_site(db, site_id)
     # Stored numbers stay in E.164 whatever the country: it only changes how new input is read.
-    copy_given(data, site, ("name", "domains", "country", "timezone", "currency"))
+    copy_given(
+        data,
+        site,
+        (
+            "name",
+            "domains",
+            "country",
+            "timezone",
+            "currency",
+            "forms_enabled",
+            "forms_consent_required",
+        ),
+    )
     configuration_changed(db)
     await db.flush()
     return site

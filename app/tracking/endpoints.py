@@ -33,7 +33,7 @@ _Body = TypeVar("_Body", bound=BaseModel)
 router = APIRouter(prefix="/t/{public_key}", tags=["tracker"])
 
 
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """The body these routes read by hand (no FastAPI body parameter: no per-request cost),
     declared for the OpenAPI document: JSON, sent as text/plain by the snippet."""
     schema = model.model_json_schema()
@@ -68,7 +68,7 @@ async def _limit(state: AppState, request: Request, site: SiteConfig, now: datet
         )
 
 
-def _parse(model: type[_Body], raw: Any) -> _Body:
+def parse(model: type[_Body], raw: Any) -> _Body:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -77,15 +77,19 @@ def _parse(model: type[_Body], raw: Any) -> _Body:
         raise InvalidField(field, str(error["msg"]).removeprefix("Value error, ")) from exc
 
 
-def _json(answer: SessionAnswer, headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse(
-        answer.model_dump(mode="json"),
-        headers={**headers, "Cache-Control": "no-store"},
-    )
+def _json(answer: SessionAnswer, headers: dict[str, str], public_url: str) -> JSONResponse:
+    body = answer.model_dump(mode="json")
+    if body["forms"] is None:
+        del body["forms"]  # only sites that take form leads say anything of forms
+    else:
+        # Absolute, beside tracker.js: the snippet imports it from a promise callback, where
+        # browsers read a relative address against the page's, not the script's.
+        body["forms"] = public_url.rstrip("/") + body["forms"]
+    return JSONResponse(body, headers={**headers, "Cache-Control": "no-store"})
 
 
 @dataclass(frozen=True, slots=True)
-class _PublicCall:
+class PublicCall:
     db: AsyncSession
     store: PoolStore
     site: SiteConfig
@@ -95,7 +99,7 @@ class _PublicCall:
 
 
 @asynccontextmanager
-async def _public_call(request: Request, public_key: str) -> AsyncIterator[_PublicCall]:
+async def public_call(request: Request, public_key: str) -> AsyncIterator[PublicCall]:
     """What a snippet's call needs: a database session committed before the answer (rolled
     back on any error), the site, its CORS grant for this origin, the origin and rate checks.
     Errors raised inside carry the CORS grant too, so the snippet can read a 404 or a 429.
@@ -114,7 +118,7 @@ async def _public_call(request: Request, public_key: str) -> AsyncIterator[_Publ
                 http.check_origin(site, origin)
                 await _limit(state, request, site, now)
                 visit = _visit(state, request, site)
-                yield _PublicCall(db, state.pool_store, site, cors, now, visit)
+                yield PublicCall(db, state.pool_store, site, cors, now, visit)
             except AppError as exc:
                 exc.headers.update(cors)
                 raise
@@ -137,10 +141,10 @@ def _visit(state: AppState, request: Request, site: SiteConfig) -> service.Visit
     )
 
 
-@router.post("/sessions", response_model=SessionAnswer, openapi_extra=_json_body(SessionRequest))
+@router.post("/sessions", response_model=SessionAnswer, openapi_extra=json_body(SessionRequest))
 async def start_session(public_key: str, request: Request) -> JSONResponse:
-    async with _public_call(request, public_key) as call:
-        data = _parse(SessionRequest, await http.read_json_body(request))
+    async with public_call(request, public_key) as call:
+        data = parse(SessionRequest, await http.read_json_body(request))
         try:
             answer = await service.start_session(
                 call.db, call.store, site=call.site, data=data, visit=call.visit, now=call.now
@@ -153,17 +157,17 @@ async def start_session(public_key: str, request: Request) -> JSONResponse:
             await call.db.rollback()
             log_outage(request, exc, answered="200 without recording the visit")
             answer = service.unrecorded_session(site=call.site, data=data)
-    return _json(answer, call.cors)
+    return _json(answer, call.cors, app_state(request).settings.public_url)
 
 
 @router.post(
     "/sessions/{session_id}/ping",
     response_model=SessionAnswer,
-    openapi_extra=_json_body(PingRequest),
+    openapi_extra=json_body(PingRequest),
 )
 async def ping_session(public_key: str, session_id: uuid.UUID, request: Request) -> JSONResponse:
-    async with _public_call(request, public_key) as call:
-        data = _parse(PingRequest, await http.read_json_body(request))
+    async with public_call(request, public_key) as call:
+        data = parse(PingRequest, await http.read_json_body(request))
         try:
             answer = await service.ping_session(
                 call.db,
@@ -182,11 +186,12 @@ async def ping_session(public_key: str, session_id: uuid.UUID, request: Request)
             await call.db.rollback()
             log_outage(request, exc)
             raise unavailable() from exc
-    return _json(answer, call.cors)
+    return _json(answer, call.cors, app_state(request).settings.public_url)
 
 
 @router.options("/sessions", include_in_schema=False)
 @router.options("/sessions/{session_id}/ping", include_in_schema=False)
+@router.options("/sessions/{session_id}/forms", include_in_schema=False)
 async def preflight(public_key: str, request: Request, db: DbSession) -> Response:
     """Only needed when a custom integration posts application/json; the snippet never does."""
     site = await _site(app_state(request), db, public_key)

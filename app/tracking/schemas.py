@@ -62,3 +62,7 @@ class SessionAnswer(BaseModel):
     # True when the user agent reads as a crawler or a headless browser: the answer carries the
     # targets themselves, no session, and the snippet stops (it says so on its tag: data-bot).
     bot: bool = False
+    # Only for sites that take form leads (left out of the answer otherwise): the address the
+    # snippet imports its forms part from (CALLSOURCE_PUBLIC_URL/t/forms.js), with
+    # `?consent=required` when the site keeps only forms the visitor consented to.
+    forms: str | None = None

@@ -28,6 +28,8 @@ SESSION_TIMEOUT = timedelta(minutes=30)
 # How far back a direct visit looks for the visitor's last non-direct touch.
 ATTRIBUTION_LOOKBACK = timedelta(days=90)
 PING_S = 60
+# Where tracker.js imports its forms part from (resolved against tracker.js's own address).
+FORMS_SCRIPT = "/t/forms.js"
 MIN_PING_S = 10
 _SESSIONS = cast(Table, TrackingSession.__table__)
 
@@ -349,6 +351,13 @@ def _numbers(
         else:
             shown.append(ShownNumber(target=target.number, number=target.number, kind="target"))
     ping_s = ping_interval([t.pool for t in site.targets if t.pool is not None])
+    forms = None
+    if site.forms_enabled:
+        forms = FORMS_SCRIPT + ("?consent=required" if site.forms_consent_required else "")
     return SessionAnswer(
-        session_id=session.id, visitor_id=session.visitor_id, numbers=shown, ping_s=ping_s
+        session_id=session.id,
+        visitor_id=session.visitor_id,
+        numbers=shown,
+        ping_s=ping_s,
+        forms=forms,
     )

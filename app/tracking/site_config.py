@@ -50,6 +50,10 @@ class SiteConfig:
     retired: bool
     targets: tuple[TargetConfig, ...]
     source_rules: tuple[SourceRule, ...]
+    # ISO 3166: a phone a visitor types in a form is read in this country.
+    country: str = "ZZ"
+    forms_enabled: bool = False
+    forms_consent_required: bool = False
 
 
 class SiteConfigCache:
@@ -109,6 +113,9 @@ async def load(db: AsyncSession, public_key: str) -> SiteConfig | None:
             for target, pool in targets
         ),
         source_rules=rules,
+        country=site.country,
+        forms_enabled=site.forms_enabled,
+        forms_consent_required=site.forms_consent_required,
     )
 
 

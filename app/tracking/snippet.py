@@ -11,10 +11,11 @@ import rjsmin
 from fastapi import Request
 from fastapi.responses import Response
 
-from app.bundled import tracker_source
+from app.bundled import forms_source, tracker_source
 from app.exceptions import NotFound
 
 SOURCE = tracker_source()
+FORMS_SOURCE = forms_source()
 # Sites cache it for an hour; the ETag makes the revalidation after that nearly free.
 CACHE_CONTROL = "public, max-age=3600"
 
@@ -36,10 +37,16 @@ def build_snippet(source: Path = SOURCE) -> Snippet | None:
     return Snippet(minified=minified, gzipped=gzipped, etag=etag)
 
 
-def snippet_response(request: Request, snippet: Snippet | None) -> Response:
+def snippet_response(
+    request: Request, snippet: Snippet | None, *, name: str = "tracker.js", module: bool = False
+) -> Response:
     if snippet is None:
-        raise NotFound("static/tracker.js is missing from this installation")
+        raise NotFound(f"static/{name} is missing from this installation")
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": snippet.etag, "Vary": "Accept-Encoding"}
+    if module:
+        # tracker.js import()s it from the customer's pages: a module crosses origins only
+        # with a CORS grant. It is the same public file for everyone.
+        headers["Access-Control-Allow-Origin"] = "*"
     if request.headers.get("if-none-match") == snippet.etag:
         return Response(status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):

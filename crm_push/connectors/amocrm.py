@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from app.kit.phones import is_identifiable
-from app.models import Call
+from app.models import Call, FormLead
 from crm_push.connectors.base import (
     ConnectorData,
     Created,
@@ -22,6 +22,7 @@ from crm_push.connectors.base import (
     Job,
     call_title,
     from_unix,
+    lead_title,
     money,
     unix,
 )
@@ -58,7 +59,7 @@ def _url(connector: ConnectorData, path: str) -> str:
     return str(connector.config["base_url"]).rstrip("/") + path
 
 
-def _fields(call: Call) -> list[dict[str, Any]]:
+def _fields(call: Call | FormLead) -> list[dict[str, Any]]:
     fields = []
     for code, attribute in UTM_FIELDS:
         value = getattr(call, attribute)
@@ -69,7 +70,7 @@ def _fields(call: Call) -> list[dict[str, Any]]:
 
 def unsorted_sip(job: Job) -> dict[str, Any]:
     """The unsorted entry for one call, as `POST /api/v4/leads/unsorted/sip` takes it."""
-    call, config = job.call, job.connector.config
+    call, config = job.the_call, job.connector.config
     contact: dict[str, Any] = {"name": call.caller or "Withheld number"}
     if is_identifiable(call.caller):  # "anonymous" would merge every withheld caller
         contact["custom_fields_values"] = [
@@ -92,6 +93,46 @@ def unsorted_sip(job: Job) -> dict[str, Any]:
         },
         "_embedded": {
             "leads": [{"name": call_title(call), "custom_fields_values": _fields(call)}],
+            "contacts": [contact],
+        },
+    }
+    if config.get("pipeline_id"):
+        entry["pipeline_id"] = int(config["pipeline_id"])
+    return entry
+
+
+def unsorted_form(job: Job) -> dict[str, Any]:
+    """The unsorted entry for one form lead, as `POST /api/v4/leads/unsorted/forms` takes it:
+    the contact with the phone and e-mail the visitor gave, the form's page and fields in the
+    metadata amoCRM shows on the entry."""
+    lead, config = job.the_lead, job.connector.config
+    contact: dict[str, Any] = {"name": lead.name or lead.phone or lead.email or "Visitor"}
+    values = []
+    if is_identifiable(lead.phone):
+        values.append(
+            {"field_code": "PHONE", "values": [{"value": lead.phone, "enum_code": "WORK"}]}
+        )
+    if lead.email:
+        values.append(
+            {"field_code": "EMAIL", "values": [{"value": lead.email, "enum_code": "WORK"}]}
+        )
+    if values:
+        contact["custom_fields_values"] = values
+    entry: dict[str, Any] = {
+        "source_uid": job.idempotency_key,
+        "source_name": SOURCE_NAME,
+        "created_at": unix(lead.created_at),
+        "request_id": job.idempotency_key,
+        "metadata": {
+            "form_id": lead.form_id or "form",
+            "form_name": lead.form_id or "Website form",
+            "form_page": lead.url,
+            "form_sent_at": unix(lead.created_at),
+            "referer": lead.referrer or "",
+            "visitor_uid": str(lead.visitor_id or lead.session_id or ""),
+        },
+        "_embedded": {
+            "leads": [{"name": lead_title(lead), "custom_fields_values": _fields(lead)}],
             "contacts": [contact],
         },
     }
@@ -146,10 +187,12 @@ class AmoCrm:
     def events(self, config: dict[str, Any]) -> frozenset[str]:
         # A lead needs the call's outcome and duration, and amoCRM has no way to update an
         # unsorted entry: one push, when the call has ended.
-        return frozenset({"call.attributed"})
+        # A form lead is one push too: unsorted forms.
+        return frozenset({"call.attributed", "form"})
 
     async def find(self, crm: CrmHttp, job: Job) -> Created | None:
-        created_at = unix(job.call.started_at)
+        created_at = unix(job.at)
+        category = "forms" if job.lead is not None else "sip"
         for page in range(1, MAX_LOOKUP_PAGES + 1):
             reply = await crm.request(
                 "GET",
@@ -157,7 +200,7 @@ class AmoCrm:
                 write=False,
                 headers=_headers(job.connector),
                 params=[
-                    ("filter[category][]", "sip"),
+                    ("filter[category][]", category),
                     ("order[created_at]", "desc"),
                     ("limit", PAGE_SIZE),
                     ("page", page),
@@ -173,12 +216,13 @@ class AmoCrm:
         return None
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
+        form = job.lead is not None
         reply = await crm.request(
             "POST",
-            _url(job.connector, "/api/v4/leads/unsorted/sip"),
+            _url(job.connector, "/api/v4/leads/unsorted/" + ("forms" if form else "sip")),
             write=True,
             headers=_headers(job.connector),
-            json=[unsorted_sip(job)],
+            json=[unsorted_form(job) if form else unsorted_sip(job)],
         )
         entries = _embedded(reply, "unsorted")
         if not entries:

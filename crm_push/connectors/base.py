@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from app.models import Call, CrmConnector
+from app.models import Call, CrmConnector, FormLead, Site
 from crm_push.conversion_rule import Rule
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
@@ -43,6 +43,33 @@ class ConnectorData:
         )
 
 
+class FormLeadFacts(Protocol):
+    """What an alert reads of a form lead (the form-leads model has these columns)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def form_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def fields(self) -> dict[str, Any]: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def medium(self) -> str | None: ...
+    @property
+    def campaign(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WonValue:
     """What the call's won deals are worth, in one currency, and when the last was won."""
@@ -66,15 +93,50 @@ class Conversion:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery to make: the call as it is now, the connector, the key the CRM keeps."""
+    """One delivery to make: the call (or form lead) as it is now, the connector, the key the
+    CRM keeps. At most one of `call` and `lead` is set; connectors that take form leads list
+    `form` among their events and read `lead` for it, the others only ever see calls. A daily
+    digest (alert channels only) names neither: `digest_day` / `payload` say what it sums up."""
 
     delivery_id: uuid.UUID
     idempotency_key: str
     event: str
     connector: ConnectorData
-    call: Call
+    call: Call | None
+    lead: FormLead | None = None
     # Loaded for conversion destinations only.
     conversion: Conversion | None = None
+    site: Site | None = None
+    digest_day: date | None = None
+    payload: dict[str, Any] | None = None
+
+    @property
+    def the_call(self) -> Call:
+        if self.call is None:
+            raise TypeError(f"delivery {self.delivery_id} is not for a call")
+        return self.call
+
+    @property
+    def the_lead(self) -> FormLead:
+        if self.lead is None:
+            raise TypeError(f"delivery {self.delivery_id} is not for a form lead")
+        return self.lead
+
+    @property
+    def phone(self) -> str | None:
+        if self.call is not None:
+            return self.call.caller
+        return self.lead.phone if self.lead is not None else None
+
+    @property
+    def at(self) -> datetime:
+        """When the call started or the form was sent: a person's records go in this order
+        (a digest, being nobody's, first)."""
+        if self.call is not None:
+            return self.call.started_at
+        if self.lead is not None:
+            return self.lead.created_at
+        return datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +217,21 @@ def call_title(call: Call) -> str:
     return f"Call from {call.caller}" if call.caller else "Call from a withheld number"
 
 
-def source_line(call: Call) -> str:
+def lead_title(lead: FormLead) -> str:
+    who = lead.name or lead.phone or lead.email or "a visitor"
+    return f"Form from {who}"
+
+
+def lead_details(lead: FormLead) -> list[tuple[str, str]]:
+    """The form's fields as label/value pairs, for a CRM record's note."""
+    pairs = [("Page", lead.url)]
+    if lead.form_id:
+        pairs.append(("Form", lead.form_id))
+    pairs += [(str(k), str(v)) for k, v in lead.fields.items()]
+    return pairs
+
+
+def source_line(call: Call | FormLead) -> str:
     """ "yandex / cpc / spring-sale" for people reading the CRM record."""
     parts = [p for p in (call.source, call.medium, call.campaign) if p]
     return " / ".join(parts) if parts else "(none)"

@@ -16,7 +16,7 @@ from typing import Any
 from app.exceptions import BadRequest, Unauthorized
 from app.kit.clock import isoformat_z
 from app.kit.phones import is_identifiable
-from app.models import Call
+from app.models import Call, FormLead
 from crm_push.connectors.base import (
     ORIGINATOR,
     ConnectorData,
@@ -25,6 +25,8 @@ from crm_push.connectors.base import (
     DealStatus,
     Job,
     call_title,
+    lead_details,
+    lead_title,
     money,
     source_line,
 )
@@ -68,7 +70,7 @@ def _details(call: Call) -> str:
 
 def lead_fields(job: Job) -> dict[str, Any]:
     """`crm.lead.add`'s fields for a call from someone the CRM does not know yet."""
-    call = job.call
+    call = job.the_call
     fields: dict[str, Any] = {
         "TITLE": call_title(call),
         "SOURCE_ID": "CALL",
@@ -85,9 +87,47 @@ def lead_fields(job: Job) -> dict[str, Any]:
     return fields
 
 
+def form_lead_fields(job: Job) -> dict[str, Any]:
+    """`crm.lead.add`'s fields for a form lead: a web lead with the visitor's phone, e-mail and
+    name, the form's fields in the comment."""
+    lead = job.the_lead
+    fields: dict[str, Any] = {
+        "TITLE": lead_title(lead),
+        "SOURCE_ID": "WEB",
+        "SOURCE_DESCRIPTION": source_line(lead),
+        "COMMENTS": _form_details(lead),
+        **_key_filter(job),
+    }
+    if lead.name:
+        fields["NAME"] = lead.name
+    if is_identifiable(lead.phone):
+        fields["PHONE"] = [{"VALUE": lead.phone, "VALUE_TYPE": "WORK"}]
+    if lead.email:
+        fields["EMAIL"] = [{"VALUE": lead.email, "VALUE_TYPE": "WORK"}]
+    for field, attribute in UTM_FIELDS:
+        value = getattr(lead, attribute)
+        if value:
+            fields[field] = str(value)[:255]
+    return fields
+
+
+def _form_details(lead: FormLead) -> str:
+    lines = [f"Source: {source_line(lead)}"]
+    for label, value in (
+        ("Landing page", lead.landing_url),
+        ("Referrer", lead.referrer),
+        ("GCLID", lead.gclid),
+        ("YCLID", lead.yclid),
+        *lead_details(lead),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
 def activity_fields(job: Job, *, owner_type: int, owner_id: int) -> dict[str, Any]:
     """`crm.activity.add`'s fields: the call on the timeline of a known contact or lead."""
-    call = job.call
+    call = job.the_call
     end = call.ended_at or call.started_at
     return {
         "OWNER_TYPE_ID": owner_type,
@@ -142,7 +182,7 @@ class Bitrix24:
     rate: Rate | None = Rate(per_s=2.0)
 
     def events(self, config: dict[str, Any]) -> frozenset[str]:
-        return frozenset({"call.attributed"})
+        return frozenset({"call.attributed", "form"})
 
     async def find(self, crm: CrmHttp, job: Job) -> Created | None:
         leads = await _call(
@@ -171,8 +211,20 @@ class Bitrix24:
         return None
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
+        if job.lead is not None:
+            # A form is a request of its own: always a new web lead (Bitrix24's own duplicate
+            # control merges it with the contact, where the portal has it on).
+            answer = await _call(
+                crm,
+                job.connector,
+                "crm.lead.add",
+                {"fields": form_lead_fields(job), "params": {"REGISTER_SONET_EVENT": "Y"}},
+                write=True,
+            )
+            lead_id = int(answer["result"])
+            return Created(f"lead:{lead_id}", {"lead_id": lead_id})
         # A withheld caller is nobody in particular: never matched to another's record.
-        known = is_identifiable(job.call.caller)
+        known = is_identifiable(job.the_call.caller)
         owner = await self._known_record(crm, job) if known else None
         if owner is not None:
             owner_type, owner_id = owner
@@ -202,7 +254,7 @@ class Bitrix24:
             crm,
             job.connector,
             "crm.duplicate.findbycomm",
-            {"type": "PHONE", "values": [job.call.caller]},
+            {"type": "PHONE", "values": [job.the_call.caller]},
             write=False,
         )
         found = answer["result"] if isinstance(answer["result"], dict) else {}

@@ -44,7 +44,7 @@ def _text(value: str | None) -> str | None:
 def event_body(job: Job, *, now: datetime) -> dict[str, Any]:
     """The Measurement Protocol request body for the job's event."""
     conversion = conversion_of(job)
-    call = job.call
+    call = job.the_call
     config = job.connector.config
     won = sent_value(job)
     params: dict[str, Any] = {"engagement_time_msec": 1}

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from app.kit.google_ads import API_VERSION as GOOGLE_ADS_API_VERSION
 from crm_push.connectors.base import (
     Created,
     Job,
@@ -30,7 +31,7 @@ from crm_push.transport import CrmFailure, CrmHttp
 
 DEFAULT_BASE = "https://googleads.googleapis.com"
 OAUTH_ENDPOINT = "https://oauth2.googleapis.com/token"
-API_VERSION = "v26"
+API_VERSION = GOOGLE_ADS_API_VERSION
 # Google asks to wait before uploading for a new conversion action or a just-made click.
 RETRY_LATER = frozenset(
     {"TOO_RECENT_CONVERSION_ACTION", "TOO_RECENT_EVENT", "TOO_RECENT_CONVERSION"}
@@ -49,7 +50,7 @@ def local_time(moment: datetime, timezone: str) -> str:
 
 
 def order_id(job: Job) -> str:
-    return "cs_" + job.call.id.hex
+    return "cs_" + job.the_call.id.hex
 
 
 def conversion_action(config: dict[str, Any]) -> str:
@@ -59,9 +60,9 @@ def conversion_action(config: dict[str, Any]) -> str:
 def click_conversion(job: Job) -> dict[str, Any]:
     conversion = conversion_of(job)
     body: dict[str, Any] = {
-        "gclid": job.call.gclid,
+        "gclid": job.the_call.gclid,
         "conversionAction": conversion_action(job.connector.config),
-        "conversionDateTime": local_time(job.call.started_at, conversion.timezone),
+        "conversionDateTime": local_time(job.the_call.started_at, conversion.timezone),
         "orderId": order_id(job),
     }
     won = sent_value(job)
@@ -77,7 +78,7 @@ def restatement(job: Job) -> dict[str, Any] | None:
         return None
     conversion = conversion_of(job)
     # Must be after the conversion's own time.
-    when = max(won.won_at, job.call.started_at + timedelta(seconds=1))
+    when = max(won.won_at, job.the_call.started_at + timedelta(seconds=1))
     return {
         "conversionAction": conversion_action(job.connector.config),
         "adjustmentType": "RESTATEMENT",
@@ -165,7 +166,7 @@ class GoogleAds:
             )
             self._check(crm, answer)
             return Created(external_id=f"adjustment:{order_id(job)}")
-        if not job.call.gclid:
+        if not job.the_call.gclid:
             raise CrmFailure("the call has no gclid", permanent=True)
         answer = await self._post(
             crm,

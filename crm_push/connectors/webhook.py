@@ -14,7 +14,7 @@ from typing import Any
 from crm_push.connectors.base import Created, Job, unix
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmFailure, CrmHttp
-from crm_push.webhook_body import SCHEMA_VERSION, WebhookBody
+from crm_push.webhook_body import SCHEMA_VERSION, WebhookBody, WebhookFormBody
 
 DEFAULT_EVENTS = ("call.attributed",)
 USER_AGENT = "Callsource-Webhooks/1"
@@ -48,7 +48,10 @@ class SignedWebhook:
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         now = crm.clock()
         # The call in the webhook's own schema, not the admin API's view (crm_push.webhook_body).
-        content = WebhookBody.of(job.event, job.call, now=now).encode()
+        if job.lead is not None:
+            content = WebhookFormBody.of(job.lead, now=now).encode()
+        else:
+            content = WebhookBody.of(job.event, job.the_call, now=now).encode()
         timestamp = unix(now)
         headers = {
             "content-type": "application/json",

@@ -38,8 +38,8 @@ DEFAULT_DEAL_TARGET = "deal_won"
 
 def _visitor(job: Job) -> tuple[str, str, str]:
     """(client_id_type, its column, the id) Metrika ties the call to a visit by."""
-    if job.call.yclid:
-        return "YCLID", "Yclid", job.call.yclid
+    if job.the_call.yclid:
+        return "YCLID", "Yclid", job.the_call.yclid
     ym = conversion_of(job).ym_client_id
     if ym:
         return "CLIENT_ID", "ClientId", ym
@@ -60,7 +60,7 @@ def _csv(header: list[str], row: list[Any]) -> str:
 
 def calls_file(job: Job) -> tuple[str, str]:
     """(client_id_type, the CSV) for upload_calls: the call with its figures."""
-    call = job.call
+    call = job.the_call
     id_type, column, visitor = _visitor(job)
     won = sent_value(job)
     missed = call.outcome != "answered"
@@ -87,7 +87,7 @@ def calls_file(job: Job) -> tuple[str, str]:
 
 def upload_file(job: Job) -> tuple[str, str]:
     """(client_id_type, the CSV) for the job's conversion."""
-    call = job.call
+    call = job.the_call
     config = job.connector.config
     id_type, column, visitor = _visitor(job)
     won = sent_value(job)

@@ -6,7 +6,7 @@ answering as its documentation says:
   built) with `retryIn` before the TSV; errors as {"error": {"request_id", "error_code",
   "error_string", "error_detail"}} with 400/500.
 - Google Ads: POST /token (OAuth refresh_token grant), then
-  POST /v21/customers/{id}/googleAds:searchStream with `developer-token`, `login-customer-id`,
+  POST /v26/customers/{id}/googleAds:searchStream with `developer-token`, `login-customer-id`,
   answering a JSON array of {"results": [...]} batches; errors as {"error": {"code", "message",
   "status", "details"}} (429 RESOURCE_EXHAUSTED for the rate limit).
 - VK Ads API v2: POST /api/v2/oauth2/token.json (client_credentials), GET
@@ -358,7 +358,7 @@ class FakeAdPlatforms:
                 Route("/json/v5/reports", self.yandex_reports_endpoint, methods=["POST"]),
                 Route("/token", self.google_token, methods=["POST"]),
                 Route(
-                    "/v21/customers/{customer}/{method}",
+                    "/v26/customers/{customer}/{method}",
                     self.google_search_stream,
                     methods=["POST"],
                 ),
@@ -386,7 +386,7 @@ def _google_error(status: int, grpc: str, message: str, reason: str | None = Non
     if reason:
         details.append(
             {
-                "@type": "type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure",
+                "@type": "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure",
                 "errors": [{"errorCode": {"authenticationError": reason}, "message": message}],
                 "requestId": "r-err",
             }

@@ -208,7 +208,7 @@ async def test_google_books_keywords_and_the_rest_of_each_campaign(
     token, *searches = fake.requests
     assert token.path == "/token"
     assert [s.path for s in searches] == [
-        f"/v21/customers/{GOOGLE_CUSTOMER}/googleAds:searchStream"
+        f"/v26/customers/{GOOGLE_CUSTOMER}/googleAds:searchStream"
     ] * 2
     for seen in searches:
         assert seen.headers["authorization"] == f"Bearer {GOOGLE_ACCESS_TOKEN}"

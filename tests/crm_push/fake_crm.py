@@ -157,6 +157,12 @@ class FakeCrm:
         return request.headers.get("authorization") == f"Bearer {AMO_TOKEN}"
 
     async def amo_unsorted_sip(self, request: Request) -> Response:
+        return await self._amo_unsorted_add(request, "sip")
+
+    async def amo_unsorted_forms(self, request: Request) -> Response:
+        return await self._amo_unsorted_add(request, "forms")
+
+    async def _amo_unsorted_add(self, request: Request, category: str) -> Response:
         body = json.loads(await self._record(request))
         if not self._amo_authorised(request):
             return JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401)
@@ -168,6 +174,13 @@ class FakeCrm:
             for key in ("source_uid", "source_name", "created_at", "metadata", "_embedded"):
                 if key not in entry:
                     return JSONResponse({"title": "Bad Request", "detail": key}, status_code=400)
+            # The documented metadata of an unsorted form entry.
+            form_keys = ("form_id", "form_name", "form_page", "form_sent_at")
+            for key in form_keys if category == "forms" else ():
+                if key not in entry["metadata"]:
+                    return JSONResponse(
+                        {"title": "Bad Request", "detail": f"metadata.{key}"}, status_code=400
+                    )
             lead_id, contact_id, uid = self.new_id(), self.new_id(), uuid.uuid4().hex
             lead = entry["_embedded"]["leads"][0]
             self.amo_leads[lead_id] = {
@@ -182,7 +195,7 @@ class FakeCrm:
             stored = {
                 **entry,
                 "uid": uid,
-                "category": "sip",
+                "category": category,
                 "_embedded": {
                     **entry["_embedded"],
                     "leads": [{**lead, "id": lead_id}],
@@ -208,7 +221,12 @@ class FakeCrm:
         if isinstance(failure := self._failure_for(write=False), Response):
             return failure
         page, limit = int(request.query_params.get("page", 1)), int(request.query_params["limit"])
-        entries = sorted(self.amo_unsorted, key=lambda e: e["created_at"], reverse=True)
+        category = request.query_params.get("filter[category][]")
+        entries = sorted(
+            (e for e in self.amo_unsorted if category in (None, e["category"])),
+            key=lambda e: e["created_at"],
+            reverse=True,
+        )
         chunk = entries[(page - 1) * limit : page * limit]
         if not chunk:
             return Response(status_code=204)
@@ -364,6 +382,7 @@ class FakeCrm:
         return Starlette(
             routes=[
                 Route("/api/v4/leads/unsorted/sip", self.amo_unsorted_sip, methods=["POST"]),
+                Route("/api/v4/leads/unsorted/forms", self.amo_unsorted_forms, methods=["POST"]),
                 Route("/api/v4/leads/unsorted", self.amo_unsorted_list, methods=["GET"]),
                 Route("/api/v4/leads/{lead_id:int}", self.amo_lead, methods=["GET"]),
                 Route("/api/v4/leads", self.amo_lead_list, methods=["GET"]),

@@ -368,7 +368,7 @@ async def test_only_calls_the_rule_lets_through_are_queued(
     await dest.call(number, duration=90, caller="+79001110004")  # a repeat caller
 
     rows = await dest.rows()
-    assert [(r.call_id.hex, r.event) for r in rows] == [
+    assert [(r.call_id.hex if r.call_id else None, r.event) for r in rows] == [
         (kept["id"].replace("-", ""), "call.attributed")
     ]
     await run_until_settled(worker, clock)

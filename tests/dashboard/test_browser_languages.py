@@ -66,7 +66,7 @@ LANDMARKS: dict[str, dict[str, str]] = {
         "es": "Nuevo número de fuente u offline",
     },
     "new_site": {"ru": "Новый сайт", "en": "New site", "es": "Nuevo sitio"},
-    "users": {"ru": "Пригласить", "en": "Invite someone", "es": "Invitar a alguien"},
+    "users": {"ru": "Пригласить коллегу", "en": "Invite someone", "es": "Invitar a alguien"},
     "account": {"ru": "Смена пароля", "en": "Change your password", "es": "Cambiar la contraseña"},
     "workspace": {
         "ru": "Сделка, указанная вручную",

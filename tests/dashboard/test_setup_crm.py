@@ -165,3 +165,28 @@ async def test_amocrm_is_connected_from_the_form_with_errors_beside_the_field(
     assert item["kind"] == "amocrm"
     line = await _test_button(visitor, site["id"], item["id"])
     assert "200 OK" in line
+
+
+async def test_a_dashboard_webhook_takes_form_leads_when_asked(
+    visitor: AsyncClient, client: AsyncClient, crm: str
+) -> None:
+    await _setup(visitor)
+    site = await create_site(client)
+    page = await visitor.get(f"/sites/{site['id']}/integrations")
+    assert 'name="forms"' in page.text
+    token = csrf_of(page.text)
+
+    for forms in ("on", ""):
+        response = await visitor.post(
+            f"/sites/{site['id']}/integrations/crm",
+            data={"csrf_token": token, "url": f"{crm}/hooks/{forms or 'calls'}", "forms": forms},
+        )
+        assert response.status_code == 200, response.text
+
+    listed = (await client.get(f"/api/v1/sites/{site['id']}/crm")).json()["items"]
+    # The default (calls only) is stored as no "events" at all.
+    events = {
+        c["config"]["url"].rsplit("/", 1)[1]: c["config"].get("events", ["call.attributed"])
+        for c in listed
+    }
+    assert events == {"on": ["call.attributed", "form"], "calls": ["call.attributed"]}

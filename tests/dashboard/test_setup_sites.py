@@ -246,3 +246,33 @@ async def test_the_snippet_status_names_a_refused_origin_with_no_visit_stored(
     # Once the domain is listed, the old refusal says nothing more.
     page = await visitor.get(f"/sites/{site_id}/site")
     assert "snippet-refused" not in page.text
+
+
+async def test_an_admin_turns_forms_on_with_consent_then_off(
+    visitor: AsyncClient, db: AsyncSession
+) -> None:
+    await _admin(visitor)
+    site_id = await _create(visitor)
+    page = await visitor.get(f"/sites/{site_id}/site")
+    assert 'data-testid="forms-form"' in page.text
+    token = csrf_of(page.text)
+
+    on = await visitor.post(
+        f"/sites/{site_id}/forms",
+        data={"csrf_token": token, "forms_enabled": "on", "forms_consent_required": "on"},
+    )
+    assert on.status_code == 303
+    assert on.headers["location"] == f"/sites/{site_id}/site?notice=forms"
+    site = await _site(db, site_id)
+    assert (site.forms_enabled, site.forms_consent_required) == (True, True)
+    shown = await visitor.get(f"/sites/{site_id}/site?notice=forms")
+    assert 'name="forms_enabled" value="on" checked' in shown.text
+
+    off = await visitor.post(f"/sites/{site_id}/forms", data={"csrf_token": token})
+    assert off.status_code == 303
+    site = await _site(db, site_id)
+    assert (site.forms_enabled, site.forms_consent_required) == (False, False)
+    # Without the CSRF token nothing changes.
+    refused = await visitor.post(f"/sites/{site_id}/forms", data={"forms_enabled": "on"})
+    assert refused.status_code in (400, 403)
+    assert (await _site(db, site_id)).forms_enabled is False

@@ -83,10 +83,12 @@ async def test_sources_report_end_to_end(
         "answered": 1,
         "missed": 0,
         "leads": 1,
+        "form_leads": 0,
         "deals_won": 1,
         "revenue": 5000.0,
         "cost": 1000.0,
         "cost_per_call": 1000.0,
+        "cost_per_lead": 1000.0,
         "romi": 4.0,
     }
     assert rows[("(direct)", "(none)", None)]["sessions"] == 1

@@ -152,13 +152,18 @@ def row(**values: Any) -> dict[str, Any]:
         "answered": 0,
         "missed": 0,
         "leads": 0,
+        "form_leads": 0,
         "deals_won": 0,
         "revenue": 0.0,
         "cost": None,
         "cost_per_call": None,
+        "cost_per_lead": None,
         "romi": None,
     }
-    return base | values
+    merged = base | values
+    if merged["cost"] is not None and merged["leads"]:
+        merged["cost_per_lead"] = merged["cost"] / merged["leads"]
+    return merged
 
 
 def channels(body: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -203,10 +208,12 @@ async def test_last_non_direct_touch(db: AsyncSession) -> None:
         "answered": 3,
         "missed": 2,
         "leads": 2,
+        "form_leads": 0,
         "deals_won": 2,
         "revenue": 39000.0,
         "cost": 24000.0,
         "cost_per_call": 4800.0,
+        "cost_per_lead": 12000.0,
         "romi": 0.625,
     }
     assert (body["currency"], body["set_apart"], body["unattributed_revenue"]) == ("RUB", [], 0.0)

@@ -32,6 +32,7 @@ from tests.browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACKER = ROOT / "static" / "tracker.js"
+FORMS = ROOT / "static" / "forms.js"
 PAGES = Path(__file__).resolve().parent / "pages"
 
 SITE = "pk_test"

@@ -29,3 +29,24 @@ async def test_both_paths_and_revalidation(anonymous: AsyncClient) -> None:
     assert first.status_code == 200
     assert "content-encoding" not in first.headers
     assert again.status_code == 304
+
+
+# Issue 18: loaded (by tracker.js) only on sites that take form leads.
+FORMS_BUDGET_GZIPPED_BYTES = 1100
+
+
+async def test_the_forms_part_is_served_as_a_module_any_page_may_import(
+    anonymous: AsyncClient,
+) -> None:
+    response = await anonymous.get(
+        "/t/forms.js", headers={"Accept-Encoding": "gzip", "Origin": "https://shop.example"}
+    )
+    again = await anonymous.get("/static/forms.js", headers={"Accept-Encoding": "identity"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/javascript")
+    # tracker.js import()s it across origins: a module needs the CORS grant.
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert int(response.headers["content-length"]) <= FORMS_BUDGET_GZIPPED_BYTES
+    assert again.status_code == 200
+    assert "import.meta.url" in again.text

@@ -8,7 +8,7 @@ keyword_view gives the spend of search keywords, campaign the whole spend of eac
 day is booked without a keyword, so the campaign's total stays the platform's.
 
 With `api_base` set, both the token and the searches go there (`{api_base}/token`,
-`{api_base}/v21/customers/...`): a proxy in front of both, or a test's stand-in.
+`{api_base}/v26/customers/...`): a proxy in front of both, or a test's stand-in.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from app.costs.accounts.platforms.base import (
     money,
     retry_after,
 )
+from app.kit.google_ads import API_VERSION as GOOGLE_ADS_API_VERSION
 
 KIND = "google_ads"
 SOURCE = "google"
 MEDIUM = "cpc"
 LABEL = "Google Ads"
-API_VERSION = "v21"
+API_VERSION = GOOGLE_ADS_API_VERSION
 DEFAULT_BASE = "https://googleads.googleapis.com"
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address, no secret
 MICROS = Decimal(1_000_000)

@@ -1,0 +1,1 @@
+"""Leads: form submissions from the sites, and calls and forms together as one list."""
