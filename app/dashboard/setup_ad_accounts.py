@@ -16,6 +16,7 @@ from app.costs.accounts.platforms import LABELS
 from app.costs.accounts.platforms.base import ImportFailed
 from app.costs.accounts.schemas import AdAccountCreate, MappingIn
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
 from app.exceptions import InvalidField
@@ -117,7 +118,7 @@ def _errors(exc: ValidationError) -> dict[str, str]:
         where = str(error["loc"][-1]) if error["loc"] else "kind"
         if where in PLATFORM_FIELDS or where.startswith("function-"):
             where = "kind"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "too_short", "string_too_short"):
             message = gettext("this field is required")
         errors.setdefault(where, message)

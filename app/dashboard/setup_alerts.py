@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.dashboard import inventory
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.setup_crm import CRM_FIELDS
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
@@ -90,7 +91,7 @@ async def create_rule(request: Request, at: OnSite) -> Response:
         errors: dict[str, str] = {}
         for error in exc.errors():
             where = str(error["loc"][0]) if error["loc"] else "channel"
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = field_message(error)
             if where == "events":
                 message = gettext("choose at least one thing to be told about")
             elif where == "channel":

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard import inventory
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage
 from app.exceptions import InvalidField
@@ -85,7 +86,7 @@ async def crm_connect(request: Request, at: OnSite) -> Response:
         errors: dict[str, str] = {}
         for error in exc.errors():
             where = str(error["loc"][-1]) if error["loc"] else "kind"
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = field_message(error)
             if error["type"] in ("missing", "too_short", "string_too_short"):
                 message = gettext("this field is required")
             errors.setdefault(where, message)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.exceptions import InvalidField
@@ -251,7 +252,7 @@ def _errors(exc: ValidationError, fields: set[str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         where = next((str(p) for p in reversed(error["loc"]) if str(p) in fields), "kind")
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "string_too_short"):
             message = gettext("this field is required")
         errors.setdefault(where, message)

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.deps import Store
@@ -78,7 +79,7 @@ def validation_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         where = str(error["loc"][0]) if error["loc"] else "numbers"
-        errors.setdefault(where, str(error["msg"]).removeprefix("Value error, "))
+        errors.setdefault(where, field_message(error))
     return errors
 
 

@@ -19,6 +19,7 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
 from app.i18n import N_, gettext
@@ -111,7 +112,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     for error in exc.errors():
         # The location is (provider, field) under the discriminated union.
         name = str(error["loc"][-1]) if error["loc"] else "provider"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "too_short", "string_too_short"):
             message = gettext("this field is required")
         errors.setdefault(name, message)
