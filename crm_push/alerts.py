@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import Conflict, InvalidField
+from app.i18n import gettext, lazy_gettext
 from app.kit.clock import Clock
 from app.kit.outbound import OutboundPolicy
 from app.models import CrmConnector, Site
@@ -33,7 +34,7 @@ from crm_push.connectors.messages import DIGEST_EVENT, TEST_EVENT, TOP_SOURCES
 from crm_push.service import check_address
 from crm_push.transport import CrmFailure, CrmHttp, Mailer, RateDeferred, SleepUntil, secrets_of
 
-MAIL_OFF = (
+MAIL_OFF = lazy_gettext(
     "e-mail is off on this server: set CALLSOURCE_SMTP_URL and CALLSOURCE_MAIL_FROM, or choose "
     "telegram"
 )
@@ -45,19 +46,21 @@ def _checked(data: NotificationCreate, *, mail_on: bool) -> tuple[dict[str, Any]
     if data.channel == "email":
         for field in ("chat_id", "bot_token", "api_base"):
             if getattr(data, field) is not None:
-                raise InvalidField(field, "only telegram rules take it")
+                raise InvalidField(field, gettext("only telegram rules take it"))
         if not data.to:
-            raise InvalidField("to", "an e-mail rule needs the address(es) to send to")
+            raise InvalidField("to", gettext("an e-mail rule needs the address(es) to send to"))
         if not mail_on:
-            raise InvalidField("channel", MAIL_OFF)
+            raise InvalidField("channel", str(MAIL_OFF))
         config["to"] = list(data.to)
         return config, {}
     if data.to is not None:
-        raise InvalidField("to", "only e-mail rules take addresses")
+        raise InvalidField("to", gettext("only e-mail rules take addresses"))
     if data.chat_id is None:
-        raise InvalidField("chat_id", "a telegram rule needs the chat to write to")
+        raise InvalidField("chat_id", gettext("a telegram rule needs the chat to write to"))
     if data.bot_token is None:
-        raise InvalidField("bot_token", "a telegram rule needs the bot's token from @BotFather")
+        raise InvalidField(
+            "bot_token", gettext("a telegram rule needs the bot's token from @BotFather")
+        )
     config["chat_id"] = data.chat_id
     if data.api_base:
         config["api_base"] = data.api_base
@@ -172,7 +175,7 @@ async def send_test(
     except CrmFailure as failure:
         return TestResult(ok=False, detail=failure.message)
     except RateDeferred:
-        return TestResult(ok=False, detail="rate limited: try again in a minute")
+        return TestResult(ok=False, detail=gettext("rate limited: try again in a minute"))
     return TestResult(ok=True, detail=crm.last.excerpt or "sent")
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 AlertEvent = Literal["missed_call", "call", "form_lead", "daily_digest"]
@@ -50,7 +51,7 @@ class NotificationCreate(InputModel):
         if not addresses:
             return None
         if len(addresses) > MAX_RECIPIENTS:
-            raise ValueError(f"at most {MAX_RECIPIENTS} addresses")
+            raise ValueError(gettext("at most %(num)s addresses", num=MAX_RECIPIENTS))
         for address in addresses:
             if len(address) > 320 or not _ADDRESS.match(address):
                 raise ValueError(f"{address!r} is not an e-mail address")
@@ -63,7 +64,9 @@ class NotificationCreate(InputModel):
             return None
         text = str(value).strip()
         if not _CHAT_ID.match(text):
-            raise ValueError("must be a numeric chat id (-100… for groups) or a @channel name")
+            raise ValueError(
+                gettext("must be a numeric chat id (-100… for groups) or a @channel name")
+            )
         return text
 
     @field_validator("bot_token")
@@ -72,7 +75,7 @@ class NotificationCreate(InputModel):
         if value is None or not value.get_secret_value():
             return None
         if not _BOT_TOKEN.match(value.get_secret_value()):
-            raise ValueError("must look like 123456789:AAH… (the token @BotFather gave)")
+            raise ValueError(gettext("must look like 123456789:AAH… (the token @BotFather gave)"))
         return value
 
     @field_validator("api_base")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls import repository
 from app.exceptions import InvalidField
+from app.i18n import gettext
 from app.models import Call, CallNote
 
 MAX_NOTE = 5000
@@ -54,9 +55,9 @@ async def add_note(
 ) -> CallNote:
     text = body.strip()
     if not text:
-        raise InvalidField("note", "write something first")
+        raise InvalidField("note", gettext("write something first"))
     if len(text) > MAX_NOTE:
-        raise InvalidField("note", f"keep it under {MAX_NOTE} characters")
+        raise InvalidField("note", gettext("keep it under %(num)s characters", num=MAX_NOTE))
     note = CallNote(
         id=uuid.uuid4(),
         call_id=call.id,
@@ -82,10 +83,13 @@ def parse_tags(raw: str) -> list[str]:
         if not tag or tag in tags:
             continue
         if len(tag) > MAX_TAG:
-            raise InvalidField("tags", f"“{tag[:20]}…” is longer than {MAX_TAG} characters")
+            raise InvalidField(
+                "tags",
+                gettext("“%(tag)s…” is longer than %(num)s characters", tag=tag[:20], num=MAX_TAG),
+            )
         tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise InvalidField("tags", f"give at most {MAX_TAGS} tags")
+        raise InvalidField("tags", gettext("give at most %(num)s tags", num=MAX_TAGS))
     return tags
 
 

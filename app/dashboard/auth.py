@@ -23,6 +23,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from app.i18n import gettext
+
 COOKIE_NAME = "callsource_session"
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 10
@@ -57,9 +59,9 @@ def needs_rehash(password_hash: str) -> bool:
 def password_problem(password: str) -> str | None:
     """Why a new password is refused, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"use at least {MIN_PASSWORD_LENGTH} characters"
+        return gettext("use at least %(num)s characters", num=MIN_PASSWORD_LENGTH)
     if len(password) > 1024:
-        return "use at most 1024 characters"
+        return gettext("use at most %(num)s characters", num=1024)
     return None
 
 

@@ -137,9 +137,11 @@ def parse_amount(raw: str) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise InvalidField("revenue", "is not an amount such as 12500 or 12500.50") from None
+        raise InvalidField(
+            "revenue", gettext("is not an amount such as 12500 or 12500.50")
+        ) from None
     if not amount.is_finite():
-        raise InvalidField("revenue", "is not an amount such as 12500 or 12500.50")
+        raise InvalidField("revenue", gettext("is not an amount such as 12500 or 12500.50"))
     return amount
 
 

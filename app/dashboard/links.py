@@ -23,6 +23,7 @@ from app.dashboard import auth, repository
 from app.dashboard.service import Role, check_sites, is_pending, normalise_email
 from app.dashboard.service import create_user as create_account
 from app.exceptions import AppError, Conflict, InvalidField, NotFound
+from app.i18n import current_language, gettext, ngettext, use_language
 from app.mail import Mail
 from app.models import User, UserToken
 
@@ -41,7 +42,10 @@ class LinkInvalid(AppError):
 
     def __init__(self) -> None:
         super().__init__(
-            "this link has expired or was used already: ask an admin of Callsource for a new one"
+            gettext(
+                "this link has expired or was used already: ask an admin of Callsource for a "
+                "new one"
+            )
         )
 
 
@@ -58,22 +62,40 @@ class Link:
         return public_url.rstrip("/") + self.path()
 
     def mail(self, *, public_url: str) -> Mail:
+        """In the language the account chose, else the request's (the inviting admin's, or the
+        browser's of whoever asked for the reset)."""
         url = self.url(public_url)
         hours = int(LINK_LIFETIME.total_seconds() // 3600)
-        if self.purpose == Purpose.INVITE:
-            subject = "Your Callsource account"
-            text = (
-                f"You are invited to Callsource, the call tracking of your team.\n\n"
-                f"Open this link to choose your password and sign in:\n{url}\n\n"
-                f"The link works once, for {hours} hours."
-            )
-        else:
-            subject = "A new Callsource password"
-            text = (
-                f"Open this link to choose a new password for {self.user.email}:\n{url}\n\n"
-                f"The link works once, for {hours} hours; your other sessions end when you "
-                f"use it. If you did not ask for it, ignore this message."
-            )
+        with use_language(self.user.language or current_language()):
+            if self.purpose == Purpose.INVITE:
+                subject = gettext("Your Callsource account")
+                text = (
+                    gettext("You are invited to Callsource, the call tracking of your team.")
+                    + "\n\n"
+                    + gettext("Open this link to choose your password and sign in:")
+                    + f"\n{url}\n\n"
+                    + ngettext(
+                        "The link works once, for %(num)s hour.",
+                        "The link works once, for %(num)s hours.",
+                        hours,
+                    )
+                )
+            else:
+                subject = gettext("A new Callsource password")
+                text = (
+                    gettext(
+                        "Open this link to choose a new password for %(email)s:",
+                        email=self.user.email,
+                    )
+                    + f"\n{url}\n\n"
+                    + ngettext(
+                        "The link works once, for %(num)s hour; your other sessions end when "
+                        "you use it. If you did not ask for it, ignore this message.",
+                        "The link works once, for %(num)s hours; your other sessions end when "
+                        "you use it. If you did not ask for it, ignore this message.",
+                        hours,
+                    )
+                )
         return Mail(to=(self.user.email,), subject=subject, text=text)
 
 
@@ -113,7 +135,7 @@ async def invite(
     email = normalise_email(email)
     existing = await repository.user_by_email(db, email)
     if existing is not None and not is_pending(existing):
-        raise InvalidField("email", f"{email} has an account already")
+        raise InvalidField("email", gettext("%(email)s has an account already", email=email))
     if existing is not None:
         if role == Role.VIEWER:
             await check_sites(db, site_ids)
@@ -134,7 +156,7 @@ async def reset_link(db: AsyncSession, *, user_id: uuid.UUID, now: datetime) -> 
     if user is None:
         raise NotFound(f"user {user_id} not found")
     if user.disabled_at is not None:
-        raise Conflict("the account is disabled: enable it first")
+        raise Conflict(gettext("the account is disabled: enable it first"))
     purpose = Purpose.INVITE if is_pending(user) else Purpose.RESET
     return await _issue(db, user=user, purpose=purpose, now=now)
 

@@ -19,6 +19,7 @@ from app.dashboard.links import Purpose
 from app.dashboard.web import HtmlRoute, redirect, render
 from app.deps import AppSettings, DbSession, Now
 from app.exceptions import InvalidField
+from app.i18n import gettext
 from app.mail import Mail, MailFailed, mail_configured, send_mail
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
@@ -61,7 +62,7 @@ async def _choose(
     user = await links.check(db, purpose=purpose, token=token, now=now)
     try:
         if password != password_again:
-            raise InvalidField("password_again", "the two passwords differ")
+            raise InvalidField("password_again", gettext("the two passwords differ"))
         user = await links.redeem(db, purpose=purpose, token=token, password=password, now=now)
     except InvalidField as exc:
         errors = {exc.field: exc.detail.removeprefix(f"{exc.field}: ")}

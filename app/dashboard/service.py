@@ -99,7 +99,7 @@ async def create_user(
     if problem is not None:
         raise InvalidField("password", problem)
     if await repository.user_by_email(db, email) is not None:
-        raise Conflict(f"email: {email} has an account already")
+        raise Conflict(gettext("email: %(email)s has an account already", email=email))
     if role == Role.VIEWER:
         await check_sites(db, site_ids)
     user = User(
@@ -226,7 +226,12 @@ async def _guard_last_admin(db: AsyncSession, user: User) -> None:
     if user.role != Role.ADMIN or user.disabled_at is not None or is_pending(user):
         return
     if await repository.count_active_admins(db) <= 1:
-        raise Conflict(f"{user.email} is the last admin: make another account an admin first")
+        raise Conflict(
+            gettext(
+                "%(email)s is the last admin: make another account an admin first",
+                email=user.email,
+            )
+        )
 
 
 async def set_role(db: AsyncSession, *, user_id: uuid.UUID, role: Role, now: datetime) -> User:

@@ -16,9 +16,11 @@ from app.costs.accounts.platforms import LABELS
 from app.costs.accounts.platforms.base import ImportFailed
 from app.costs.accounts.schemas import AdAccountCreate, MappingIn
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
 from app.exceptions import InvalidField
+from app.i18n import N_, gettext, ngettext
 from app.kit.outbound import OutboundPolicy
 
 router = APIRouter(
@@ -29,39 +31,41 @@ router = APIRouter(
 Field = tuple[str, str, bool, bool, str]
 PLATFORM_FIELDS: dict[str, tuple[Field, ...]] = {
     "yandex_direct": (
-        ("token", "OAuth token", True, True,
-         "Create an app at oauth.yandex.ru with access to the Yandex Direct API, then open "
+        ("token", N_("OAuth token"), True, True,
+         N_("Create an app at oauth.yandex.ru with access to the Yandex Direct API, then open "
          "https://oauth.yandex.ru/authorize?response_type=token&client_id=YOUR_APP_ID "
-         "and copy the token."),
-        ("client_login", "Client login (agencies only)", False, False,
-         "An agency account imports a client's spend: the client's Yandex login, as the agency "
-         "interface lists it. Leave empty for your own account."),
+         "and copy the token.")),
+        ("client_login", N_("Client login (agencies only)"), False, False,
+         N_("An agency account imports a client's spend: the client's Yandex login, as the agency "
+         "interface lists it. Leave empty for your own account.")),
     ),
     "google_ads": (
-        ("developer_token", "Developer token", True, True,
-         "Google Ads, manager account: Tools → Setup → API Center."),
-        ("client_id", "OAuth client ID", False, True,
-         "Google Cloud console → APIs & Services → Credentials → an OAuth client (Desktop app)."),
-        ("client_secret", "OAuth client secret", True, True,
-         "Shown beside the client ID in the same Credentials page."),
-        ("refresh_token", "Refresh token", True, True,
-         "Sign in once with the OAuth client and the scope https://www.googleapis.com/auth/adwords "
-         "(the OAuth Playground, or the google-ads library's generate_user_credentials example)."),
-        ("customer_id", "Customer ID", False, True,
-         "The 10-digit ID at the top right of Google Ads, such as 123-456-7890."),
-        ("login_customer_id", "Manager account ID (if you use one)", False, False,
-         "When you reach the account through a manager account: that account's ID."),
+        ("developer_token", N_("Developer token"), True, True,
+         N_("Google Ads, manager account: Tools → Setup → API Center.")),
+        ("client_id", N_("OAuth client ID"), False, True,
+         N_("Google Cloud console → APIs & Services → Credentials → an OAuth client "
+            "(Desktop app).")),
+        ("client_secret", N_("OAuth client secret"), True, True,
+         N_("Shown beside the client ID in the same Credentials page.")),
+        ("refresh_token", N_("Refresh token"), True, True,
+         N_("Sign in once with the OAuth client and the scope "
+            "https://www.googleapis.com/auth/adwords "
+         "(the OAuth Playground, or the google-ads library's generate_user_credentials example).")),
+        ("customer_id", N_("Customer ID"), False, True,
+         N_("The 10-digit ID at the top right of Google Ads, such as 123-456-7890.")),
+        ("login_customer_id", N_("Manager account ID (if you use one)"), False, False,
+         N_("When you reach the account through a manager account: that account's ID.")),
     ),
     "vk_ads": (
-        ("account_id", "Ad account ID", False, True,
-         "ads.vk.com: the number under the account's name, top left."),
-        ("token", "Access token", True, False,
-         "ads.vk.com → Settings → API access: a token; or leave it empty and give the "
-         "client ID and secret."),
-        ("client_id", "Client ID", False, False,
-         "ads.vk.com → Settings → API access: the client_id of the API access."),
-        ("client_secret", "Client secret", True, False,
-         "Shown beside the client ID; Callsource gets and renews the tokens itself."),
+        ("account_id", N_("Ad account ID"), False, True,
+         N_("ads.vk.com: the number under the account's name, top left.")),
+        ("token", N_("Access token"), True, False,
+         N_("ads.vk.com → Settings → API access: a token; or leave it empty and give the "
+         "client ID and secret.")),
+        ("client_id", N_("Client ID"), False, False,
+         N_("ads.vk.com → Settings → API access: the client_id of the API access.")),
+        ("client_secret", N_("Client secret"), True, False,
+         N_("Shown beside the client ID; Callsource gets and renews the tokens itself.")),
     ),
 }  # fmt: skip
 _CREATE: TypeAdapter[Any] = TypeAdapter(AdAccountCreate)
@@ -100,7 +104,11 @@ async def _page(
 
 @router.get("")
 async def ad_accounts(at: OnSite, imported: int = -1) -> Response:
-    notice = f"{imported} cost rows imported." if imported >= 0 else None
+    notice = (
+        ngettext("%(num)s cost row imported.", "%(num)s cost rows imported.", imported)
+        if imported >= 0
+        else None
+    )
     return await _page(at, notice=notice)
 
 
@@ -110,9 +118,9 @@ def _errors(exc: ValidationError) -> dict[str, str]:
         where = str(error["loc"][-1]) if error["loc"] else "kind"
         if where in PLATFORM_FIELDS or where.startswith("function-"):
             where = "kind"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "too_short", "string_too_short"):
-            message = "this field is required"
+            message = gettext("this field is required")
         errors.setdefault(where, message)
     return errors
 
@@ -124,7 +132,7 @@ async def connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in PLATFORM_FIELDS:
-        return await _page(at, form_errors={"kind": "choose an ad platform"}, status=422)
+        return await _page(at, form_errors={"kind": gettext("choose an ad platform")}, status=422)
     data: dict[str, str] = {"kind": kind}
     for extra in ("name", "api_base"):
         if value := str(form.get(extra, "")).strip():
@@ -193,7 +201,9 @@ async def set_mapping(
     except ValidationError as exc:
         where = str(exc.errors()[0]["loc"][-1])
         return await _page(
-            at, mapping_errors={account.id: f"{where}: this field is required"}, status=422
+            at,
+            mapping_errors={account.id: gettext("%(field)s: this field is required", field=where)},
+            status=422,
         )
     await accounts_service.set_mapping(at.db, account, data, now=at.now)
     return redirect(f"/sites/{at.site.id}/ad-accounts")

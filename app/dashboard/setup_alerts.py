@@ -13,10 +13,12 @@ from pydantic import ValidationError
 
 from app.dashboard import inventory
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.setup_crm import CRM_FIELDS
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
 from app.exceptions import InvalidField
+from app.i18n import gettext
 from app.kit.outbound import OutboundPolicy, outbound_client
 from app.mail import mail_configured, send_mail
 from crm_push import alerts, deliveries
@@ -89,11 +91,11 @@ async def create_rule(request: Request, at: OnSite) -> Response:
         errors: dict[str, str] = {}
         for error in exc.errors():
             where = str(error["loc"][0]) if error["loc"] else "channel"
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = field_message(error)
             if where == "events":
-                message = "choose at least one thing to be told about"
+                message = gettext("choose at least one thing to be told about")
             elif where == "channel":
-                message = "choose e-mail or Telegram"
+                message = gettext("choose e-mail or Telegram")
             errors.setdefault(where, message)
         return await _page(at, alert_errors=errors, alert_values=shown, status=422)
     except InvalidField as exc:

@@ -12,10 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard import inventory
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage
 from app.exceptions import InvalidField
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from app.mail import mail_configured
 from crm_push import connection_check
@@ -70,7 +71,7 @@ async def crm_connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in CRM_FIELDS:
-        return await _page(at, crm_errors={"kind": "choose a CRM"}, status=422)
+        return await _page(at, crm_errors={"kind": gettext("choose a CRM")}, status=422)
     data: dict[str, str] = {"kind": kind}
     if name := str(form.get("name", "")).strip():
         data["name"] = name
@@ -85,9 +86,9 @@ async def crm_connect(request: Request, at: OnSite) -> Response:
         errors: dict[str, str] = {}
         for error in exc.errors():
             where = str(error["loc"][-1]) if error["loc"] else "kind"
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = field_message(error)
             if error["type"] in ("missing", "too_short", "string_too_short"):
-                message = "this field is required"
+                message = gettext("this field is required")
             errors.setdefault(where, message)
         return await _page(at, crm_errors=errors, crm_kind=kind, crm_values=shown, status=422)
     except InvalidField as exc:

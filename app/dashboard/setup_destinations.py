@@ -14,9 +14,11 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.exceptions import InvalidField
+from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
 from app.models import CrmConnector, OutboxDelivery
 from crm_push import deliveries as deliveries_service
@@ -43,99 +45,107 @@ class Field:
 # What each platform asks for, and where its own settings show it.
 KINDS: dict[str, tuple[str, tuple[Field, ...]]] = {
     "ga4": (
-        "Google Analytics 4",
+        N_("Google Analytics 4"),
         (
             Field(
                 "measurement_id",
-                "Measurement ID",
-                "GA4: Admin, Data streams, your web stream: the ID that starts with G-.",
+                N_("Measurement ID"),
+                N_("GA4: Admin, Data streams, your web stream: the ID that starts with G-."),
             ),
             Field(
                 "api_secret",
-                "Measurement Protocol API secret",
-                "The same web stream: Measurement Protocol API secrets, Create.",
+                N_("Measurement Protocol API secret"),
+                N_("The same web stream: Measurement Protocol API secrets, Create."),
                 secret=True,
             ),
         ),
     ),
     "yandex_metrika": (
-        "Yandex Metrika",
+        N_("Yandex Metrika"),
         (
             Field(
                 "counter_id",
-                "Counter number",
-                "Metrika: the number beside your counter's name in the list of counters.",
+                N_("Counter number"),
+                N_("Metrika: the number beside your counter's name in the list of counters."),
                 kind="number",
             ),
             Field(
                 "token",
-                "OAuth token",
-                "oauth.yandex.ru: create an app with the metrika:offline_data access, then "
-                "get a token for it while signed in as the counter's owner.",
+                N_("OAuth token"),
+                N_(
+                    "oauth.yandex.ru: create an app with the metrika:offline_data access, then "
+                    "get a token for it while signed in as the counter's owner."
+                ),
                 secret=True,
             ),
             Field(
                 "target",
-                "Goal identifier for calls",
-                "Metrika: Goals, add a JavaScript event goal with this identifier (call).",
+                N_("Goal identifier for calls"),
+                N_("Metrika: Goals, add a JavaScript event goal with this identifier (call)."),
             ),
             Field(
                 "deal_target",
-                "Goal identifier for won deals",
-                "A second JavaScript event goal (deal_won): it receives the deal's price.",
+                N_("Goal identifier for won deals"),
+                N_("A second JavaScript event goal (deal_won): it receives the deal's price."),
             ),
             Field(
                 "upload_calls",
-                "Send calls through Metrika's calls upload",
-                "Calls then show in Metrika's call reports (talk time, missed, first-time "
-                "callers) instead of as the calls goal; won deals still go to their goal.",
+                N_("Send calls through Metrika's calls upload"),
+                N_(
+                    "Calls then show in Metrika's call reports (talk time, missed, first-time "
+                    "callers) instead of as the calls goal; won deals still go to their goal."
+                ),
                 required=False,
                 kind="checkbox",
             ),
         ),
     ),
     "google_ads": (
-        "Google Ads",
+        N_("Google Ads"),
         (
             Field(
                 "customer_id",
-                "Customer ID",
-                "Google Ads: the 10-digit number at the top right, like 123-456-7890.",
+                N_("Customer ID"),
+                N_("Google Ads: the 10-digit number at the top right, like 123-456-7890."),
             ),
             Field(
                 "conversion_action",
-                "Conversion action ID",
-                "Goals, Conversions: an action of the Import kind (clicks); its ID is the "
-                "ctId in the address of its page.",
+                N_("Conversion action ID"),
+                N_(
+                    "Goals, Conversions: an action of the Import kind (clicks); its ID is the "
+                    "ctId in the address of its page."
+                ),
             ),
             Field(
                 "login_customer_id",
-                "Manager account ID",
-                "Only when you reach this account through a manager account: its ID.",
+                N_("Manager account ID"),
+                N_("Only when you reach this account through a manager account: its ID."),
                 required=False,
             ),
             Field(
                 "developer_token",
-                "Developer token",
-                "A manager account: Tools, API Center (the token needs Basic access).",
+                N_("Developer token"),
+                N_("A manager account: Tools, API Center (the token needs Basic access)."),
                 secret=True,
             ),
             Field(
                 "client_id",
-                "OAuth client ID",
-                "Google Cloud console: APIs and services, Credentials, an OAuth client.",
+                N_("OAuth client ID"),
+                N_("Google Cloud console: APIs and services, Credentials, an OAuth client."),
             ),
             Field(
                 "client_secret",
-                "OAuth client secret",
-                "The same OAuth client: its secret.",
+                N_("OAuth client secret"),
+                N_("The same OAuth client: its secret."),
                 secret=True,
             ),
             Field(
                 "refresh_token",
-                "Refresh token",
-                "Authorize the OAuth client for the adwords scope as a user of the account "
-                "(for instance in Google's OAuth Playground) and copy the refresh token.",
+                N_("Refresh token"),
+                N_(
+                    "Authorize the OAuth client for the adwords scope as a user of the account "
+                    "(for instance in Google's OAuth Playground) and copy the refresh token."
+                ),
                 secret=True,
             ),
         ),
@@ -146,10 +156,10 @@ _CREATE: TypeAdapter[Any] = TypeAdapter(DestinationCreate)
 STATUSES = ("pending", "sent", "dead")
 SHOWN_DELIVERIES = 20
 NOTICES = {
-    "connected": "Connected: qualifying calls go out as they end.",
-    "rule": "The rule is saved: it applies to calls that end from now on.",
-    "retried": "The delivery is queued again: the worker sends it within a minute.",
-    "retired": "The destination is retired: nothing more is sent to it.",
+    "connected": N_("Connected: qualifying calls go out as they end."),
+    "rule": N_("The rule is saved: it applies to calls that end from now on."),
+    "retried": N_("The delivery is queued again: the worker sends it within a minute."),
+    "retired": N_("The destination is retired: nothing more is sent to it."),
 }
 
 
@@ -207,7 +217,7 @@ async def _page(
         flags=RULE_FLAGS,
         statuses=STATUSES,
         status=status or "",
-        notice=NOTICES.get(notice or ""),
+        notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
         form_kind=kind,
         values=values or {},
         errors=errors or {},
@@ -242,9 +252,9 @@ def _errors(exc: ValidationError, fields: set[str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         where = next((str(p) for p in reversed(error["loc"]) if str(p) in fields), "kind")
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "string_too_short"):
-            message = "this field is required"
+            message = gettext("this field is required")
         errors.setdefault(where, message)
     return errors
 
@@ -256,7 +266,7 @@ async def connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in KINDS:
-        return await _page(at, errors={"kind": "choose a platform"}, code=422)
+        return await _page(at, errors={"kind": gettext("choose a platform")}, code=422)
     fields = KINDS[kind][1]
     data: dict[str, Any] = {"kind": kind}
     if name := str(form.get("name", "")).strip():

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, redirect
 from app.deps import Store
@@ -48,7 +49,9 @@ def error_beside_field(detail: str) -> tuple[str, str]:
         return "numbers", detail
     message = found["message"]
     if found["index"] is not None:
-        message = f"line {int(found['index']) + 1}: {message}"
+        message = gettext(
+            "line %(line)s: %(problem)s", line=int(found["index"]) + 1, problem=message
+        )
     return found["field"], message
 
 
@@ -76,7 +79,7 @@ def validation_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         where = str(error["loc"][0]) if error["loc"] else "numbers"
-        errors.setdefault(where, str(error["msg"]).removeprefix("Value error, "))
+        errors.setdefault(where, field_message(error))
     return errors
 
 
@@ -236,11 +239,11 @@ async def edit_pool(
             at,
             pool,
             values=values,
-            errors={"target_number": "Type the number calls ring."},
+            errors={"target_number": gettext("Type the number calls ring.")},
             status=422,
         )
     if not pasted:
-        message = "Paste at least one number; to stop using the pool, retire it."
+        message = gettext("Paste at least one number; to stop using the pool, retire it.")
         return _edit_form(at, pool, values=values, errors={"numbers": message}, status=422)
     try:
         data = PoolUpdate.model_validate(

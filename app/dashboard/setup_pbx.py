@@ -19,6 +19,7 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import TypeAdapter, ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SitePage, redirect
 from app.i18n import N_, gettext
@@ -111,7 +112,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     for error in exc.errors():
         # The location is (provider, field) under the discriminated union.
         name = str(error["loc"][-1]) if error["loc"] else "provider"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         if error["type"] in ("missing", "too_short", "string_too_short"):
             message = gettext("this field is required")
         errors.setdefault(name, message)
@@ -162,7 +163,7 @@ async def pbx_connect(request: Request, at: OnSite) -> Response:
     form = await request.form()
     provider = str(form.get("provider", ""))
     if provider not in BY_KEY:
-        return await _list_page(at, errors={"provider": "choose a provider"}, status=422)
+        return await _list_page(at, errors={"provider": gettext("choose a provider")}, status=422)
     data: dict[str, str] = {"provider": provider}
     name = str(form.get("name", "")).strip()
     if name:
@@ -274,7 +275,9 @@ async def pbx_test_call(
             test_result=(False, gettext("only a generic webhook takes a test call")),
         )
     if not called.strip():
-        errors = {"called": "type the number the caller dialled (one of your tracking numbers)"}
+        errors = {
+            "called": gettext("type the number the caller dialled (one of your tracking numbers)")
+        }
         return await _detail_page(at, integration, errors=errors, status=422)
     timestamp = str(int(at.now.timestamp()))
     msg_id = f"{TEST_MESSAGE_PREFIX}{uuid.uuid4().hex}"

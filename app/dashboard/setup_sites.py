@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.web import HtmlRoute, OnSite, SignedIn, redirect
 from app.i18n import N_, gettext
@@ -46,7 +47,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         where = str(error["loc"][0]) if error["loc"] else "name"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = field_message(error)
         errors.setdefault(where if where in FIELDS else "name", message)
     return errors
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.dashboard.csrf import CsrfChecked
+from app.dashboard.form_errors import field_message
 from app.dashboard.service import require_admin
 from app.dashboard.setup_numbers import error_beside_field
 from app.dashboard.web import HtmlRoute, OnSite, redirect
@@ -48,7 +49,7 @@ def _validation_errors(exc: ValidationError) -> dict[str, str]:
         where = str(error["loc"][0]) if error["loc"] else "source"
         errors.setdefault(
             where if where in FIELDS else "source",
-            str(error["msg"]).removeprefix("Value error, "),
+            field_message(error),
         )
     return errors
 

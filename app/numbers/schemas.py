@@ -5,6 +5,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 from app.models.pool import (
     DEFAULT_COOLDOWN_S,
@@ -39,7 +40,7 @@ class PoolCreate(InputModel):
     @model_validator(mode="after")
     def _lease_cap_covers_idle(self) -> Self:
         if self.max_lease_s < self.idle_timeout_s:
-            raise ValueError("max_lease_s must be at least idle_timeout_s")
+            raise ValueError(gettext("max_lease_s must be at least idle_timeout_s"))
         return self
 
 
@@ -81,13 +82,17 @@ class StaticNumberCreate(InputModel):
         if self.kind == "source":
             if self.target_number is None:
                 raise ValueError(
-                    "target_number is required for kind=source: say which number it replaces"
+                    gettext(
+                        "target_number is required for kind=source: say which number it replaces"
+                    )
                 )
             if self.source is None:
-                raise ValueError("source is required for kind=source: say which visitors see it")
+                raise ValueError(
+                    gettext("source is required for kind=source: say which visitors see it")
+                )
         elif self.source is None and self.campaign is None:
             raise ValueError(
-                "an offline number needs a campaign or a source to attribute its calls to"
+                gettext("an offline number needs a campaign or a source to attribute its calls to")
             )
         return self
 

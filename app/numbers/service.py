@@ -19,8 +19,15 @@ from app.snapshots import configuration_changed
 async def _where_is(db: AsyncSession, number: TrackingNumber) -> str:
     site = await repository.site_name(db, number.site_id)
     if number.kind == NumberKind.DYNAMIC:
-        return f"a number of pool {number.pool_id} on site {site!r}"
-    return f"a {number.kind} number ({number.id}) on site {site!r}"
+        return gettext(
+            "a number of pool %(pool)s on site %(site)s", pool=number.pool_id, site=repr(site)
+        )
+    return gettext(
+        "a %(kind)s number (%(id)s) on site %(site)s",
+        kind=number.kind,
+        id=number.id,
+        site=repr(site),
+    )
 
 
 async def _claim(db: AsyncSession, *, site: Site, raw: str, field: str) -> str:
@@ -28,10 +35,24 @@ async def _claim(db: AsyncSession, *, site: Site, raw: str, field: str) -> str:
     number = to_e164(raw, site.country, field=field)
     taken = await repository.active_tracking_number(db, number)
     if taken is not None:
-        raise Conflict(f"{field}: {number} is already {await _where_is(db, taken)}")
+        raise Conflict(
+            gettext(
+                "%(field)s: %(number)s is already %(where)s",
+                field=field,
+                number=number,
+                where=await _where_is(db, taken),
+            )
+        )
     for target in await repository.targets_with_number(db, number):
         name = await repository.site_name(db, target.site_id)
-        raise Conflict(f"{field}: {number} is the target number of site {name!r}")
+        raise Conflict(
+            gettext(
+                "%(field)s: %(number)s is the target number of site %(site)s",
+                field=field,
+                number=number,
+                site=repr(name),
+            )
+        )
     return number
 
 
@@ -42,7 +63,14 @@ async def _target(
     number = to_e164(raw, site.country, field=field)
     taken = await repository.active_tracking_number(db, number)
     if taken is not None:
-        raise Conflict(f"{field}: {number} is {await _where_is(db, taken)}, not a target number")
+        raise Conflict(
+            gettext(
+                "%(field)s: %(number)s is %(where)s, not a target number",
+                field=field,
+                number=number,
+                where=await _where_is(db, taken),
+            )
+        )
     target = await repository.target(db, site_id=site.id, number=number)
     if target is None:
         target = TargetNumber(id=uuid.uuid4(), site_id=site.id, number=number, created_at=now)
@@ -159,7 +187,9 @@ async def update_pool(
     idle = data.idle_timeout_s if data.idle_timeout_s is not None else pool.idle_timeout_s
     cap = data.max_lease_s if data.max_lease_s is not None else pool.max_lease_s
     if cap < idle:
-        raise InvalidField("max_lease_s", "must be at least idle_timeout_s")
+        raise InvalidField(
+            "max_lease_s", gettext("must be at least %(field)s", field="idle_timeout_s")
+        )
     pool.idle_timeout_s, pool.max_lease_s = idle, cap
     if data.numbers is not None:
         await _replace_pool_numbers(db, site=site, pool=pool, raw_numbers=data.numbers, now=now)
@@ -231,8 +261,12 @@ async def create_static_number(
         )
         if twin is not None:
             raise Conflict(
-                f"source: {twin.number} is already shown to visitors of this source "
-                f"in place of {data.target_number}"
+                gettext(
+                    "source: %(number)s is already shown to visitors of this source in place "
+                    "of %(target)s",
+                    number=twin.number,
+                    target=data.target_number,
+                )
             )
     return await repository.STATIC_NUMBERS.add(
         db,
@@ -283,16 +317,22 @@ async def update_static_number(
     source, medium, campaign = data.source, data.medium, data.campaign
     if row.kind == NumberKind.SOURCE:
         if source is None:
-            raise InvalidField("source", "say which visitors see this number")
+            raise InvalidField("source", gettext("say which visitors see this number"))
         if row.target_number_id is not None:
             twin = await repository.same_source_rule(
                 db, target_id=row.target_number_id, source=source, medium=medium, campaign=campaign
             )
             if twin is not None and twin.id != row.id:
-                raise Conflict(f"source: {twin.number} is already shown to visitors of this source")
+                raise Conflict(
+                    gettext(
+                        "source: %(number)s is already shown to visitors of this source",
+                        number=twin.number,
+                    )
+                )
     elif source is None and campaign is None:
         raise InvalidField(
-            "campaign", "an offline number needs a campaign or a source to attribute its calls to"
+            "campaign",
+            gettext("an offline number needs a campaign or a source to attribute its calls to"),
         )
     row.source, row.medium, row.campaign = source, medium, campaign
     return await repository.STATIC_NUMBERS.update(db, row)

@@ -6,8 +6,8 @@ text and HTML for e-mail, and Telegram's HTML subset (only <b>, <a> and entities
 turn into a call link themselves; its HTML parser takes only web and tg: links, and an
 unparsable entity is a 400 that would kill the delivery.
 
-The words go through `_`, the gettext-style marker the translation sweep collects; until the
-i18n module lands it returns the English text.
+The words go through `_` (app.i18n's gettext): the worker sets no language, so they read in
+the default one (English) until a channel knows its reader's.
 """
 
 from __future__ import annotations
@@ -18,17 +18,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.i18n import gettext as _
 from app.models import Call, Site
 from crm_push.connectors.base import FormLeadFacts, Job
 
 # Telegram's limit on one message, after entities are parsed.
 TELEGRAM_MAX_CHARS = 4096
 TOP_SOURCES = 5
-
-
-def _(text: str) -> str:
-    """The translation marker (identity until the site's language is known here)."""
-    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 DestinationKind = Literal["ga4", "yandex_metrika", "google_ads"]
@@ -37,18 +38,20 @@ def _http_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(gettext("%(value)s is not an http(s) URL", value=repr(value)))
     return value.rstrip("/")
 
 
 def ga4_event_name(value: str) -> str:
     if not _GA4_NAME.match(value):
         raise ValueError(
-            "a GA4 event name starts with a letter and has only letters, digits and "
-            "underscores, at most 40 characters"
+            gettext(
+                "a GA4 event name starts with a letter and has only letters, digits and "
+                "underscores, at most 40 characters"
+            )
         )
     if value in _GA4_RESERVED or value.lower().startswith(_GA4_RESERVED_PREFIXES):
-        raise ValueError(f"{value!r} is a name GA4 reserves for itself")
+        raise ValueError(gettext("%(value)s is a name GA4 reserves for itself", value=repr(value)))
     return value
 
 
@@ -117,7 +120,7 @@ class GoogleAdsCreate(_DestinationBase):
             return None
         digits = value.replace("-", "").replace(" ", "")
         if not re.fullmatch(r"\d{10}", digits):
-            raise ValueError("a Google Ads customer id has 10 digits, as 123-456-7890")
+            raise ValueError(gettext("a Google Ads customer id has 10 digits, as 123-456-7890"))
         return digits
 
     @field_validator("conversion_action")
@@ -126,7 +129,9 @@ class GoogleAdsCreate(_DestinationBase):
         found = re.fullmatch(r"(?:customers/\d{10}/conversionActions/)?(\d{1,20})", value)
         if not found:
             raise ValueError(
-                "give the conversion action's id (ctId) or customers/ID/conversionActions/ID"
+                gettext(
+                    "give the conversion action's id (ctId) or customers/ID/conversionActions/ID"
+                )
             )
         return found.group(1)
 

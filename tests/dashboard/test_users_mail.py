@@ -92,3 +92,40 @@ async def test_forgot_password_mails_a_reset_link_and_reveals_nothing(
         assert (await stolen.get("/users")).headers["location"].startswith("/login")
     # Only the one message: the unknown e-mail got none.
     assert len(smtp_inbox.messages) == 1
+
+
+async def test_the_invite_speaks_the_inviting_admins_language(
+    visitor: AsyncClient, client: AsyncClient, smtp_inbox: SmtpInbox
+) -> None:
+    await set_up_admin(visitor)
+    site = await create_site(client)
+    visitor.headers["Accept-Language"] = "ru-RU,ru;q=0.9"
+    response = await invite(visitor, VIEWER, sites=[site["id"]])
+    assert 'data-testid="link-mailed"' in response.text
+
+    [received] = await smtp_inbox.wait_for(1)
+    assert received.message["Subject"] == "Ваша учётная запись Callsource"
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Вас пригласили в Callsource" in text
+    assert "Ссылка действует один раз, 72 часа." in text  # 72: the "2" form
+    assert path_in(received) == link_in(response.text)
+
+
+async def test_a_reset_mail_speaks_the_accounts_own_language(
+    visitor: AsyncClient, app: FastAPI, smtp_inbox: SmtpInbox
+) -> None:
+    await set_up_admin(visitor)
+    # The account chose Spanish; the browser that asks for the reset says Russian.
+    await post_form(visitor, "/language", {"language": "es", "next": "/account"}, on="/account")
+    async with new_client(app) as someone:
+        someone.headers["Accept-Language"] = "ru"
+        await post_form(someone, "/login/forgot", {"email": ADMIN_EMAIL}, on="/login/forgot")
+    [received] = await smtp_inbox.wait_for(1)
+    assert received.message["Subject"] == "Una nueva contraseña de Callsource"
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    assert f"Abra este enlace para elegir una nueva contraseña para {ADMIN_EMAIL}:" in (
+        body.get_content()
+    )

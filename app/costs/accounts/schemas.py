@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 AdAccountKind = Literal["yandex_direct", "google_ads", "vk_ads"]
@@ -22,7 +23,7 @@ def _api_base(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(gettext("%(value)s is not an http(s) URL", value=repr(value)))
     return value.rstrip("/")
 
 
@@ -54,7 +55,7 @@ class YandexDirectCreate(_AccountBase):
 
 def _customer(value: str) -> str:
     if not _GOOGLE_CUSTOMER.match(value):
-        raise ValueError("must be a customer ID such as 123-456-7890")
+        raise ValueError(gettext("must be a customer ID such as 123-456-7890"))
     return value.replace("-", "")
 
 
@@ -92,9 +93,9 @@ class VkAdsCreate(_AccountBase):
     @model_validator(mode="after")
     def _one_way_in(self) -> VkAdsCreate:
         if self.token is None and (self.client_id is None or self.client_secret is None):
-            raise ValueError("give token, or client_id and client_secret")
+            raise ValueError(gettext("give token, or client_id and client_secret"))
         if self.token is not None and self.client_id is not None:
-            raise ValueError("give token or client_id and client_secret, not both")
+            raise ValueError(gettext("give token or client_id and client_secret, not both"))
         return self
 
 

@@ -41,6 +41,7 @@ from app.costs.accounts.schemas import (
 )
 from app.costs.parsing import ImportedRow
 from app.exceptions import Conflict, InvalidField
+from app.i18n import gettext
 from app.kit.outbound import OutboundPolicy, OutboundRefused, outbound_client
 from app.models import AdAccount, AdCampaignMapping, Site
 
@@ -223,18 +224,20 @@ def requested_days(
         try:
             return date.fromisoformat(raw[:10])
         except ValueError:
-            raise InvalidField(field, f"{raw!r} is not a date such as 2026-11-01") from None
+            raise InvalidField(
+                field, gettext("%(raw)s is not a date such as 2026-11-01", raw=repr(raw))
+            ) from None
 
     last = parse(raw_to, "to", today)
     first = parse(
         raw_from, "from", last - timedelta(days=IMPORT_DAYS - 1) if raw_to else default_first
     )
     if first > last:
-        raise InvalidField("to", "must not be before from")
+        raise InvalidField("to", gettext("must not be before from"))
     if last > today + timedelta(days=1):
-        raise InvalidField("to", "is in the future")
+        raise InvalidField("to", gettext("is in the future"))
     if (last - first).days + 1 > MAX_DAYS:
-        raise InvalidField("from", f"at most {MAX_DAYS} days per import")
+        raise InvalidField("from", gettext("at most %(num)s days per import", num=MAX_DAYS))
     return first, last
 
 
