@@ -18,13 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import CrmConnector, OutboxDelivery
 from crm_push import conversions, repository
 from crm_push.connectors import get_connector
-from crm_push.connectors.base import ConnectorData, Created, Job
+from crm_push.connectors.base import UPDATE_EVENT, ConnectorData, Created, Job
 from crm_push.redaction import excerpt
 from crm_push.retry import RetryPolicy
 from crm_push.transport import CrmFailure, CrmHttp, secrets_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "the worker holding this delivery stopped before recording an outcome"
+# The deliveries that make the CRM's record of a call, which a `call.updated` one updates.
+RECORD_EVENTS = ("call.started", "call.attributed")
+WAITING = (
+    "waiting for the call's record: the CRM does not have the call yet (its call.started or "
+    "call.attributed delivery is not sent); this update goes once that one is"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,11 @@ async def claim_due(
     calls = await repository.calls_by_id(db, (r.call_id for r in rows))
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
     leads = await repository.leads_by_id(db, (r.lead_id for r in rows))
+    updates = [r for r in rows if r.event == UPDATE_EVENT and r.call_id is not None]
+    records = await repository.call_records(
+        db, ((r.connector_id, r.call_id) for r in updates if r.call_id), events=RECORD_EVENTS
+    )
+    tags = await repository.tags_by_call(db, (r.call_id for r in updates))
     token = uuid.uuid4()
     claims = []
     for row in rows:
@@ -79,10 +90,25 @@ async def claim_due(
             call=calls[row.call_id] if row.call_id is not None else None,
             lead=leads[row.lead_id] if row.lead_id is not None else None,
             conversion=contexts.get(row.id),
+            record=_record_of(row, records),
+            tags=tags.get(row.call_id, ()) if row.call_id is not None else (),
+            queued_at=row.created_at,
         )
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()
     return claims
+
+
+def _record_of(
+    row: OutboxDelivery, records: dict[tuple[uuid.UUID, uuid.UUID], OutboxDelivery]
+) -> Created | None:
+    """What the CRM holds of an update's call: the earlier delivery's answer."""
+    if row.event != UPDATE_EVENT or row.call_id is None:
+        return None
+    found = records.get((row.connector_id, row.call_id))
+    if found is None:
+        return None
+    return Created(found.external_id, dict(found.external_refs or {}))
 
 
 def _close(
@@ -116,7 +142,14 @@ def _attempt_values(
 async def attempt(crm: CrmHttp, claim: Claim) -> Outcome:
     """Deliver once. RateDeferred propagates: no slot soon enough, and nothing was sent."""
     connector = get_connector(claim.job.connector.kind)
-    uncertain = claim.maybe_created
+    if claim.job.event == UPDATE_EVENT:
+        if claim.job.record is None:
+            # Nothing to update yet, and creating a record here would duplicate the call's.
+            return Outcome(None, CrmFailure(WAITING, created=False), False, None, WAITING)
+        # An update sets the record's state: sending it again is harmless, no look-up.
+        uncertain = False
+    else:
+        uncertain = claim.maybe_created
     try:
         if uncertain:
             found = await connector.find(crm, claim.job)

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Call
 from crm_push import repository
 from crm_push.connectors import get_connector
-from crm_push.conversion_rule import DESTINATION_KINDS, call_facts, qualifies
+from crm_push.connectors.base import UPDATE_EVENT as UPDATE_EVENT
+from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS, call_facts, qualifies
 
 # deal.won: a deal of the call was won (conversion destinations that send the value).
 CallEventName = Literal["call.started", "call.attributed", "deal.won"]
 # A form lead's one delivery: connectors that take form leads list it among their events.
 FORM_EVENT = "form"
+
 _KEY_NAMESPACE = uuid.UUID("5d1bb7c2-8f44-4f5e-9a49-3f1f7a6c2b10")
 
 
@@ -97,6 +99,38 @@ async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -
     )
 
 
+async def queue_call_update(
+    db: AsyncSession,
+    *,
+    call: CallRef,
+    now: datetime,
+    connectors: Sequence[ConnectorRef] | None = None,
+) -> int:
+    """A call's tags or lead status changed: one `call.updated` delivery per live CRM
+    connector of its site that takes updates, in the caller's transaction. The outbox keeps
+    one row per (connector, call, event), so a row already there (sent, dead, waiting or in
+    flight) is re-armed: its body is built when it is sent, from the call as it is then, so
+    the CRM gets the latest tags and status however many changes came in between. The
+    number of connectors the change goes to."""
+    if connectors is None:
+        connectors = await live_connectors(db, site_id=call.site_id)
+    queued = 0
+    for connector in connectors:
+        if connector.kind not in CRM_KINDS:
+            continue
+        if UPDATE_EVENT not in get_connector(connector.kind).events(dict(connector.config)):
+            continue
+        inserted = await _insert(
+            db, connector=connector, call_id=call.id, lead_id=None, event=UPDATE_EVENT, now=now
+        )
+        if not inserted:
+            await repository.rearm_delivery(
+                db, connector_id=connector.id, call_id=call.id, event=UPDATE_EVENT, now=now
+            )
+        queued += 1
+    return queued
+
+
 class LeadRef(Protocol):
     """The form lead a delivery is for."""
 
@@ -132,10 +166,10 @@ async def _insert(
     lead_id: uuid.UUID | None,
     event: str,
     now: datetime,
-) -> None:
+) -> bool:
     subject = call_id or lead_id
     assert subject is not None
-    await repository.insert_delivery(
+    return await repository.insert_delivery(
         db,
         {
             "id": uuid.uuid4(),

@@ -15,6 +15,8 @@ from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
 
 DealStatus = Literal["open", "won", "lost"]
+# A call's tags or lead status changed on its page: the CRM's record of the call is updated.
+UPDATE_EVENT = "call.updated"
 # Bitrix24's ORIGINATOR_ID: who wrote the record; ORIGIN_ID (our idempotency key) is unique
 # within it.
 ORIGINATOR = "callsource"
@@ -78,6 +80,12 @@ class Job:
     lead: FormLead | None = None
     # Loaded for conversion destinations only.
     conversion: Conversion | None = None
+    # Loaded for `call.updated` only: what the CRM holds of the call (the earlier, sent
+    # delivery's answer), None while it holds nothing yet; and the call's tags as they are.
+    record: Created | None = None
+    tags: tuple[str, ...] = ()
+    # When the change this delivery carries was made (the row is re-armed on each change).
+    queued_at: datetime | None = None
 
     @property
     def the_call(self) -> Call:
@@ -173,6 +181,14 @@ def money(value: Any) -> Decimal:
     except ArithmeticError:
         return Decimal(0)
     return amount.quantize(Decimal("0.01")) if amount.is_finite() else Decimal(0)
+
+
+def update_note(job: Job) -> str:
+    """The text CRMs show for a `call.updated` delivery: the lead status and tags as they are."""
+    call = job.the_call
+    status = (call.lead_status or "new").replace("_", " ")
+    tags = ", ".join(job.tags) if job.tags else "(none)"
+    return f"Callsource: lead status {status}; tags: {tags}"
 
 
 def call_title(call: Call) -> str:
