@@ -6,6 +6,7 @@ failures retry and die visibly. Against the stand-in CRMs, on both databases."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,6 +21,8 @@ from crm_push.worker import Worker, WorkerConfig
 from tests.clock import ManualClock
 from tests.crm_push.conftest import TEST_CONFIG, World, make_worker, outbox, run_until_settled
 from tests.crm_push.fake_crm import AMO_TOKEN, FakeCrmServer
+from tests.crm_push.test_webhook_doc import ROW, section
+from tests.crm_push.webhook_body.fields import field_types
 from tests.dashboard.accounts import post_form, set_up_admin
 
 UPDATE = "call.updated"
@@ -318,3 +321,13 @@ async def test_the_integrations_page_makes_a_webhook_that_takes_updates(
     listed = (await world.client.get(f"/api/v1/sites/{sid}/crm")).json()["items"]
     [hook] = [c for c in listed if c["kind"] == "webhook"]
     assert sorted(hook["config"]["events"]) == ["call.attributed", UPDATE]
+
+
+def test_the_doc_describes_the_update_message_we_send() -> None:
+    text = section("Tag and status changes")
+    [example] = re.findall(r"^```json\n(.*?)^```$", text, re.M | re.S)
+    WebhookUpdateBody.model_validate_json(example)  # a body we could send
+    rows = [ROW.match(line) for line in text.splitlines()]
+    documented = [m["field"] for m in rows if m and m["field"].startswith("data.call.")]
+    sent = [f for f, _ in field_types(WebhookUpdateBody) if f.startswith("data.call.")]
+    assert documented == sent
