@@ -18,15 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import CrmConnector, OutboxDelivery
 from crm_push import conversions, repository
 from crm_push.connectors import get_connector
-from crm_push.connectors.base import UPDATE_EVENT, ConnectorData, Created, Job
+from crm_push.connectors.base import (
+    RECORD_EVENTS,
+    UPDATE_EVENT,
+    ConnectorData,
+    Created,
+    Job,
+)
 from crm_push.redaction import excerpt
 from crm_push.retry import RetryPolicy
 from crm_push.transport import CrmFailure, CrmHttp, secrets_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "the worker holding this delivery stopped before recording an outcome"
-# The deliveries that make the CRM's record of a call, which a `call.updated` one updates.
-RECORD_EVENTS = ("call.started", "call.attributed")
 WAITING = (
     "waiting for the call's record: the CRM does not have the call yet (its call.started or "
     "call.attributed delivery is not sent); this update goes once that one is"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Call
 from crm_push import repository
 from crm_push.connectors import get_connector
+from crm_push.connectors.base import RECORD_EVENTS
 from crm_push.connectors.base import UPDATE_EVENT as UPDATE_EVENT
 from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS, call_facts, qualifies
 
@@ -102,7 +103,7 @@ async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -
 async def queue_call_update(
     db: AsyncSession,
     *,
-    call: CallRef,
+    call: Call,
     now: datetime,
     connectors: Sequence[ConnectorRef] | None = None,
 ) -> int:
@@ -110,15 +111,22 @@ async def queue_call_update(
     connector of its site that takes updates, in the caller's transaction. The outbox keeps
     one row per (connector, call, event), so a row already there (sent, dead, waiting or in
     flight) is re-armed: its body is built when it is sent, from the call as it is then, so
-    the CRM gets the latest tags and status however many changes came in between. The
-    number of connectors the change goes to."""
+    the CRM gets the latest tags and status however many changes came in between. An ended
+    call that a connector has no delivery of (it was connected later) is never in that CRM,
+    so nothing is queued for it. The number of connectors the change goes to."""
     if connectors is None:
         connectors = await live_connectors(db, site_id=call.site_id)
+    wanted = [
+        c
+        for c in connectors
+        if c.kind in CRM_KINDS and UPDATE_EVENT in get_connector(c.kind).events(dict(c.config))
+    ]
+    if not wanted:
+        return 0
+    known = await repository.connectors_with_deliveries(db, call_id=call.id, events=RECORD_EVENTS)
     queued = 0
-    for connector in connectors:
-        if connector.kind not in CRM_KINDS:
-            continue
-        if UPDATE_EVENT not in get_connector(connector.kind).events(dict(connector.config)):
+    for connector in wanted:
+        if call.status == "ended" and connector.id not in known:
             continue
         inserted = await _insert(
             db, connector=connector, call_id=call.id, lead_id=None, event=UPDATE_EVENT, now=now

@@ -121,6 +121,16 @@ async def rearm_delivery(
     return result.rowcount
 
 
+async def connectors_with_deliveries(
+    db: AsyncSession, *, call_id: uuid.UUID, events: Iterable[str]
+) -> set[uuid.UUID]:
+    """The connectors that have a delivery of one of `events` for the call, in any state."""
+    query = select(OutboxDelivery.connector_id).where(
+        OutboxDelivery.call_id == call_id, OutboxDelivery.event.in_(set(events))
+    )
+    return set((await db.execute(query)).scalars())
+
+
 async def call_records(
     db: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]], *, events: Iterable[str]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], OutboxDelivery]:

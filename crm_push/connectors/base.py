@@ -17,6 +17,8 @@ from crm_push.transport import CrmHttp
 DealStatus = Literal["open", "won", "lost"]
 # A call's tags or lead status changed on its page: the CRM's record of the call is updated.
 UPDATE_EVENT = "call.updated"
+# The deliveries that make the CRM's record of a call, which a `call.updated` one updates.
+RECORD_EVENTS = ("call.started", "call.attributed")
 # Bitrix24's ORIGINATOR_ID: who wrote the record; ORIGIN_ID (our idempotency key) is unique
 # within it.
 ORIGINATOR = "callsource"

@@ -6,14 +6,17 @@ failures retry and die visibly. Against the stand-in CRMs, on both databases."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.models import Call, OutboxDelivery
+from crm_push import dispatch
 from crm_push.dispatch import WAITING
 from crm_push.retry import RetryPolicy
 from crm_push.webhook_body import WebhookBody, WebhookUpdateBody
@@ -331,3 +334,46 @@ def test_the_doc_describes_the_update_message_we_send() -> None:
     documented = [m["field"] for m in rows if m and m["field"].startswith("data.call.")]
     sent = [f for f, _ in field_types(WebhookUpdateBody) if f.startswith("data.call.")]
     assert documented == sent
+
+
+async def test_a_crm_connected_after_the_call_gets_no_update_of_it(
+    world: World, crm: FakeCrmServer, worker: Worker, visitor: AsyncClient
+) -> None:
+    call = await world.call()
+    await world.amocrm(crm)
+    await tag(visitor, world, call, "wholesale")
+    assert await updates(world) == []  # that CRM will never have the call
+    assert await worker.drain() == 0
+
+
+async def test_a_change_while_the_old_state_is_in_flight_is_sent_after_it(
+    world: World, crm: FakeCrmServer, worker: Worker, visitor: AsyncClient, clock: ManualClock
+) -> None:
+    await world.amocrm(crm)
+    call = await world.call()
+    await worker.drain()
+    [lead_id] = crm.crm.amo_leads
+    await tag(visitor, world, call, "old")
+
+    async with world.sessionmaker() as db:  # a worker claims the update, then...
+        [claim] = await dispatch.claim_due(db, now=clock.now, limit=10, lease=timedelta(seconds=24))
+        await db.commit()
+    await tag(visitor, world, call, "new")  # ...the admin changes it again
+    outcome = await dispatch.attempt(worker.crm_http("amocrm", "k", {}, deadline=None), claim)
+    async with world.sessionmaker() as db:
+        stored = await dispatch.record(
+            db,
+            claim,
+            outcome,
+            now=clock.now,
+            policy=RetryPolicy(),
+            rng=random.Random(1),
+            duration_ms=1,
+        )
+        await db.commit()
+    assert stored is False  # the re-armed row is not marked sent with the old state
+    [row] = await updates(world)
+    assert row.status == "pending"
+
+    await worker.drain()
+    assert crm.crm.amo_tags(lead_id) == ["new"]
