@@ -24,7 +24,12 @@ class MailNotConfigured(Exception):
 
 
 class MailFailed(Exception):
-    """The SMTP server refused the message or could not be reached; the text says which."""
+    """The SMTP server refused the message or could not be reached; the text says which.
+    `code`: the server's reply code when it answered (5xx: a permanent refusal)."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,13 @@ async def send_mail(settings: Settings, mail: Mail) -> None:
             timeout=SMTP_TIMEOUT_S,
         )
     except aiosmtplib.SMTPResponseException as exc:
-        raise MailFailed(f"the SMTP server answered {exc.code}: {exc.message}") from exc
+        raise MailFailed(
+            f"the SMTP server answered {exc.code}: {exc.message}", code=exc.code
+        ) from exc
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        first = exc.recipients[0] if exc.recipients else None
+        code = first.code if first is not None else None
+        reason = f"{first.code}: {first.message}" if first is not None else "every recipient"
+        raise MailFailed(f"the SMTP server refused the recipients ({reason})", code=code) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailFailed(f"the SMTP server {server.host}:{server.port} failed: {exc}") from exc

@@ -41,6 +41,7 @@ from app.state import install as install_state
 from app.tracking import endpoints as tracking_endpoints
 from app.tracking.site_config import SiteConfigCache
 from app.tracking.snippet import FORMS_SOURCE, build_snippet, snippet_response
+from crm_push import alerts_endpoints
 from crm_push import endpoints as crm_endpoints
 from crm_push import hooks as crm_hooks
 from crm_push.destinations import endpoints as destination_endpoints
@@ -171,6 +172,7 @@ def create_app(
     app.include_router(crm_endpoints.admin_router)
     app.include_router(crm_endpoints.deals_router)
     app.include_router(destination_endpoints.router)
+    app.include_router(alerts_endpoints.router)
     app.include_router(crm_hooks.hooks_router)
     app.include_router(calls_endpoints.router)
     app.include_router(leads_endpoints.router)

@@ -63,9 +63,10 @@ async def claim_due(
     if not rows:
         return []
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
-    calls = await repository.calls_by_id(db, (r.call_id for r in rows))
+    calls = await repository.calls_by_id(db, (r.call_id for r in rows if r.call_id))
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
-    leads = await repository.leads_by_id(db, (r.lead_id for r in rows))
+    leads = await repository.leads_by_id(db, (r.lead_id for r in rows if r.lead_id))
+    sites = await repository.sites_by_id(db, (c.site_id for c in connectors.values()))
     updates = [r for r in rows if r.event == UPDATE_EVENT and r.call_id is not None]
     records = await repository.call_records(
         db, ((r.connector_id, r.call_id) for r in updates if r.call_id), events=RECORD_EVENTS
@@ -97,6 +98,9 @@ async def claim_due(
             record=_record_of(row, records),
             tags=tags.get(row.call_id, ()) if row.call_id is not None else (),
             queued_at=row.created_at,
+            site=sites.get(connector.site_id),
+            digest_day=row.digest_day,
+            payload=row.payload,
         )
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()
@@ -207,7 +211,8 @@ async def record(
         }
     else:
         assert failure is not None
-        dead = failure.permanent or attempts >= policy.max_attempts
+        limit = min(policy.max_attempts, failure.max_attempts or policy.max_attempts)
+        dead = failure.permanent or attempts >= limit
         label = "dead" if dead else "retry"
         delay = policy.delay_s(attempts, retry_after_s=failure.retry_after_s, rng=rng)
         values |= {

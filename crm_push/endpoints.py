@@ -94,7 +94,7 @@ async def retire_connector(
 # --- deliveries ----------------------------------------------------------------------------
 
 
-def _delivery_out(row: object) -> DeliveryOut:
+def delivery_out(row: object) -> DeliveryOut:
     out = DeliveryOut.model_validate(row)
     # Only a pending delivery has a next attempt.
     return out if out.status == "pending" else out.model_copy(update={"next_attempt_at": None})
@@ -114,7 +114,7 @@ async def list_deliveries(
     rows = await deliveries.list_deliveries(
         db, connector=connector, status=delivery_status, limit=limit
     )
-    return DeliveryList(items=[_delivery_out(row) for row in rows])
+    return DeliveryList(items=[delivery_out(row) for row in rows])
 
 
 @admin_router.get("/{connector_id}/deliveries/{delivery_id}", response_model=DeliveryDetail)
@@ -125,7 +125,7 @@ async def get_delivery(
     connector = await service.get_connector(db, site_id=site_id, connector_id=connector_id)
     row, attempts = await deliveries.get_delivery(db, connector=connector, delivery_id=delivery_id)
     return DeliveryDetail(
-        **_delivery_out(row).model_dump(),
+        **delivery_out(row).model_dump(),
         log=[DeliveryAttemptOut.model_validate(a) for a in attempts],
     )
 
@@ -138,7 +138,7 @@ async def retry_delivery(
     an earlier attempt may have made it), or a waiting one now. 409 for a sent one."""
     connector = await service.get_connector(db, site_id=site_id, connector_id=connector_id)
     row = await deliveries.retry(db, connector=connector, delivery_id=delivery_id, now=now)
-    return _delivery_out(row)
+    return delivery_out(row)
 
 
 # --- deals ---------------------------------------------------------------------------------

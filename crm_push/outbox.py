@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +18,9 @@ from crm_push.connectors.base import RECORD_EVENTS
 from crm_push.connectors.base import UPDATE_EVENT as UPDATE_EVENT
 from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS, call_facts, qualifies
 
-# deal.won: a deal of the call was won (conversion destinations that send the value).
-CallEventName = Literal["call.started", "call.attributed", "deal.won"]
+# deal.won: a deal of the call was won (conversion destinations that send the value);
+# call.missed: a call that ended unanswered (alert channels ask for it; CRMs do not).
+CallEventName = Literal["call.started", "call.attributed", "deal.won", "call.missed"]
 # A form lead's one delivery: connectors that take form leads list it among their events.
 FORM_EVENT = "form"
 
@@ -31,6 +32,11 @@ def idempotency_key(*, connector_id: uuid.UUID, call_id: uuid.UUID, event: str) 
     event) always has the same key, whatever happens to the row. (A form lead's id stands in
     for the call's: ids are random UUIDs, and its event differs.)"""
     return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/{call_id}/{event}").hex
+
+
+def digest_key(*, connector_id: uuid.UUID, day: date) -> str:
+    """A digest's key: one per rule and local day, so a day is summed up once."""
+    return "cs_" + uuid.uuid5(_KEY_NAMESPACE, f"{connector_id}/digest/{day.isoformat()}").hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +194,42 @@ async def _insert(
             "idempotency_key": idempotency_key(
                 connector_id=connector.id, call_id=subject, event=event
             ),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+            "external_id": None,
+            "external_refs": None,
+            "claim_token": None,
+            "maybe_created": False,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+        },
+    )
+
+
+async def enqueue_digest(
+    db: AsyncSession,
+    *,
+    connector_id: uuid.UUID,
+    event: str,
+    day: date,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """The digest of `day` for one alert rule, unless it is queued already; True if queued."""
+    return await repository.insert_delivery(
+        db,
+        {
+            "id": uuid.uuid4(),
+            "connector_id": connector_id,
+            "call_id": None,
+            "lead_id": None,
+            "event": event,
+            "digest_day": day,
+            "payload": payload,
+            "idempotency_key": digest_key(connector_id=connector_id, day=day),
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,

@@ -19,6 +19,8 @@ EXCERPT_CHARS = 100
 _PATTERNS = (
     # Bitrix24 incoming webhooks: /rest/<user id>/<secret>/...
     (re.compile(r"(/rest/\d+/)[A-Za-z0-9_]+"), r"\1" + REDACTED),
+    # Telegram bot tokens in Bot API paths: /bot<id>:<secret>/sendMessage
+    (re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), REDACTED),
     (

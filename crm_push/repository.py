@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import SiteScopedRepository
@@ -23,15 +23,16 @@ from app.models import (
     Site,
     TrackingSession,
 )
+from crm_push.connectors import ALERT_KINDS
 from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS
 
 # --- connectors ----------------------------------------------------------------------------
 
 
-# Every receiver of the outbox, CRMs and conversion destinations alike. The live list is read
-# on every call's start and end: the repository builds it once.
+# Every receiver of the outbox, CRMs, conversion destinations and alert channels alike. The
+# live list is read on every call's start and end: the repository builds it once.
 CONNECTORS = SiteScopedRepository(CrmConnector, noun="connector")
-# What the CRM API and pages show: only CRM kinds. The destinations API shows only its own.
+# What each API shows: the CRM API only CRMs, the destinations and notifications APIs their own.
 CRM_CONNECTORS = SiteScopedRepository(
     CrmConnector,
     noun="CRM connector",
@@ -43,6 +44,12 @@ DESTINATIONS = SiteScopedRepository(
     noun="destination",
     where=CrmConnector.kind.in_(sorted(DESTINATION_KINDS)),
     belongs=lambda row: row.kind in DESTINATION_KINDS,
+)
+ALERT_RULES = SiteScopedRepository(
+    CrmConnector,
+    noun="notification rule",
+    where=CrmConnector.kind.in_(sorted(ALERT_KINDS)),
+    belongs=lambda row: row.kind in ALERT_KINDS,
 )
 
 
@@ -209,6 +216,54 @@ async def visit_ids(
         TrackingSession.id, TrackingSession.ga_client_id, TrackingSession.ym_client_id
     ).where(TrackingSession.id.in_(wanted))
     return {sid: (ga, ym) for sid, ga, ym in (await db.execute(query)).all()}
+
+
+async def digest_queued(db: AsyncSession, *, connector_id: uuid.UUID, key: str) -> bool:
+    query = select(OutboxDelivery.id).where(
+        OutboxDelivery.connector_id == connector_id, OutboxDelivery.idempotency_key == key
+    )
+    return (await db.execute(query)).first() is not None
+
+
+async def live_alert_rules(db: AsyncSession) -> list[CrmConnector]:
+    """Every site's live alert rules (the digest step reads them all)."""
+    query = (
+        select(CrmConnector)
+        .where(CrmConnector.kind.in_(sorted(ALERT_KINDS)), CrmConnector.retired_at.is_(None))
+        .order_by(CrmConnector.site_id, CrmConnector.created_at, CrmConnector.id)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def delivery_counts(
+    db: AsyncSession, connector_ids: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], int]:
+    """(connector, status) -> deliveries, for the channels' health."""
+    ids = set(connector_ids)
+    if not ids:
+        return {}
+    query = (
+        select(OutboxDelivery.connector_id, OutboxDelivery.status, func.count())
+        .where(OutboxDelivery.connector_id.in_(ids))
+        .group_by(OutboxDelivery.connector_id, OutboxDelivery.status)
+    )
+    return {(cid, status): count for cid, status, count in (await db.execute(query)).all()}
+
+
+async def last_error(db: AsyncSession, *, connector_id: uuid.UUID) -> tuple[str, datetime] | None:
+    """The newest failure still standing on one of the connector's deliveries."""
+    query = (
+        select(OutboxDelivery.last_error, OutboxDelivery.updated_at)
+        .where(
+            OutboxDelivery.connector_id == connector_id,
+            OutboxDelivery.last_error.is_not(None),
+            OutboxDelivery.status != "sent",
+        )
+        .order_by(OutboxDelivery.updated_at.desc(), OutboxDelivery.id)
+        .limit(1)
+    )
+    row = (await db.execute(query)).first()
+    return (str(row[0]), row[1]) if row is not None else None
 
 
 async def sites_by_id(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Site]:

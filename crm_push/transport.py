@@ -17,11 +17,14 @@ import httpx
 
 from app.kit.clock import Clock
 from app.kit.outbound import OutboundRefused
+from app.mail import Mail
 from crm_push.ratelimit import Rate, RateLimiter
 from crm_push.redaction import excerpt
 from crm_push.retry import parse_retry_after
 
 SleepUntil = Callable[[datetime], Awaitable[None]]
+# Sends one e-mail (app.mail.send_mail with the operator's settings); MailFailed when refused.
+Mailer = Callable[[Mail], Awaitable[None]]
 
 # Answers that will not change however often we ask: the user must fix something (and then
 # retry the dead delivery from the API). 401/403 are not here: a token gets renewed, and
@@ -50,6 +53,7 @@ class CrmFailure(Exception):
         permanent: bool = False,
         gone: bool = False,
         refused: bool = False,
+        max_attempts: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -61,6 +65,10 @@ class CrmFailure(Exception):
         self.gone = gone
         # The outbound policy refused its address: nothing was sent.
         self.refused = refused
+        # Give up after this many attempts, sooner than the policy would (None: the policy's).
+        self.max_attempts = max_attempts
+        # The answer that failed, for connectors whose platform explains itself in the body.
+        self.reply: Reply | None = None
 
 
 class RateDeferred(Exception):
@@ -116,6 +124,10 @@ class CrmHttp:
     # without going out. Bounds what one unauthenticated webhook can make us send.
     max_requests: int | None = None
     last: Exchange = field(default_factory=Exchange)
+    # Alert channels: how e-mail goes out (None: e-mail is off), and the dashboard's address
+    # their messages link to.
+    mailer: Mailer | None = None
+    public_url: str = ""
 
     async def request(
         self,
@@ -171,7 +183,9 @@ class CrmHttp:
         self.last.excerpt = self.excerpt(reply.body.decode("utf-8", errors="replace"))
         if 200 <= reply.status_code < 300:
             return reply
-        raise self.status_failure(reply, write=write)
+        failure = self.status_failure(reply, write=write)
+        failure.reply = reply
+        raise failure
 
     def status_failure(self, reply: Reply, *, write: bool, detail: str = "") -> CrmFailure:
         status = reply.status_code

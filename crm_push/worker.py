@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,12 +27,13 @@ from app.config import Settings
 from app.kit.clock import Clock, utcnow
 from app.kit.outbound import OutboundPolicy, outbound_client
 from app.kit.phones import is_identifiable
-from crm_push import deals_sync, dispatch
+from app.mail import mail_configured, send_mail
+from crm_push import alerts, deals_sync, dispatch
 from crm_push.connectors import get_connector
 from crm_push.ratelimit import Rate, RateLimiter, create_rate_limiter
 from crm_push.redaction import install_log_redaction
 from crm_push.retry import RetryPolicy
-from crm_push.transport import CrmHttp, RateDeferred, SleepUntil, secrets_of
+from crm_push.transport import CrmHttp, Mailer, RateDeferred, SleepUntil, secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,10 @@ class WorkerConfig:
     steps_every_s: float = 30.0
     # CRM clocks and ours differ: each poll re-reads a little of the previous window.
     deals_overlap_s: float = 300.0
+    # Daily digests go out once this local hour of the site's next day has come; the step
+    # that queues them runs at most every `digest_check_s`.
+    digest_hour: int = 8
+    digest_check_s: float = 60.0
 
 
 def _by_caller(claims: list[dispatch.Claim]) -> list[list[dispatch.Claim]]:
@@ -110,6 +116,8 @@ class Worker:
         sleep_until: SleepUntil | None = None,
         rng: random.Random | None = None,
         steps: Sequence[WorkerStep] = (),
+        mailer: Mailer | None = None,
+        public_url: str = "",
     ) -> None:
         self.sessionmaker = sessionmaker
         self.http = http
@@ -118,12 +126,15 @@ class Worker:
         self.clock = clock
         self.sleep_until = sleep_until or real_sleep_until(clock)
         self.rng = rng or random.Random()
+        self.mailer = mailer
+        self.public_url = public_url
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self.steps = tuple(steps)
         # A step runs in its own task, one run at a time: a report an ad platform takes
         # minutes to build must not hold up the deliveries.
         self._step_tasks: dict[int, asyncio.Task[int]] = {}
         self._steps_started: datetime | None = None
+        self._digests_at: datetime | None = None
         install_log_redaction()
 
     # --- deliveries -----------------------------------------------------------------------
@@ -232,6 +243,8 @@ class Worker:
             # The heartbeat keeps the claim through the wait; this bounds how long it waits.
             deadline=deadline,
             timeout=httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
+            mailer=self.mailer,
+            public_url=self.public_url,
         )
 
     # --- deals ----------------------------------------------------------------------------
@@ -274,18 +287,40 @@ class Worker:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=cancel)
 
+    # --- digests --------------------------------------------------------------------------
+
+    async def queue_digests_due(self) -> int:
+        """Queue the daily digests that are due (at most every `digest_check_s`); how many."""
+        now = self.clock()
+        if self._digests_at is not None and now < self._digests_at:
+            return 0
+        self._digests_at = now + timedelta(seconds=self.config.digest_check_s)
+        try:
+            async with self.sessionmaker() as db:
+                run = await alerts.enqueue_digests(db, now=now, hour=self.config.digest_hour)
+                await db.commit()
+        except Exception:
+            # The deliveries of this round go out all the same; the digests are tried again.
+            log.exception("queueing the daily digests failed; trying again later")
+            return 0
+        return run.queued
+
     # --- loops ----------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """One round: a batch of deliveries and the due deal polls (the steps start beside)."""
+        """One round: the due digests queued, a batch of deliveries and the due deal polls (the
+        steps start beside)."""
         self.start_steps()
+        await self.queue_digests_due()
         delivered = await self.deliver_due()
         await self.poll_deals_due()
         return delivered
 
     async def drain(self) -> int:
-        """Everything due now, then the due polls and steps (`callsource worker --once`)."""
+        """The due digests, everything due now, then the due polls and steps (`callsource worker
+        --once`)."""
         self.start_steps(now=True)
+        await self.queue_digests_due()
         total = 0
         while claimed := await self.deliver_due():
             total += claimed
@@ -323,9 +358,18 @@ async def open_worker(
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
         policy = OutboundPolicy.parse(settings.outbound_allow)
+        # E-mail alerts go through the operator's SMTP server, when there is one.
+        mailer = partial(send_mail, settings) if mail_configured(settings) else None
         async with outbound_client(policy, limits=limits) as http:
             yield Worker(
-                sessionmaker, http=http, limiter=limiter, config=config, clock=clock, steps=steps
+                sessionmaker,
+                http=http,
+                limiter=limiter,
+                config=config,
+                clock=clock,
+                steps=steps,
+                mailer=mailer,
+                public_url=settings.public_url,
             )
     finally:
         await limiter.close()

@@ -31,6 +31,8 @@ class SmtpInbox:
     username: str | None = None
     password: str | None = None
     messages: list[Received] = field(default_factory=list)
+    # Addresses the server refuses with a permanent 550 (no such mailbox).
+    refused: set[str] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -49,6 +51,14 @@ class SmtpInbox:
 class _Handler:
     def __init__(self, inbox: SmtpInbox) -> None:
         self.inbox = inbox
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.inbox.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -119,6 +119,10 @@ async def record_event(
         await enqueue_for_call(
             db, call=key, event="call.attributed", now=now, connectors=connectors, facts=row
         )
+        if row["outcome"] != "answered":
+            await enqueue_for_call(
+                db, call=key, event="call.missed", now=now, connectors=connectors
+            )
     return key.id
 
 

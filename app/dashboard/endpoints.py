@@ -23,6 +23,7 @@ from app.dashboard import (
     inventory,
     links_endpoints,
     setup_ad_accounts,
+    setup_alerts,
     setup_crm,
     setup_destinations,
     setup_pbx,
@@ -43,6 +44,7 @@ from app.exports import service as exports_service
 from app.exports.endpoints import csv_response
 from app.i18n import N_, gettext
 from app.kit.outbound import OutboundPolicy
+from app.mail import mail_configured
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.params import CallFilterParams, From, To
 from crm_push import deliveries as deliveries_service
@@ -57,6 +59,8 @@ pages = APIRouter(prefix="/sites/{site_id}", route_class=HtmlRoute, include_in_s
 ModelParam = Annotated[Model, Query()]
 NOTICES = {
     "retried": N_("The delivery is queued again: the worker sends it within a minute."),
+    "alert_added": N_("The alert is on: the next call it is for is announced."),
+    "alert_removed": N_("The alert is off: nothing more is sent through it."),
 }
 
 
@@ -207,6 +211,7 @@ async def _integrations(
         crm_errors={},
         crm_kind="",
         crm_values={},
+        alert_mail_on=mail_configured(at.page.settings),
     )
     return response
 
@@ -271,6 +276,7 @@ router.include_router(setup_pbx.router)
 router.include_router(setup_crm.router)
 router.include_router(setup_destinations.router)
 router.include_router(setup_ad_accounts.router)
+router.include_router(setup_alerts.router)
 router.include_router(setup_sites_router)
 router.include_router(setup_numbers_router)
 router.include_router(setup_static_numbers_router)

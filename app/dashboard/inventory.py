@@ -4,7 +4,7 @@ numbers, offline numbers with their calls, PBX webhooks, CRM connectors and dead
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +16,10 @@ from app.i18n import gettext
 from app.models import Call, CrmConnector, OutboxDelivery, PbxIntegration, Pool, Site
 from app.models import TrackingNumber as TrackingNumberRow
 from app.numbers import service as numbers_service
+from crm_push import alerts as alerts_service
 from crm_push import deliveries as deliveries_service
 from crm_push import service as crm_service
+from crm_push.alerts_schemas import NotificationOut
 from crm_push.destinations import service as destinations_service
 from numberpool import health
 from numberpool import repository as pool_log
@@ -161,9 +163,16 @@ class CrmView:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertView:
+    rule: NotificationOut
+    dead: list[OutboxDelivery]
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrationsView:
     pbx: list[PbxView]
     crm: list[CrmView]
+    alerts: list[AlertView] = field(default_factory=list)
 
 
 async def integrations(db: AsyncSession, *, site: Site, public_url: str) -> IntegrationsView:
@@ -180,7 +189,14 @@ async def integrations(db: AsyncSession, *, site: Site, public_url: str) -> Inte
             db, connector=connector, status="pending", limit=1000
         )
         crm.append(CrmView(connector=connector, dead=dead, pending=len(pending)))
-    return IntegrationsView(pbx=pbx, crm=crm)
+    alerts = []
+    rules = await alerts_service.list_rules(db, site_id=site.id)
+    for rule, described in zip(rules, await alerts_service.described(db, rules), strict=True):
+        dead = await deliveries_service.list_deliveries(
+            db, connector=rule, status="dead", limit=DEAD_LETTERS_SHOWN
+        )
+        alerts.append(AlertView(rule=described, dead=dead))
+    return IntegrationsView(pbx=pbx, crm=crm, alerts=alerts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from app.dashboard.web import HtmlRoute, OnSite, SitePage
 from app.exceptions import InvalidField
 from app.i18n import N_
 from app.kit.outbound import OutboundPolicy
+from app.mail import mail_configured
 from crm_push import connection_check
 from crm_push import service as crm_service
 from crm_push.schemas import CrmConnectorCreate
@@ -53,6 +54,7 @@ async def _page(
         "crm_errors": crm_errors or {},
         "crm_kind": crm_kind,
         "crm_values": crm_values or {},
+        "alert_mail_on": mail_configured(at.page.settings),
     }
     if tested is not None:
         context["tested"] = tested

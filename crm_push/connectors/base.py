@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from app.models import Call, CrmConnector, FormLead
+from app.models import Call, CrmConnector, FormLead, Site
 from crm_push.conversion_rule import Rule
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
@@ -47,6 +47,33 @@ class ConnectorData:
         )
 
 
+class FormLeadFacts(Protocol):
+    """What an alert reads of a form lead (the form-leads model has these columns)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def form_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def fields(self) -> dict[str, Any]: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def medium(self) -> str | None: ...
+    @property
+    def campaign(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WonValue:
     """What the call's won deals are worth, in one currency, and when the last was won."""
@@ -71,8 +98,9 @@ class Conversion:
 @dataclass(frozen=True, slots=True)
 class Job:
     """One delivery to make: the call (or form lead) as it is now, the connector, the key the
-    CRM keeps. Exactly one of `call` and `lead` is set; connectors that take form leads list
-    `form` among their events and read `lead` for it, the others only ever see calls."""
+    CRM keeps. At most one of `call` and `lead` is set; connectors that take form leads list
+    `form` among their events and read `lead` for it, the others only ever see calls. A daily
+    digest (alert channels only) names neither: `digest_day` / `payload` say what it sums up."""
 
     delivery_id: uuid.UUID
     idempotency_key: str
@@ -88,27 +116,37 @@ class Job:
     tags: tuple[str, ...] = ()
     # When the change this delivery carries was made (the row is re-armed on each change).
     queued_at: datetime | None = None
+    site: Site | None = None
+    digest_day: date | None = None
+    payload: dict[str, Any] | None = None
 
     @property
     def the_call(self) -> Call:
         if self.call is None:
-            raise TypeError(f"delivery {self.delivery_id} is for a form lead, not a call")
+            raise TypeError(f"delivery {self.delivery_id} is not for a call")
         return self.call
 
     @property
     def the_lead(self) -> FormLead:
         if self.lead is None:
-            raise TypeError(f"delivery {self.delivery_id} is for a call, not a form lead")
+            raise TypeError(f"delivery {self.delivery_id} is not for a form lead")
         return self.lead
 
     @property
     def phone(self) -> str | None:
-        return self.call.caller if self.call is not None else self.the_lead.phone
+        if self.call is not None:
+            return self.call.caller
+        return self.lead.phone if self.lead is not None else None
 
     @property
     def at(self) -> datetime:
-        """When the call started or the form was sent: a person's records go in this order."""
-        return self.call.started_at if self.call is not None else self.the_lead.created_at
+        """When the call started or the form was sent: a person's records go in this order
+        (a digest, being nobody's, first)."""
+        if self.call is not None:
+            return self.call.started_at
+        if self.lead is not None:
+            return self.lead.created_at
+        return datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

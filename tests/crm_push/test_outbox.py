@@ -41,6 +41,7 @@ async def test_one_row_per_connector_that_wants_the_event(
         ]
     )
     for row in rows:
+        assert row.call_id is not None
         assert row.status == "pending"
         assert row.attempts == 0
         assert row.call_id is not None
