@@ -231,6 +231,12 @@ async def record(
             claim.job.delivery_id, now, label, outcome.status_code, outcome.excerpt, duration_ms
         ),
     )
+    job = claim.job
+    if outcome.created is not None and job.event in RECORD_EVENTS and job.call is not None:
+        # The CRM has the call now: an update waiting for it need not sit out its backoff.
+        await repository.wake_waiting(
+            db, connector_id=job.connector.id, call_id=job.call.id, event=UPDATE_EVENT, now=now
+        )
     if failure is not None and failure.gone:
         # Standard Webhooks: a receiver answering 410 asks to be disabled.
         connector = await db.get(CrmConnector, claim.job.connector.id)

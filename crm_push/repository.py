@@ -128,6 +128,26 @@ async def rearm_delivery(
     return result.rowcount
 
 
+async def wake_waiting(
+    db: AsyncSession, *, connector_id: uuid.UUID, call_id: uuid.UUID, event: str, now: datetime
+) -> None:
+    """The call's pending, unclaimed `event` row to this connector, due now."""
+    statement = (
+        update(OutboxDelivery)
+        .where(
+            OutboxDelivery.connector_id == connector_id,
+            OutboxDelivery.call_id == call_id,
+            OutboxDelivery.event == event,
+            OutboxDelivery.status == "pending",
+            OutboxDelivery.claim_token.is_(None),
+            OutboxDelivery.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(statement)
+
+
 async def connectors_with_deliveries(
     db: AsyncSession, *, call_id: uuid.UUID, events: Iterable[str]
 ) -> set[uuid.UUID]:

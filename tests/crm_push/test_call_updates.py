@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import update
 
 from app.models import Call, OutboxDelivery
 from crm_push import dispatch
@@ -251,6 +252,31 @@ async def test_an_update_before_the_calls_lead_exists_waits_then_goes(
 
     [lead_id] = crm.crm.amo_leads
     assert len(crm.crm.amo_unsorted) == 1  # no second lead for the update
+    assert crm.crm.amo_tags(lead_id) == ["wholesale"]
+    [row] = await updates(world)
+    assert row.status == "sent"
+
+
+async def test_a_waiting_update_goes_as_soon_as_the_calls_lead_exists(
+    world: World, crm: FakeCrmServer, worker: Worker, visitor: AsyncClient, clock: ManualClock
+) -> None:
+    await world.amocrm(crm)
+    crm.crm.fail("500")
+    call = await world.call()
+    await tag(visitor, world, call, "wholesale")
+    await worker.drain()  # the entry failed, the update waits
+    async with world.sessionmaker() as db:  # as after many waits: its next try is far off
+        await db.execute(
+            update(OutboxDelivery)
+            .where(OutboxDelivery.event == UPDATE)
+            .values(next_attempt_at=clock.now + timedelta(hours=1))
+        )
+        await db.commit()
+
+    clock.advance(minutes=1)
+    await worker.drain()  # the entry goes, and the update right after it
+
+    [lead_id] = crm.crm.amo_leads
     assert crm.crm.amo_tags(lead_id) == ["wholesale"]
     [row] = await updates(world)
     assert row.status == "sent"
