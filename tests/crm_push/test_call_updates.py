@@ -403,3 +403,20 @@ async def test_a_change_while_the_old_state_is_in_flight_is_sent_after_it(
 
     await worker.drain()
     assert crm.crm.amo_tags(lead_id) == ["new"]
+
+
+async def test_an_update_of_a_lead_deleted_in_the_crm_dies_at_once(
+    world: World, crm: FakeCrmServer, worker: Worker, visitor: AsyncClient
+) -> None:
+    await world.amocrm(crm)
+    call = await world.call()
+    await worker.drain()
+    crm.crm.amo_leads.clear()  # a manager deleted the lead
+
+    await tag(visitor, world, call, "wholesale")
+    await worker.drain()
+
+    [row] = await updates(world)
+    assert (row.status, row.attempts) == ("dead", 1)
+    assert row.last_error is not None
+    assert "404" in row.last_error or "Not Found" in row.last_error
