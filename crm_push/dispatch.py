@@ -18,13 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import CrmConnector, OutboxDelivery
 from crm_push import conversions, repository
 from crm_push.connectors import get_connector
-from crm_push.connectors.base import ConnectorData, Created, Job
+from crm_push.connectors.base import (
+    RECORD_EVENTS,
+    UPDATE_EVENT,
+    ConnectorData,
+    Created,
+    Job,
+)
 from crm_push.redaction import excerpt
 from crm_push.retry import RetryPolicy
 from crm_push.transport import CrmFailure, CrmHttp, secrets_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "the worker holding this delivery stopped before recording an outcome"
+WAITING = (
+    "waiting for the call's record: the CRM does not have the call yet (its call.started or "
+    "call.attributed delivery is not sent); this update goes once that one is"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,11 @@ async def claim_due(
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
     leads = await repository.leads_by_id(db, (r.lead_id for r in rows if r.lead_id))
     sites = await repository.sites_by_id(db, (c.site_id for c in connectors.values()))
+    updates = [r for r in rows if r.event == UPDATE_EVENT and r.call_id is not None]
+    records = await repository.call_records(
+        db, ((r.connector_id, r.call_id) for r in updates if r.call_id), events=RECORD_EVENTS
+    )
+    tags = await repository.tags_by_call(db, (r.call_id for r in updates))
     token = uuid.uuid4()
     claims = []
     for row in rows:
@@ -80,6 +95,9 @@ async def claim_due(
             call=calls[row.call_id] if row.call_id is not None else None,
             lead=leads[row.lead_id] if row.lead_id is not None else None,
             conversion=contexts.get(row.id),
+            record=_record_of(row, records),
+            tags=tags.get(row.call_id, ()) if row.call_id is not None else (),
+            queued_at=row.created_at,
             site=sites.get(connector.site_id),
             digest_day=row.digest_day,
             payload=row.payload,
@@ -87,6 +105,18 @@ async def claim_due(
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()
     return claims
+
+
+def _record_of(
+    row: OutboxDelivery, records: dict[tuple[uuid.UUID, uuid.UUID], OutboxDelivery]
+) -> Created | None:
+    """What the CRM holds of an update's call: the earlier delivery's answer."""
+    if row.event != UPDATE_EVENT or row.call_id is None:
+        return None
+    found = records.get((row.connector_id, row.call_id))
+    if found is None:
+        return None
+    return Created(found.external_id, dict(found.external_refs or {}))
 
 
 def _close(
@@ -120,7 +150,14 @@ def _attempt_values(
 async def attempt(crm: CrmHttp, claim: Claim) -> Outcome:
     """Deliver once. RateDeferred propagates: no slot soon enough, and nothing was sent."""
     connector = get_connector(claim.job.connector.kind)
-    uncertain = claim.maybe_created
+    if claim.job.event == UPDATE_EVENT:
+        if claim.job.record is None:
+            # Nothing to update yet, and creating a record here would duplicate the call's.
+            return Outcome(None, CrmFailure(WAITING, created=False), False, None, WAITING)
+        # An update sets the record's state: sending it again is harmless, no look-up.
+        uncertain = False
+    else:
+        uncertain = claim.maybe_created
     try:
         if uncertain:
             found = await connector.find(crm, claim.job)
@@ -194,6 +231,12 @@ async def record(
             claim.job.delivery_id, now, label, outcome.status_code, outcome.excerpt, duration_ms
         ),
     )
+    job = claim.job
+    if outcome.created is not None and job.event in RECORD_EVENTS and job.call is not None:
+        # The CRM has the call now: an update waiting for it need not sit out its backoff.
+        await repository.wake_waiting(
+            db, connector_id=job.connector.id, call_id=job.call.id, event=UPDATE_EVENT, now=now
+        )
     if failure is not None and failure.gone:
         # Standard Webhooks: a receiver answering 410 asks to be disabled.
         connector = await db.get(CrmConnector, claim.job.connector.id)

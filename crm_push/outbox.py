@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Call
 from crm_push import repository
 from crm_push.connectors import get_connector
-from crm_push.conversion_rule import DESTINATION_KINDS, call_facts, qualifies
+from crm_push.connectors.base import RECORD_EVENTS
+from crm_push.connectors.base import UPDATE_EVENT as UPDATE_EVENT
+from crm_push.conversion_rule import CRM_KINDS, DESTINATION_KINDS, call_facts, qualifies
 
 # deal.won: a deal of the call was won (conversion destinations that send the value);
 # call.missed: a call that ended unanswered (alert channels ask for it; CRMs do not).
 CallEventName = Literal["call.started", "call.attributed", "deal.won", "call.missed"]
 # A form lead's one delivery: connectors that take form leads list it among their events.
 FORM_EVENT = "form"
+
 _KEY_NAMESPACE = uuid.UUID("5d1bb7c2-8f44-4f5e-9a49-3f1f7a6c2b10")
 
 
@@ -103,6 +106,45 @@ async def resend_value(db: AsyncSession, *, call_id: uuid.UUID, now: datetime) -
     )
 
 
+async def queue_call_update(
+    db: AsyncSession,
+    *,
+    call: Call,
+    now: datetime,
+    connectors: Sequence[ConnectorRef] | None = None,
+) -> int:
+    """A call's tags or lead status changed: one `call.updated` delivery per live CRM
+    connector of its site that takes updates, in the caller's transaction. The outbox keeps
+    one row per (connector, call, event), so a row already there (sent, dead, waiting or in
+    flight) is re-armed: its body is built when it is sent, from the call as it is then, so
+    the CRM gets the latest tags and status however many changes came in between. An ended
+    call that a connector has no delivery of (it was connected later) is never in that CRM,
+    so nothing is queued for it. The number of connectors the change goes to."""
+    if connectors is None:
+        connectors = await live_connectors(db, site_id=call.site_id)
+    wanted = [
+        c
+        for c in connectors
+        if c.kind in CRM_KINDS and UPDATE_EVENT in get_connector(c.kind).events(dict(c.config))
+    ]
+    if not wanted:
+        return 0
+    known = await repository.connectors_with_deliveries(db, call_id=call.id, events=RECORD_EVENTS)
+    queued = 0
+    for connector in wanted:
+        if call.status == "ended" and connector.id not in known:
+            continue
+        inserted = await _insert(
+            db, connector=connector, call_id=call.id, lead_id=None, event=UPDATE_EVENT, now=now
+        )
+        if not inserted:
+            await repository.rearm_delivery(
+                db, connector_id=connector.id, call_id=call.id, event=UPDATE_EVENT, now=now
+            )
+        queued += 1
+    return queued
+
+
 class LeadRef(Protocol):
     """The form lead a delivery is for."""
 
@@ -138,10 +180,10 @@ async def _insert(
     lead_id: uuid.UUID | None,
     event: str,
     now: datetime,
-) -> None:
+) -> bool:
     subject = call_id or lead_id
     assert subject is not None
-    await repository.insert_delivery(
+    return await repository.insert_delivery(
         db,
         {
             "id": uuid.uuid4(),

@@ -14,6 +14,7 @@ from app.crud import SiteScopedRepository
 from app.kit import dialect
 from app.models import (
     Call,
+    CallTag,
     CrmConnector,
     Deal,
     DeliveryAttempt,
@@ -95,6 +96,102 @@ async def rearm_deliveries(
     result = await db.execute(statement)
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+async def rearm_delivery(
+    db: AsyncSession, *, connector_id: uuid.UUID, call_id: uuid.UUID, event: str, now: datetime
+) -> int:
+    """The (connector, call, event) row, whatever its state, pending now with fresh attempts.
+    A claim held on it is dropped, so a worker in flight with the older state records nothing
+    over it; `created_at` becomes the time of the change the row now carries."""
+    statement = (
+        update(OutboxDelivery)
+        .where(
+            OutboxDelivery.connector_id == connector_id,
+            OutboxDelivery.call_id == call_id,
+            OutboxDelivery.event == event,
+        )
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            claim_token=None,
+            maybe_created=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+async def wake_waiting(
+    db: AsyncSession, *, connector_id: uuid.UUID, call_id: uuid.UUID, event: str, now: datetime
+) -> None:
+    """The call's pending, unclaimed `event` row to this connector, due now."""
+    statement = (
+        update(OutboxDelivery)
+        .where(
+            OutboxDelivery.connector_id == connector_id,
+            OutboxDelivery.call_id == call_id,
+            OutboxDelivery.event == event,
+            OutboxDelivery.status == "pending",
+            OutboxDelivery.claim_token.is_(None),
+            OutboxDelivery.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(statement)
+
+
+async def connectors_with_deliveries(
+    db: AsyncSession, *, call_id: uuid.UUID, events: Iterable[str]
+) -> set[uuid.UUID]:
+    """The connectors that have a delivery of one of `events` for the call, in any state."""
+    query = select(OutboxDelivery.connector_id).where(
+        OutboxDelivery.call_id == call_id, OutboxDelivery.event.in_(set(events))
+    )
+    return set((await db.execute(query)).scalars())
+
+
+async def call_records(
+    db: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]], *, events: Iterable[str]
+) -> dict[tuple[uuid.UUID, uuid.UUID], OutboxDelivery]:
+    """(connector id, call id) -> the sent delivery of one of `events` that made the CRM's
+    record of the call: the one with an external id when there is one."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    query = select(OutboxDelivery).where(
+        OutboxDelivery.call_id.in_({call_id for _, call_id in wanted}),
+        OutboxDelivery.connector_id.in_({connector_id for connector_id, _ in wanted}),
+        OutboxDelivery.event.in_(set(events)),
+        OutboxDelivery.status == "sent",
+    )
+    found: dict[tuple[uuid.UUID, uuid.UUID], OutboxDelivery] = {}
+    for row in (await db.execute(query)).scalars():
+        assert row.call_id is not None
+        key = (row.connector_id, row.call_id)
+        if key in wanted and (key not in found or found[key].external_id is None):
+            found[key] = row
+    return found
+
+
+async def tags_by_call(
+    db: AsyncSession, call_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, tuple[str, ...]]:
+    wanted = {i for i in call_ids if i is not None}
+    if not wanted:
+        return {}
+    query = select(CallTag.call_id, CallTag.tag).where(CallTag.call_id.in_(wanted))
+    found: dict[uuid.UUID, list[str]] = {}
+    for call_id, tag in (await db.execute(query.order_by(CallTag.tag))).all():
+        found.setdefault(call_id, []).append(tag)
+    return {call_id: tuple(tags) for call_id, tags in found.items()}
 
 
 async def due_deliveries(db: AsyncSession, *, now: datetime, limit: int) -> list[OutboxDelivery]:

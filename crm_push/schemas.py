@@ -14,8 +14,9 @@ from app.i18n import gettext
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
 CallEvent = Literal["call.started", "call.attributed"]
-# What a webhook connector may ask for: the call events, and "form" for form leads.
-WebhookEvent = Literal["call.started", "call.attributed", "form"]
+# What a webhook connector may ask for: the call events, "form" for form leads and
+# "call.updated" for tag and status changes made on a call's page.
+WebhookEvent = Literal["call.started", "call.attributed", "form", "call.updated"]
 
 _BITRIX_PATH = re.compile(r"^/rest/\d+/[A-Za-z0-9_]+/?$")
 
@@ -38,6 +39,8 @@ class AmoCrmCreate(_ConnectorBase):
     pipeline_id: int | None = Field(default=None, ge=1)
     # amoCRM keeps one currency per account; deals coming back are recorded in it.
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    # Tag and status changes made on a call's page update the call's lead (call.updated).
+    send_updates: bool = True
 
     @field_validator("currency")
     @classmethod
@@ -56,6 +59,8 @@ class Bitrix24Create(_ConnectorBase):
     webhook_url: SecretStr = Field(max_length=500)
     # The outgoing webhook's token (ONCRMDEALUPDATE): deal webhooks are refused without it.
     application_token: SecretStr | None = Field(default=None, min_length=1, max_length=200)
+    # Tag and status changes made on a call's page update the call's lead (call.updated).
+    send_updates: bool = True
 
     @field_validator("webhook_url")
     @classmethod
@@ -75,7 +80,18 @@ class WebhookCreate(_ConnectorBase):
     url: str = Field(max_length=1000)
     # A delivery when the call ends (`call.attributed`), and also when it starts if asked;
     # `form`: each form lead too (docs/crm-webhook.md, "Form leads").
+    # `call.updated`: tag and status changes (docs/crm-webhook.md, "Tag and status changes"),
+    # sent for calls the receiver has had a call message of, so it needs a call event too.
     events: list[WebhookEvent] = Field(default=["call.attributed"], min_length=1)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[WebhookEvent]) -> list[WebhookEvent]:
+        if "call.updated" in value and not {"call.started", "call.attributed"} & set(value):
+            raise ValueError(
+                gettext("call.updated needs call.started or call.attributed among the events")
+            )
+        return value
 
     @field_validator("url")
     @classmethod

@@ -29,6 +29,8 @@ def _config_and_credentials(data: CrmConnectorCreate) -> tuple[dict[str, Any], d
             config: dict[str, Any] = {"base_url": data.base_url, "pipeline_id": data.pipeline_id}
             if data.currency:
                 config["currency"] = data.currency
+            if not data.send_updates:
+                config["send_updates"] = False
             return config, {"token": data.token.get_secret_value()}
         case Bitrix24Create():
             url = data.webhook_url.get_secret_value()
@@ -37,7 +39,10 @@ def _config_and_credentials(data: CrmConnectorCreate) -> tuple[dict[str, Any], d
             if data.application_token is not None:
                 credentials["application_token"] = data.application_token.get_secret_value()
             # Only the portal is safe to show: the path carries the webhook's secret.
-            return {"portal": f"{parts.scheme}://{parts.netloc}"}, credentials
+            bitrix: dict[str, Any] = {"portal": f"{parts.scheme}://{parts.netloc}"}
+            if not data.send_updates:
+                bitrix["send_updates"] = False
+            return bitrix, credentials
         case WebhookCreate():
             config = {"url": data.url}
             # Stored only when it differs from the default, so the usual config stays minimal.

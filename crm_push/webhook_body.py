@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -216,6 +217,54 @@ class WebhookFormBody(_BodyModel):
             type="form",
             timestamp=now,
             data=WebhookFormData(site_id=lead.site_id, lead=WebhookLead.of(lead)),
+        )
+
+    def encode(self) -> bytes:
+        return _compact(self.model_dump(mode="json"))
+
+
+# --- tag and status changes: an addition to version 1 --------------------------------------
+# Sent only to connectors whose events include "call.updated" (none did before it existed);
+# the call and form messages above are unchanged. docs/crm-webhook.md, "Tag and status
+# changes", describes every field.
+
+LeadStatusName = Literal["new", "in_progress", "qualified", "spam"]
+
+
+class WebhookCallUpdate(_BodyModel):
+    id: uuid.UUID
+    tags: list[str]
+    lead_status: LeadStatusName
+    changed_at: UtcTimestamp
+
+
+class WebhookUpdateData(_BodyModel):
+    site_id: uuid.UUID
+    call: WebhookCallUpdate
+
+
+class WebhookUpdateBody(_BodyModel):
+    """`{"type": "call.updated", "timestamp", "data": {"site_id", "call": {"id", "tags",
+    "lead_status", "changed_at"}}}`: the call's tags and lead status as they are now."""
+
+    type: Literal["call.updated"]
+    timestamp: UtcTimestamp
+    data: WebhookUpdateData
+
+    @classmethod
+    def of(
+        cls, call: Call, *, tags: Sequence[str], changed_at: datetime, now: datetime
+    ) -> WebhookUpdateBody:
+        update = WebhookCallUpdate(
+            id=call.id,
+            tags=list(tags),
+            lead_status=call.lead_status or "new",  # type: ignore[arg-type]  # validated here
+            changed_at=changed_at,
+        )
+        return cls(
+            type="call.updated",
+            timestamp=now,
+            data=WebhookUpdateData(site_id=call.site_id, call=update),
         )
 
     def encode(self) -> bytes:

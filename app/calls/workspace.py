@@ -2,6 +2,9 @@
 
 Tags are free text, compared and stored in lower case ("Wholesale" and "wholesale" are one
 tag), several per call, given as one comma-separated field.
+
+A change of the tags or the status goes to the CRMs (crm_push `call.updated`) in the same
+transaction, so what is saved is what the CRM will be told.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from app.calls import repository
 from app.exceptions import InvalidField
 from app.i18n import gettext
 from app.models import Call, CallNote
+from crm_push import outbox
 
 MAX_NOTE = 5000
 MAX_TAG = 64
@@ -33,10 +37,15 @@ def lead_status(call: Call) -> LeadStatus:
     return LeadStatus(call.lead_status) if call.lead_status else LeadStatus.NEW
 
 
-async def set_lead_status(db: AsyncSession, *, call: Call, status: LeadStatus) -> None:
+async def set_lead_status(
+    db: AsyncSession, *, call: Call, status: LeadStatus, now: datetime
+) -> None:
+    if lead_status(call) == status:
+        return
     # "new" is stored as no status: every call starts there without a write.
     call.lead_status = None if status == LeadStatus.NEW else status.value
     await db.flush()
+    await outbox.queue_call_update(db, call=call, now=now)
 
 
 async def notes(db: AsyncSession, call: Call) -> list[CallNote]:
@@ -95,7 +104,10 @@ def parse_tags(raw: str) -> list[str]:
 
 async def set_tags(db: AsyncSession, *, call: Call, raw: str, now: datetime) -> list[str]:
     tags = parse_tags(raw)
+    before = (await repository.tags_of(db, [call.id]))[call.id]
     await repository.replace_tags(db, call=call, tags=tags, now=now)
+    if sorted(before) != sorted(tags):
+        await outbox.queue_call_update(db, call=call, now=now)
     return tags
 
 

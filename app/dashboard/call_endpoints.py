@@ -124,7 +124,7 @@ async def set_lead_status(
 ) -> Response:
     require_admin(at.account)
     detail = await analytics.call_detail(at.db, site=at.site, call_id=call_id)
-    await workspace.set_lead_status(at.db, call=detail.call, status=status)
+    await workspace.set_lead_status(at.db, call=detail.call, status=status, now=at.now)
     return _done(at, call_id, "status-saved")
 
 

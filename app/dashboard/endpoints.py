@@ -238,12 +238,16 @@ async def create_crm_webhook(
     url: Annotated[str, Form(max_length=1000)],
     name: Annotated[str, Form(max_length=200)] = "",
     forms: Annotated[str, Form(max_length=10)] = "",
+    updates: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     require_admin(at.account)
-    # Form leads go to a webhook only when asked: its receiver may know call messages only.
-    events: list[WebhookEvent] = (
-        ["call.attributed", "form"] if forms == "on" else ["call.attributed"]
-    )
+    # Form leads and tag/status changes go to a webhook only when asked: its receiver may
+    # know call messages only.
+    events: list[WebhookEvent] = ["call.attributed"]
+    if forms == "on":
+        events.append("form")
+    if updates == "on":
+        events.append("call.updated")
     try:
         data = WebhookCreate(kind="webhook", url=url, name=name or None, events=events)
     except ValidationError as exc:

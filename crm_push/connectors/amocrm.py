@@ -15,6 +15,7 @@ from typing import Any
 from app.kit.phones import is_identifiable
 from app.models import Call, FormLead
 from crm_push.connectors.base import (
+    UPDATE_EVENT,
     ConnectorData,
     Created,
     CrmDeal,
@@ -25,6 +26,7 @@ from crm_push.connectors.base import (
     lead_title,
     money,
     unix,
+    update_note,
 )
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmFailure, CrmHttp, Reply
@@ -187,7 +189,10 @@ class AmoCrm:
     def events(self, config: dict[str, Any]) -> frozenset[str]:
         # A lead needs the call's outcome and duration, and amoCRM has no way to update an
         # unsorted entry: one push, when the call has ended.
-        # A form lead is one push too: unsorted forms.
+        # A form lead is one push too: unsorted forms. The lead the call's entry made is
+        # updated when its tags or status change on the call's page (unless turned off).
+        if config.get("send_updates", True):
+            return frozenset({"call.attributed", "form", UPDATE_EVENT})
         return frozenset({"call.attributed", "form"})
 
     async def find(self, crm: CrmHttp, job: Job) -> Created | None:
@@ -216,6 +221,8 @@ class AmoCrm:
         return None
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
+        if job.event == UPDATE_EVENT:
+            return await self._update(crm, job)
         form = job.lead is not None
         reply = await crm.request(
             "POST",
@@ -232,6 +239,30 @@ class AmoCrm:
                 created=None,
             )
         return _created(entries[0], found=False)
+
+    async def _update(self, crm: CrmHttp, job: Job) -> Created:
+        """The call's lead gets the call's tags (`PATCH /api/v4/leads/{id}`, the list replaces
+        the lead's tags) and a common note saying the lead status and tags."""
+        lead_id = lead_of(job)
+        await crm.request(
+            "PATCH",
+            _url(job.connector, f"/api/v4/leads/{lead_id}"),
+            write=True,
+            headers=_headers(job.connector),
+            json={"_embedded": {"tags": [{"name": tag} for tag in job.tags]}},
+        )
+        reply = await crm.request(
+            "POST",
+            _url(job.connector, f"/api/v4/leads/{lead_id}/notes"),
+            write=True,
+            headers=_headers(job.connector),
+            json=[{"note_type": "common", "params": {"text": update_note(job)}}],
+        )
+        notes = _embedded(reply, "notes")
+        refs: dict[str, Any] = {"lead_id": lead_id}
+        if notes and notes[0].get("id") is not None:
+            refs["note_id"] = notes[0]["id"]
+        return Created(external_id=f"lead:{lead_id}", refs=refs)
 
     # --- deals coming back ----------------------------------------------------------------
 
@@ -282,6 +313,19 @@ class AmoCrm:
             if len(leads) < PAGE_SIZE:
                 break
         return deals
+
+
+def lead_of(job: Job) -> int:
+    """The id of the lead the call's unsorted entry made (a `call.updated` job's record)."""
+    record = job.record
+    lead_id = (record.refs.get("lead_id") if record is not None else None) or (
+        record.external_id.removeprefix("lead:") if record and record.external_id else None
+    )
+    if lead_id is None or not str(lead_id).isdigit():
+        raise CrmFailure(
+            "the call's delivery left no amoCRM lead id to update", created=False, permanent=True
+        )
+    return int(lead_id)
 
 
 def _currency(connector: ConnectorData) -> str:

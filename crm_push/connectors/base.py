@@ -15,6 +15,10 @@ from crm_push.ratelimit import Rate
 from crm_push.transport import CrmHttp
 
 DealStatus = Literal["open", "won", "lost"]
+# A call's tags or lead status changed on its page: the CRM's record of the call is updated.
+UPDATE_EVENT = "call.updated"
+# The deliveries that make the CRM's record of a call, which a `call.updated` one updates.
+RECORD_EVENTS = ("call.started", "call.attributed")
 # Bitrix24's ORIGINATOR_ID: who wrote the record; ORIGIN_ID (our idempotency key) is unique
 # within it.
 ORIGINATOR = "callsource"
@@ -106,6 +110,12 @@ class Job:
     lead: FormLead | None = None
     # Loaded for conversion destinations only.
     conversion: Conversion | None = None
+    # Loaded for `call.updated` only: what the CRM holds of the call (the earlier, sent
+    # delivery's answer), None while it holds nothing yet; and the call's tags as they are.
+    record: Created | None = None
+    tags: tuple[str, ...] = ()
+    # When the change this delivery carries was made (the row is re-armed on each change).
+    queued_at: datetime | None = None
     site: Site | None = None
     digest_day: date | None = None
     payload: dict[str, Any] | None = None
@@ -211,6 +221,14 @@ def money(value: Any) -> Decimal:
     except ArithmeticError:
         return Decimal(0)
     return amount.quantize(Decimal("0.01")) if amount.is_finite() else Decimal(0)
+
+
+def update_note(job: Job) -> str:
+    """The text CRMs show for a `call.updated` delivery: the lead status and tags as they are."""
+    call = job.the_call
+    status = (call.lead_status or "new").replace("_", " ")
+    tags = ", ".join(job.tags) if job.tags else "(none)"
+    return f"Callsource: lead status {status}; tags: {tags}"
 
 
 def call_title(call: Call) -> str:

@@ -19,6 +19,7 @@ from app.kit.phones import is_identifiable
 from app.models import Call, FormLead
 from crm_push.connectors.base import (
     ORIGINATOR,
+    UPDATE_EVENT,
     ConnectorData,
     Created,
     CrmDeal,
@@ -29,6 +30,7 @@ from crm_push.connectors.base import (
     lead_title,
     money,
     source_line,
+    update_note,
 )
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmFailure, CrmHttp
@@ -38,6 +40,14 @@ ACTIVITY_CALL, DIRECTION_INCOMING = 2, 1
 DEAL_EVENTS = frozenset({"ONCRMDEALUPDATE", "ONCRMDEALADD"})
 DEAL_FIELDS = ["ID", "STAGE_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID", "LEAD_ID", "DATE_MODIFY"]
 MAX_POLL_PAGES = 40
+# Our lead statuses as Bitrix24's default lead stages (crm.status.list, ENTITY_ID STATUS):
+# NEW "Unprocessed", IN_PROCESS "In progress", PROCESSED "Processed", JUNK "Junk lead".
+LEAD_STATUSES = {
+    "new": "NEW",
+    "in_progress": "IN_PROCESS",
+    "qualified": "PROCESSED",
+    "spam": "JUNK",
+}
 UTM_FIELDS = (
     ("UTM_SOURCE", "source"),
     ("UTM_MEDIUM", "medium"),
@@ -182,6 +192,8 @@ class Bitrix24:
     rate: Rate | None = Rate(per_s=2.0)
 
     def events(self, config: dict[str, Any]) -> frozenset[str]:
+        if config.get("send_updates", True):
+            return frozenset({"call.attributed", "form", UPDATE_EVENT})
         return frozenset({"call.attributed", "form"})
 
     async def find(self, crm: CrmHttp, job: Job) -> Created | None:
@@ -211,6 +223,8 @@ class Bitrix24:
         return None
 
     async def push(self, crm: CrmHttp, job: Job) -> Created:
+        if job.event == UPDATE_EVENT:
+            return await self._update(crm, job)
         if job.lead is not None:
             # A form is a request of its own: always a new web lead (Bitrix24's own duplicate
             # control merges it with the contact, where the portal has it on).
@@ -247,6 +261,36 @@ class Bitrix24:
         )
         lead_id = int(answer["result"])
         return Created(f"lead:{lead_id}", {"lead_id": lead_id})
+
+    async def _update(self, crm: CrmHttp, job: Job) -> Created:
+        """The call's lead gets its status (`crm.lead.update`, STATUS_ID) and a timeline comment
+        with the status and tags (leads have no tags field). A call that was added to a known
+        contact's timeline gets the comment on the contact: contacts have no status."""
+        owner_type, owner_id = record_owner(job)
+        if owner_type == OWNER_LEAD:
+            status = LEAD_STATUSES[job.the_call.lead_status or "new"]
+            await _call(
+                crm,
+                job.connector,
+                "crm.lead.update",
+                {"id": owner_id, "fields": {"STATUS_ID": status}},
+                write=True,
+            )
+        answer = await _call(
+            crm,
+            job.connector,
+            "crm.timeline.comment.add",
+            {
+                "fields": {
+                    "ENTITY_ID": owner_id,
+                    "ENTITY_TYPE": "lead" if owner_type == OWNER_LEAD else "contact",
+                    "COMMENT": update_note(job),
+                }
+            },
+            write=True,
+        )
+        refs = {"owner_type_id": owner_type, "owner_id": owner_id, "comment_id": answer["result"]}
+        return Created(f"{'lead' if owner_type == OWNER_LEAD else 'contact'}:{owner_id}", refs)
 
     async def _known_record(self, crm: CrmHttp, job: Job) -> tuple[int, int] | None:
         """The contact (else the latest lead) with the caller's number, if the CRM has one."""
@@ -321,6 +365,22 @@ class Bitrix24:
             deals.extend(_deal(d) for d in answer["result"] or [] if isinstance(d, dict))
             start = int(answer["next"]) if answer.get("next") is not None else None
         return deals
+
+
+def record_owner(job: Job) -> tuple[int, int]:
+    """(owner type, id) of the record the call's delivery made or joined: its new lead, or the
+    contact or lead whose timeline got the call activity."""
+    record = job.record
+    refs = record.refs if record is not None else {}
+    if refs.get("lead_id"):
+        return OWNER_LEAD, int(refs["lead_id"])
+    if refs.get("owner_id") and int(refs.get("owner_type_id") or 0) in (OWNER_LEAD, OWNER_CONTACT):
+        return int(refs["owner_type_id"]), int(refs["owner_id"])
+    raise CrmFailure(
+        "the call's delivery left no Bitrix24 lead or contact to update",
+        created=False,
+        permanent=True,
+    )
 
 
 def _deal(deal: dict[str, Any]) -> CrmDeal:

@@ -11,10 +11,15 @@ import hashlib
 import hmac
 from typing import Any
 
-from crm_push.connectors.base import Created, Job, unix
+from crm_push.connectors.base import UPDATE_EVENT, Created, Job, unix
 from crm_push.ratelimit import Rate
 from crm_push.transport import CrmFailure, CrmHttp
-from crm_push.webhook_body import SCHEMA_VERSION, WebhookBody, WebhookFormBody
+from crm_push.webhook_body import (
+    SCHEMA_VERSION,
+    WebhookBody,
+    WebhookFormBody,
+    WebhookUpdateBody,
+)
 
 DEFAULT_EVENTS = ("call.attributed",)
 USER_AGENT = "Callsource-Webhooks/1"
@@ -48,18 +53,27 @@ class SignedWebhook:
     async def push(self, crm: CrmHttp, job: Job) -> Created:
         now = crm.clock()
         # The call in the webhook's own schema, not the admin API's view (crm_push.webhook_body).
+        msg_id = job.idempotency_key
         if job.lead is not None:
             content = WebhookFormBody.of(job.lead, now=now).encode()
+        elif job.event == UPDATE_EVENT:
+            changed_at = job.queued_at or now
+            content = WebhookUpdateBody.of(
+                job.the_call, tags=job.tags, changed_at=changed_at, now=now
+            ).encode()
+            # One id per change, the same on its retries: receivers drop repeated ids, and a
+            # later change must not look like a repeat of the first.
+            msg_id = f"{job.idempotency_key}_{int(changed_at.timestamp() * 1000)}"
         else:
             content = WebhookBody.of(job.event, job.the_call, now=now).encode()
         timestamp = unix(now)
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            "webhook-id": job.idempotency_key,
+            "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(
-                str(job.connector.credentials["secret"]), job.idempotency_key, timestamp, content
+                str(job.connector.credentials["secret"]), msg_id, timestamp, content
             ),
             SCHEMA_HEADER: str(SCHEMA_VERSION),
         }

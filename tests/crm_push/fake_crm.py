@@ -57,11 +57,13 @@ class FakeCrm:
     # amoCRM
     amo_unsorted: list[dict[str, Any]] = field(default_factory=list)
     amo_leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    amo_notes: list[dict[str, Any]] = field(default_factory=list)
     # Bitrix24
     bx_leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     bx_contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     bx_activities: dict[int, dict[str, Any]] = field(default_factory=dict)
     bx_deals: dict[int, dict[str, Any]] = field(default_factory=dict)
+    bx_comments: list[dict[str, Any]] = field(default_factory=list)
     # Standard Webhooks receiver
     webhook_secrets: list[str] = field(default_factory=list)
     webhook_posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
@@ -241,6 +243,48 @@ class FakeCrm:
         lead = self.amo_leads.get(int(request.path_params["lead_id"]))
         return JSONResponse(lead) if lead else Response(status_code=204)
 
+    async def amo_lead_edit(self, request: Request) -> Response:
+        """`PATCH /api/v4/leads/{id}`: `_embedded.tags` replaces the lead's tags."""
+        body = json.loads(await self._record(request))
+        if not self._amo_authorised(request):
+            return JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401)
+        if isinstance(failure := self._failure_for(write=True), Response):
+            return failure
+        lead = self.amo_leads.get(int(request.path_params["lead_id"]))
+        if lead is None:
+            return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
+        if not isinstance(body, dict):
+            return JSONResponse({"title": "Bad Request", "status": 400}, status_code=400)
+        tags = (body.get("_embedded") or {}).get("tags")
+        if tags is not None:
+            if not all(isinstance(t, dict) and t.get("name") for t in tags):
+                return JSONResponse({"title": "Bad Request", "detail": "tags"}, status_code=400)
+            lead["_embedded"] = {"tags": [{"id": self.new_id(), "name": t["name"]} for t in tags]}
+        lead["updated_at"] = int(self.clock().timestamp())
+        return JSONResponse({"id": lead["id"], "updated_at": lead["updated_at"]})
+
+    async def amo_lead_notes(self, request: Request) -> Response:
+        """`POST /api/v4/leads/{id}/notes`: a list of notes, each `note_type` + `params`."""
+        body = json.loads(await self._record(request))
+        if not self._amo_authorised(request):
+            return JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401)
+        if isinstance(failure := self._failure_for(write=True), Response):
+            return failure
+        lead_id = int(request.path_params["lead_id"])
+        if lead_id not in self.amo_leads:
+            return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
+        answers = []
+        for note in body:
+            if note.get("note_type") != "common" or not (note.get("params") or {}).get("text"):
+                return JSONResponse({"title": "Bad Request", "detail": "note"}, status_code=400)
+            note_id = self.new_id()
+            self.amo_notes.append({**note, "id": note_id, "entity_id": lead_id})
+            answers.append({"id": note_id, "entity_id": lead_id, "request_id": "0"})
+        return JSONResponse({"_embedded": {"notes": answers}})
+
+    def amo_tags(self, lead_id: int) -> list[str]:
+        return [t["name"] for t in self.amo_leads[lead_id].get("_embedded", {}).get("tags", [])]
+
     async def amo_lead_list(self, request: Request) -> Response:
         await self._record(request)
         if not self._amo_authorised(request):
@@ -266,7 +310,12 @@ class FakeCrm:
             return JSONResponse({"error": "INVALID_CREDENTIALS"}, status_code=401)
         method = request.path_params["method"].removesuffix(".json")
         params = json.loads(body or b"{}")
-        write = method in ("crm.lead.add", "crm.activity.add")
+        write = method in (
+            "crm.lead.add",
+            "crm.activity.add",
+            "crm.lead.update",
+            "crm.timeline.comment.add",
+        )
         outcome = self._failure_for(write=write)
         if isinstance(outcome, Response):
             return outcome
@@ -283,6 +332,30 @@ class FakeCrm:
         lead_id = self.new_id()
         self.bx_leads[lead_id] = {**fields, "ID": str(lead_id)}
         return JSONResponse({"result": lead_id})
+
+    def bx_crm_lead_update(self, params: dict[str, Any]) -> Response:
+        lead = self.bx_leads.get(int(params.get("id") or 0))
+        if lead is None:
+            return JSONResponse({"error": "", "error_description": "Not found"}, status_code=400)
+        fields = params.get("fields") or {}
+        statuses = {"NEW", "IN_PROCESS", "PROCESSED", "JUNK", "CONVERTED"}
+        if "STATUS_ID" in fields and fields["STATUS_ID"] not in statuses:
+            return JSONResponse({"error": "", "error_description": "STATUS_ID"}, status_code=400)
+        lead.update(fields)
+        return JSONResponse({"result": True})
+
+    def bx_crm_timeline_comment_add(self, params: dict[str, Any]) -> Response:
+        fields = params.get("fields") or {}
+        records = {"lead": self.bx_leads, "contact": self.bx_contacts}.get(
+            str(fields.get("ENTITY_TYPE"))
+        )
+        if records is None or int(fields.get("ENTITY_ID") or 0) not in records:
+            return JSONResponse({"error": "", "error_description": "ENTITY_ID"}, status_code=400)
+        if not fields.get("COMMENT"):
+            return JSONResponse({"error": "", "error_description": "COMMENT"}, status_code=400)
+        comment_id = self.new_id()
+        self.bx_comments.append({**fields, "ID": comment_id})
+        return JSONResponse({"result": comment_id})
 
     def bx_crm_activity_add(self, params: dict[str, Any]) -> Response:
         activity_id = self.new_id()
@@ -385,6 +458,8 @@ class FakeCrm:
                 Route("/api/v4/leads/unsorted/forms", self.amo_unsorted_forms, methods=["POST"]),
                 Route("/api/v4/leads/unsorted", self.amo_unsorted_list, methods=["GET"]),
                 Route("/api/v4/leads/{lead_id:int}", self.amo_lead, methods=["GET"]),
+                Route("/api/v4/leads/{lead_id:int}", self.amo_lead_edit, methods=["PATCH"]),
+                Route("/api/v4/leads/{lead_id:int}/notes", self.amo_lead_notes, methods=["POST"]),
                 Route("/api/v4/leads", self.amo_lead_list, methods=["GET"]),
                 Route("/rest/{user:int}/{secret}/{method}", self.bitrix, methods=["POST"]),
                 Route("/receiver", self.webhook, methods=["POST"]),

@@ -12,9 +12,9 @@ from typing import get_args
 import pytest
 
 from app.models import Call
-from crm_push.outbox import FORM_EVENT
+from crm_push.outbox import FORM_EVENT, UPDATE_EVENT
 from crm_push.schemas import WebhookEvent
-from crm_push.webhook_body import SCHEMA_VERSION, EventType, WebhookBody
+from crm_push.webhook_body import SCHEMA_VERSION, EventType, WebhookBody, WebhookUpdateBody
 from crm_push.worker import Worker
 from tests.crm_push.conftest import World
 from tests.crm_push.fake_crm import FakeCrmServer
@@ -70,11 +70,14 @@ def test_a_call_is_sent_as_the_pinned_bytes(sample: str) -> None:
 
 def test_the_body_names_every_event_a_delivery_can_be_for() -> None:
     # The outbox has more call events (deal.won for destinations, call.missed for alerts);
-    # what matters is every call event a webhook connector may ask for.
-    webhook_call_events = tuple(e for e in get_args(WebhookEvent) if e != FORM_EVENT)
+    # what matters is every call event a webhook connector may ask for. Form leads and tag
+    # and status changes are additions to version 1 with messages of their own.
+    own_messages = {FORM_EVENT, UPDATE_EVENT}
+    webhook_call_events = tuple(e for e in get_args(WebhookEvent) if e not in own_messages)
     assert get_args(EventType) == webhook_call_events, (
         "a webhook connector may ask for call events the webhook body's `type` lacks. " + BUMP
     )
+    assert get_args(WebhookUpdateBody.model_fields["type"].annotation) == (UPDATE_EVENT,)
 
 
 def test_crm_push_builds_the_body_without_the_admin_apis_call_view() -> None:
