@@ -12,7 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 from app.kit.redis_connect import RedisAddress, connect_redis, is_cluster
 from app.ratelimit import Limit, RedisRateLimiter
 from tests.private_services import require_private_redis
-from tests.redis_topologies import PrivateRedisCluster
+from tests.redis_topologies import PrivateRedisCluster, collect_dropped_connections
 
 NOW = datetime(2026, 12, 4, 10, 0, 30, tzinfo=UTC)
 
@@ -81,6 +81,7 @@ def cluster() -> Iterator[PrivateRedisCluster]:
     require_private_redis()
     with PrivateRedisCluster(masters=3) as running:
         yield running
+    collect_dropped_connections()
 
 
 @pytest.mark.slow

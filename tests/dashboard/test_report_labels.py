@@ -85,10 +85,10 @@ async def test_the_sources_page_names_both_kinds_of_no_source(
     assert "typed the address" in legend
     # Money apart: the EUR deal and the USD cost, never in the RUB sums.
     text = _text(html)
-    assert "Also 120 EUR of revenue not added" in text
-    assert "also 30 USD of ad cost not added" in text
+    assert "Also 120.00 EUR of revenue not added" in text
+    assert "also 30.00 USD of ad cost not added" in text
     assert "Revenue, RUB" in text
-    assert "The total's ROMI counts revenue that has a source: 5 000.00 RUB" in text
+    assert "The total's ROMI counts revenue that has a source: 5,000.00 RUB" in text
 
 
 async def test_the_overview_headline_counts_revenue_with_a_source(
@@ -103,14 +103,15 @@ async def test_the_overview_headline_counts_revenue_with_a_source(
         )
     )
     # 12,000 RUB with a source (yandex 10,000 and direct 2,000); 5,000 RUB is apart.
-    assert figures["revenue"].replace("\u202f", " ") == "12 000"
-    assert figures["cost"].replace("\u202f", " ") == "4 000"
+    # English (the default language): Babel's grouping and two decimals, as every sum.
+    assert figures["revenue"] == "12,000.00"
+    assert figures["cost"] == "4,000.00"
     # (12,000 - 4,000) / 4,000
-    assert figures["romi"].replace("\u202f", " ") == "200 %"
+    assert figures["romi"].replace("\u202f", " ").replace("\xa0", " ") in ("200%", "200 %")
     text = _text(html)
     assert "Revenue with a source, RUB" in text
-    assert "Not in ROMI: 5 000 RUB of revenue from calls no visit matched" in text
-    assert "Also 120 EUR of revenue not added" in text
+    assert "Not in ROMI: 5,000.00 RUB of revenue from calls no visit matched" in text
+    assert "Also 120.00 EUR of revenue not added" in text
     assert DIRECT in text
     assert UNMATCHED in text
 

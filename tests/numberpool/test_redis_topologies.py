@@ -23,7 +23,11 @@ from tests.numberpool.conftest import T0, PoolSetup, create_pool, create_session
 from tests.numberpool.logcheck import assert_no_overlap
 from tests.numberpool.test_recovery import assert_held_by, serve
 from tests.private_services import require_private_redis
-from tests.redis_topologies import PrivateRedisCluster, PrivateSentinels
+from tests.redis_topologies import (
+    PrivateRedisCluster,
+    PrivateSentinels,
+    collect_dropped_connections,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.only_on("postgresql")]
 
@@ -124,6 +128,7 @@ def cluster() -> Iterator[PrivateRedisCluster]:
     require_private_redis()
     with PrivateRedisCluster(masters=3) as running:
         yield running
+    collect_dropped_connections()
 
 
 @pytest.fixture
@@ -131,6 +136,7 @@ def sentinels() -> Iterator[PrivateSentinels]:
     require_private_redis()
     with PrivateSentinels() as running:
         yield running
+    collect_dropped_connections()
 
 
 async def test_a_cluster_shard_killed_and_back_empty_never_double_leases(

@@ -16,7 +16,7 @@ from tests.clock import ManualClock
 from tests.conftest import PUBLIC_URL, TEST_ADMIN_TOKEN, TEST_SECRET_KEY
 from tests.factories import create_pool, create_site
 from tests.private_services import require_private_redis
-from tests.redis_topologies import PrivateRedisCluster
+from tests.redis_topologies import PrivateRedisCluster, collect_dropped_connections
 from tests.tracking.test_drain import kind, start
 
 pytestmark = [pytest.mark.slow, pytest.mark.only_on("postgresql")]
@@ -29,6 +29,7 @@ def cluster() -> Iterator[PrivateRedisCluster]:
     require_private_redis()
     with PrivateRedisCluster(masters=3) as running:
         yield running
+    collect_dropped_connections()
 
 
 @pytest.fixture
