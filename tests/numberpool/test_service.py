@@ -328,7 +328,8 @@ async def test_while_another_process_rebuilds_sessions_get_the_fallback_at_once(
     assert token is not None
     started = time.perf_counter()
     served = await lease(db, store, setup, await create_session(db, setup))
-    assert time.perf_counter() - started < 0.2
+    # Not the rebuild lock's 5 s: a few round trips, with room for a busy machine.
+    assert time.perf_counter() - started < 0.5
     assert served.kind == "target"
     assert [r.reason for r in await fallbacks(db, setup)] == ["store_unavailable"]
     await store.abandon_rebuild(str(setup.pool.id), token=token)
