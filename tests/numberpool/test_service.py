@@ -270,7 +270,9 @@ async def test_an_unreachable_store_serves_the_fallback_quickly(db: AsyncSession
     try:
         started = time.perf_counter()
         newcomer = await lease(db, down, setup, await create_session(db, setup), seconds=1)
-        assert time.perf_counter() - started < 0.2
+        # Not a speed target (bench/ has those): a refused store must cost one short timeout,
+        # not a retry loop or the client's default seconds-long connect.
+        assert time.perf_counter() - started < 1.0
         assert newcomer.kind == "target"
         # A session the log says holds a number keeps it while the store is down.
         assert await ping(db, down, setup, holder, seconds=2) == served
@@ -328,8 +330,8 @@ async def test_while_another_process_rebuilds_sessions_get_the_fallback_at_once(
     assert token is not None
     started = time.perf_counter()
     served = await lease(db, store, setup, await create_session(db, setup))
-    # Not the rebuild lock's 5 s: a few round trips, with room for a busy machine.
-    assert time.perf_counter() - started < 0.5
+    # Not a speed target: the session must not wait out the rebuild lock's 5 s.
+    assert time.perf_counter() - started < 2.5
     assert served.kind == "target"
     assert [r.reason for r in await fallbacks(db, setup)] == ["store_unavailable"]
     await store.abandon_rebuild(str(setup.pool.id), token=token)
