@@ -17,6 +17,7 @@ from app.config import ConfigError, Settings, get_settings
 from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.database_check import check_database
 from app.kit import dialect
+from app.reports.rollups import keep_rollups
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 from pbx_webhooks.cli import add_pbx_commands
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(handler=cmd_secrets_rotate)
 
-    add_worker_command(commands, steps=(import_ad_costs,))
+    add_worker_command(commands, steps=(import_ad_costs, keep_rollups))
     add_pool_commands(commands)
     add_pbx_commands(commands)
     return parser

@@ -14,6 +14,7 @@ from app.exceptions import InvalidField, NotFound
 from app.kit.currencies import check_currency
 from app.kit.phones import to_e164
 from app.models import Call, Deal, Site
+from app.reports import rollups
 from crm_push import outbox, repository
 from crm_push.connectors.base import ConnectorData, CrmDeal
 from crm_push.schemas import DealIn
@@ -129,18 +130,26 @@ async def _upsert(
         deal = await repository.deal_by_external_id(db, site_id=site_id, external_id=external_id)
         assert deal is not None
         if inserted:
+            await _credits_of(db, deal.call_id)
             await _won(db, deal, was_won=False, now=now)
             return deal, True
     was_won = deal.status == "won"
     worth = (Decimal(deal.revenue), deal.currency)
+    held_by = deal.call_id
     _apply(deal, call_id=call_id, status=status, revenue=revenue, currency=currency, now=now)
     await db.flush()
+    await _credits_of(db, held_by, deal.call_id)
     await _won(db, deal, was_won=was_won, now=now)
     if was_won and deal.status == "won" and worth != (Decimal(deal.revenue), deal.currency):
         # A won deal's amount corrected: where the platform restates a value, send it again.
         assert deal.call_id is not None
         await outbox.resend_value(db, call_id=deal.call_id, now=now)
     return deal, False
+
+
+async def _credits_of(db: AsyncSession, *call_ids: uuid.UUID | None) -> None:
+    """A deal's call counts its deals in the reports' credits: rewrite them with the deal."""
+    await rollups.refresh_calls(db, [call_id for call_id in call_ids if call_id is not None])
 
 
 async def _won(db: AsyncSession, deal: Deal, *, was_won: bool, now: datetime) -> None:
@@ -221,6 +230,7 @@ async def remove_manual_deal(db: AsyncSession, *, site: Site, call: Call) -> boo
     if deal is None:
         return False
     await repository.delete_deal(db, deal)
+    await _credits_of(db, call.id)
     return True
 
 

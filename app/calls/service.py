@@ -17,6 +17,7 @@ from app.calls.merge import CallFacts, facts_from, final_outcome, fold
 from app.exceptions import InvalidField, NotFound
 from app.kit.phones import is_identifiable, to_e164
 from app.models import Call, TrackingSession
+from app.reports import rollups
 from app.reports.call_filters import CallFilters
 from crm_push.outbox import ConnectorRef, enqueue_for_call
 
@@ -112,6 +113,8 @@ async def record_event(
     if after.status == "ended":
         row["possible_spam"] = await _possible_spam(db, key, duration=row["duration"])
     await repository.write_back(db, row)
+    # The reports' credits change with the call, in its transaction (the row is locked).
+    await rollups.refresh_calls(db, [key.id], locked=True)
     # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
     if created:
         await enqueue_for_call(db, call=key, event="call.started", now=now, connectors=connectors)

@@ -18,6 +18,7 @@ from app.models.pbx_event import PbxEvent
 from app.models.pbx_integration import PbxIntegration
 from app.models.pbx_refusal import PbxRefusal
 from app.models.pool import Pool
+from app.models.report_rollup import CallCredit, ReportRollupState, VisitRollup
 from app.models.site import Site
 from app.models.snippet_refusal import SnippetRefusal
 from app.models.target_number import TargetNumber
@@ -34,6 +35,7 @@ __all__ = [
     "AdCost",
     "Base",
     "Call",
+    "CallCredit",
     "CallNote",
     "CallTag",
     "CrmConnector",
@@ -48,6 +50,7 @@ __all__ = [
     "PbxIntegration",
     "PbxRefusal",
     "Pool",
+    "ReportRollupState",
     "Site",
     "SnippetRefusal",
     "TargetNumber",
@@ -56,5 +59,6 @@ __all__ = [
     "User",
     "UserSite",
     "UserToken",
+    "VisitRollup",
     "Visitor",
 ]

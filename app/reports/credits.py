@@ -103,6 +103,7 @@ def _call_columns() -> tuple[ColumnElement[Any], ...]:
     possible spam (the service says why)."""
     return (
         Call.id.label("call_id"),
+        Call.site_id.label("site_id"),
         Call.started_at.label("started_at"),
         _flag(Call.first_time_caller).label("first_time"),
         _flag(_answered()).label("answered"),
@@ -125,9 +126,7 @@ def _one_visit(key: ColumnElement[str], *, model: Model) -> ColumnElement[str]:
     return query.limit(1).correlate(Call).scalar_subquery()
 
 
-def _single(
-    site_id: uuid.UUID, since: datetime, until: datetime, model: Model, depth: int
-) -> Subquery:
+def _single(where: ColumnElement[bool], model: Model, depth: int) -> Subquery:
     """Last non-direct and first touch: each call credits one visit, or keeps its own."""
     own = channel_key(_own_channel()[:depth])
     visit = _one_visit(channel_key(_visit_channel()[:depth]), model=model)
@@ -138,12 +137,12 @@ def _single(
     key = case((looks, func.coalesce(visit, own)), else_=own)
     return (
         select(*_call_columns(), key.label("key"), literal(1.0, Float).label("weight"))
-        .where(in_period(site_id, since, until))
+        .where(where)
         .subquery("credited")
     )
 
 
-def _linear(site_id: uuid.UUID, since: datetime, until: datetime, depth: int) -> Subquery:
+def _linear(where: ColumnElement[bool], depth: int) -> Subquery:
     """Every visit up to the call gets an equal share; a call without one keeps its own."""
     shares = (
         select(
@@ -155,7 +154,7 @@ def _linear(site_id: uuid.UUID, since: datetime, until: datetime, depth: int) ->
             _Visit,
             and_(_Visit.visitor_id == Call.visitor_id, _Visit.started_at <= Call.started_at),
         )
-        .where(in_period(site_id, since, until), Call.visitor_id.is_not(None))
+        .where(where, Call.visitor_id.is_not(None))
     )
     visited = exists(
         select(_Visit.id).where(
@@ -166,7 +165,7 @@ def _linear(site_id: uuid.UUID, since: datetime, until: datetime, depth: int) ->
         *_call_columns(),
         channel_key(_own_channel()[:depth]).label("key"),
         literal(1.0, Float).label("weight"),
-    ).where(in_period(site_id, since, until), or_(Call.visitor_id.is_(None), ~visited))
+    ).where(where, or_(Call.visitor_id.is_(None), ~visited))
     return union_all(shares, alone).subquery("credited")
 
 
@@ -176,6 +175,11 @@ def credited_calls(
     """Per call started in [since, until) and channel it credits at `level`: call_id,
     started_at, the 0/1 figures first_time, answered, missed, lead, the channel `key`
     (see decode_key) and the `weight`; each call's weights add up to 1."""
+    return credited_where(in_period(site_id, since, until), model=model, depth=level.depth)
+
+
+def credited_where(where: ColumnElement[bool], *, model: Model, depth: int) -> Subquery:
+    """As credited_calls, for the calls `where` says, at `depth` channel columns."""
     if model == Model.LINEAR:
-        return _linear(site_id, since, until, level.depth)
-    return _single(site_id, since, until, model, level.depth)
+        return _linear(where, depth)
+    return _single(where, model, depth)

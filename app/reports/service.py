@@ -23,15 +23,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Site
-from app.reports import repository
+from app.reports import repository, rollups
 from app.reports.attribution_models import NONE, Channel, GroupBy, Model
+from app.reports.local_days import split_period, start_of_day
 from app.reports.period import Period
 from app.reports.repository import CallFigures, WonDeals
 from app.reports.schemas import (
@@ -128,6 +129,38 @@ def _row_key(channel: Channel) -> tuple[tuple[bool, str], ...]:
     )
 
 
+async def _sessions_by_channel(
+    db: AsyncSession,
+    *,
+    site: Site,
+    since: datetime,
+    until: datetime,
+    level: GroupBy,
+    rolled_until: date | None,
+) -> list[tuple[Channel, int]]:
+    """Sessions by channel: the rolled-up whole days from the rollups, the rest of the period
+    (its partial edges, today, days not rolled up yet) from the visits."""
+    direct: list[tuple[datetime, datetime]] = [(since, until)]
+    found: list[tuple[Channel, int]] = []
+    days = split_period(since, until, ZoneInfo(site.timezone))
+    if rolled_until is not None and days.first_day is not None and days.last_day is not None:
+        last_rolled = min(days.last_day, rolled_until - timedelta(days=1))
+        if days.first_day <= last_rolled:
+            found += await repository.rolled_sessions_by_channel(
+                db, site_id=site.id, first_day=days.first_day, last_day=last_rolled, level=level
+            )
+            direct = list(days.edges)
+            rest_since = start_of_day(last_rolled + timedelta(days=1), ZoneInfo(site.timezone))
+            rest_until = start_of_day(days.last_day + timedelta(days=1), ZoneInfo(site.timezone))
+            if rest_since < rest_until:
+                direct.append((rest_since, rest_until))
+    for part_since, part_until in direct:
+        found += await repository.sessions_by_channel(
+            db, site_id=site.id, since=part_since, until=part_until, level=level
+        )
+    return found
+
+
 async def sources_report(
     db: AsyncSession,
     *,
@@ -142,23 +175,29 @@ async def sources_report(
     period = Period(since=since, until=until, zone=ZoneInfo(site.timezone))
     rows: dict[Channel, _Tally] = defaultdict(_Tally)
     totals = _Tally()
+    usable = await rollups.usable(db, site)
 
-    for channel, count in await repository.sessions_by_channel(
-        db, site_id=site.id, since=since, until=until, level=group_by
+    for channel, count in await _sessions_by_channel(
+        db, site=site, since=since, until=until, level=group_by, rolled_until=usable.visits_until
     ):
         rows[channel].sessions += count
         totals.sessions += count
 
     # Each call's shares add up to one: the channels' sums are the period's totals.
-    calls = await repository.calls_by_channel(
-        db,
-        site_id=site.id,
-        since=since,
-        until=until,
-        level=group_by,
-        model=model,
-        currency=site.currency,
-    )
+    if usable.credits:
+        calls = await repository.credited_by_channel(
+            db, site_id=site.id, since=since, until=until, level=group_by, model=model
+        )
+    else:
+        calls = await repository.calls_by_channel(
+            db,
+            site_id=site.id,
+            since=since,
+            until=until,
+            level=group_by,
+            model=model,
+            currency=site.currency,
+        )
     unattributed = 0.0
     for channel, figures in calls.items():
         rows[channel].add_calls(figures)
@@ -225,9 +264,15 @@ async def calls_by_day(
     """Calls per local day and source under `model`, for the overview's stacked chart."""
     zone = ZoneInfo(site.timezone)
     days: dict[tuple[date, str], float] = defaultdict(float)
-    for at, source, calls in await repository.calls_by_source_and_time(
-        db, site_id=site.id, since=since, until=until, model=model
-    ):
+    if (await rollups.usable(db, site)).credits:
+        by_time = await repository.credited_by_source_and_time(
+            db, site_id=site.id, since=since, until=until, model=model
+        )
+    else:
+        by_time = await repository.calls_by_source_and_time(
+            db, site_id=site.id, since=since, until=until, model=model
+        )
+    for at, source, calls in by_time:
         days[(at.astimezone(zone).date(), source)] += calls
     ordered = sorted(days.items(), key=lambda item: (item[0][0], -item[1], item[0][1]))
     return CallsByDay(

@@ -1,0 +1,331 @@
+"""Keeping the reports' precomputed rows in step with calls, deals and visits (issue 19).
+
+- Call credits (app.models.report_rollup.CallCredit) are rewritten, for every model, in the
+  same transaction as any change to a call or to its deals: `refresh_calls` is called by the
+  call and deal write paths. A site's rows are first built by the worker (`rebuild_calls`),
+  a month of calls per transaction, from the same SQL the direct computation runs.
+- Visit rollups hold the sessions of days that are over; the worker adds each day once it
+  has ended (`roll_visits`), and the reports count the rest of a period from the visits.
+- Reports read these rows only while the site's state says they hold (`usable`): until the
+  first build is over, or after the currency or time zone changed, they compute directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import (
+    Call,
+    CallCredit,
+    Deal,
+    ReportRollupState,
+    Site,
+    TrackingSession,
+    VisitRollup,
+)
+from app.reports.attribution_models import Model
+from app.reports.credits import channel_key, credited_where
+from app.reports.local_days import start_of_day
+from app.reports.repository import counted_deal
+
+log = logging.getLogger(__name__)
+
+FULL_DEPTH = 4
+# A day is rolled up this long after it ended: a visit is written a moment after it starts.
+VISITS_SETTLE = timedelta(minutes=10)
+_CREDIT_COLUMNS = [
+    "call_id",
+    "model",
+    "channel",
+    "site_id",
+    "started_at",
+    "weight",
+    "first_time",
+    "answered",
+    "missed",
+    "lead",
+    "deals_won",
+    "revenue",
+]
+
+
+def _won_by_call(where: ColumnElement[bool]) -> Any:
+    """Won deals per call of `where`, and their revenue in the call's site's currency."""
+    currency = select(Site.currency).where(Site.id == Deal.site_id).scalar_subquery()
+    return (
+        select(
+            Deal.call_id.label("call_id"),
+            func.count().label("deals"),
+            func.sum(case((Deal.currency == currency, Deal.revenue), else_=0)).label("revenue"),
+        )
+        .join(Call, Call.id == Deal.call_id)
+        .where(Deal.status == "won", counted_deal(), where)
+        .group_by(Deal.call_id)
+        .subquery("won")
+    )
+
+
+def _credit_rows(where: ColumnElement[bool], model: Model) -> Select[Any]:
+    """call_credits rows of the calls `where` says, under `model`: one per credited channel."""
+    credited = credited_where(where, model=model, depth=FULL_DEPTH)
+    won = _won_by_call(where)
+    c = credited.c
+    return (
+        select(
+            c.call_id,
+            literal(model.value, String).label("model"),
+            c.key,
+            c.site_id,
+            c.started_at,
+            func.sum(c.weight),
+            func.max(c.first_time),
+            func.max(c.answered),
+            func.max(c.missed),
+            func.max(c.lead),
+            func.coalesce(func.max(won.c.deals), 0),
+            func.coalesce(func.max(won.c.revenue), 0),
+        )
+        .select_from(credited)
+        .outerjoin(won, won.c.call_id == c.call_id)
+        .group_by(c.call_id, c.key, c.site_id, c.started_at)
+    )
+
+
+async def _write_credits(db: AsyncSession, where: ColumnElement[bool]) -> None:
+    await db.execute(delete(CallCredit).where(CallCredit.call_id.in_(select(Call.id).where(where))))
+    rows = union_all(*(_credit_rows(where, model) for model in Model))
+    await db.execute(insert(CallCredit).from_select(_CREDIT_COLUMNS, rows))
+
+
+async def refresh_calls(
+    db: AsyncSession, call_ids: Collection[uuid.UUID], *, locked: bool = False
+) -> None:
+    """Rewrite the credits of these calls from what the database holds now. Call it after
+    any change to a call or its deals, in the same transaction.
+
+    The calls' rows are locked first (unless the caller holds them, `locked`): two refreshes
+    of one call then run one after the other, and the later one reads the earlier's writes,
+    so the credits always follow the newest state."""
+    ids = sorted(set(call_ids))
+    if not ids:
+        return
+    if not locked:
+        await db.execute(
+            select(Call.id).where(Call.id.in_(ids)).order_by(Call.id).with_for_update()
+        )
+    await _write_credits(db, Call.id.in_(ids))
+
+
+async def forget_calls(db: AsyncSession, call_ids: Collection[uuid.UUID]) -> None:
+    """Drop the credits of calls about to be deleted."""
+    if call_ids:
+        await db.execute(delete(CallCredit).where(CallCredit.call_id.in_(list(call_ids))))
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Usable:
+    """What a report may read for one site: the credits, and visit rollups up to a day."""
+
+    credits: bool
+    visits_until: date | None  # rolled-up days lie before it; None: no rolled-up day
+
+
+async def usable(db: AsyncSession, site: Site) -> Usable:
+    state = await db.get(ReportRollupState, site.id)
+    if state is None:
+        return Usable(credits=False, visits_until=None)
+    rolled = state.visits_zone == site.timezone and state.visits_until is not None
+    return Usable(
+        credits=state.calls_currency == site.currency,
+        visits_until=state.visits_until if rolled else None,
+    )
+
+
+async def _state(db: AsyncSession, site_id: uuid.UUID, now: datetime) -> ReportRollupState:
+    state = await db.get(ReportRollupState, site_id, with_for_update=True)
+    if state is None:
+        state = ReportRollupState(site_id=site_id, updated_at=now)
+        db.add(state)
+        await db.flush()
+    return state
+
+
+# --- building --------------------------------------------------------------------------------
+
+
+async def rebuild_calls(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID, *, now: datetime
+) -> int:
+    """Write the credits of every call of the site, a month of calls per transaction, then
+    mark them usable. Calls written meanwhile refresh their own. Returns the calls done."""
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        if site is None:
+            return 0
+        currency = site.currency
+        first, last = (
+            await db.execute(
+                select(func.min(Call.started_at), func.max(Call.started_at)).where(
+                    Call.site_id == site_id
+                )
+            )
+        ).one()
+    done = 0
+    if first is not None and last is not None:
+        since = first
+        while since <= last:
+            until = since + timedelta(days=31)
+            window = and_(
+                Call.site_id == site_id, Call.started_at >= since, Call.started_at < until
+            )
+            async with sessionmaker() as db, db.begin():
+                # FOR SHARE waits for a call being written and holds off its next event, so a
+                # window never writes credits older than the call's own refresh.
+                locked = await db.execute(select(Call.id).where(window).with_for_update(read=True))
+                done += len(locked.all())
+                await _write_credits(db, window)
+            since = until
+    async with sessionmaker() as db, db.begin():
+        state = await _state(db, site_id, now)
+        state.calls_currency = currency
+        state.updated_at = now
+    return done
+
+
+def _settled_day(zone: ZoneInfo, now: datetime) -> date:
+    """The first local day not over yet (with time for its last visits to be written)."""
+    return (now - VISITS_SETTLE).astimezone(zone).date()
+
+
+async def _roll_day(db: AsyncSession, site_id: uuid.UUID, day: date, zone: ZoneInfo) -> None:
+    s = TrackingSession
+    columns = (s.source, s.medium, s.campaign, s.term)
+    rows = (
+        select(
+            literal(site_id),
+            literal(day, Date),
+            channel_key(columns),
+            *columns,
+            func.count(),
+        )
+        .where(
+            s.site_id == site_id,
+            s.started_at >= start_of_day(day, zone),
+            s.started_at < start_of_day(day + timedelta(days=1), zone),
+            s.is_bot.is_(False),
+        )
+        .group_by(*columns)
+    )
+    await db.execute(
+        delete(VisitRollup).where(VisitRollup.site_id == site_id, VisitRollup.day == day)
+    )
+    names = ["site_id", "day", "channel", "source", "medium", "campaign", "term", "sessions"]
+    await db.execute(insert(VisitRollup).from_select(names, rows))
+
+
+async def roll_visits(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID, *, now: datetime
+) -> int:
+    """Roll up every day of the site's visits that is over and not rolled up yet, a day per
+    transaction (a long backlog keeps what it did if stopped). Returns the days rolled."""
+    async with sessionmaker() as db, db.begin():
+        site = await db.get(Site, site_id)
+        if site is None:
+            return 0
+        zone_name = site.timezone
+        state = await _state(db, site_id, now)
+        if state.visits_zone != zone_name:
+            # Days of another zone are other days: start again.
+            await db.execute(delete(VisitRollup).where(VisitRollup.site_id == site_id))
+            state.visits_zone, state.visits_until = zone_name, None
+        start = state.visits_until
+        if start is None:
+            first = await db.scalar(
+                select(func.min(TrackingSession.started_at)).where(
+                    TrackingSession.site_id == site_id
+                )
+            )
+            zone = ZoneInfo(zone_name)
+            start = first.astimezone(zone).date() if first is not None else _settled_day(zone, now)
+            state.visits_until = start
+    zone = ZoneInfo(zone_name)
+    end = _settled_day(zone, now)
+    day, rolled = start, 0
+    while day < end:
+        async with sessionmaker() as db, db.begin():
+            state = await _state(db, site_id, now)
+            if state.visits_zone != zone_name or state.visits_until != day:
+                break  # another worker got here first, or the zone changed meanwhile
+            await _roll_day(db, site_id, day, zone)
+            state.visits_until = day + timedelta(days=1)
+            state.updated_at = now
+        day, rolled = day + timedelta(days=1), rolled + 1
+    return rolled
+
+
+async def _sites_behind(db: AsyncSession, now: datetime) -> list[tuple[uuid.UUID, bool, bool]]:
+    """(site, credits to build, visits to roll) for the sites with work."""
+    state = ReportRollupState
+    rows = await db.execute(
+        select(Site.id, Site.currency, Site.timezone, state.calls_currency, state).outerjoin(
+            state, state.site_id == Site.id
+        )
+    )
+    behind = []
+    for site_id, currency, timezone, built_in, row in rows.all():
+        calls = built_in != currency
+        visits = (
+            row is None
+            or row.visits_zone != timezone
+            or row.visits_until is None
+            or row.visits_until < _settled_day(ZoneInfo(timezone), now)
+        )
+        if calls or visits:
+            behind.append((site_id, calls, visits))
+    return behind
+
+
+async def keep_rollups(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    _client: httpx.AsyncClient,
+    now: datetime,
+    _sleep: Callable[[float], Awaitable[None]],
+) -> int:
+    """The worker step: build what a site lacks, roll up the days that ended. Returns the
+    calls and days done."""
+    async with sessionmaker() as db:
+        behind = await _sites_behind(db, now)
+    done = 0
+    for site_id, calls, visits in behind:
+        if calls:
+            done += await rebuild_calls(sessionmaker, site_id, now=now)
+            log.info("report credits built for site %s", site_id)
+        if visits:
+            done += await roll_visits(sessionmaker, site_id, now=now)
+    return done

@@ -1,0 +1,429 @@
+"""The reports' precomputed rows (app.reports.rollups) give what the direct computation gives.
+
+Random visits and calls are written as rows, the worker step builds the credits and rolls the
+days up; then calls arrive late (started days ago, through the call path), deals are won,
+corrected, set by hand and removed later (through the deal paths), and visits keep coming
+today. After each round every model, level and period (whole local days, partial edges, a DST
+change, today) is reported twice, from the rollups and directly, and the two must agree.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.calls import service as calls_service
+from app.calls.events import CallEvent
+from app.models import Call, CallCredit, ReportRollupState, Site, TrackingSession, VisitRollup
+from app.reports import rollups
+from app.reports import service as reports_service
+from app.reports.attribution_models import GroupBy, Model
+from app.reports.local_days import start_of_day
+from crm_push import deals as deals_service
+from crm_push.schemas import DealIn
+from tests.reports.rows import (
+    create_call,
+    create_deal,
+    create_integration,
+    create_session,
+    create_site,
+    create_visitor,
+)
+
+CHANNELS = [
+    ("(direct)", "(none)", None, None),
+    ("(direct)", "(none)", None, None),
+    ("google", "cpc", "brand", "sofa"),
+    ("google", "cpc", "brand", None),
+    ("Google", "CPC", "brand", None),
+    ("yandex", "cpc", "sofas", "sofa"),
+    ("yandex", "organic", None, None),
+    ("vk", "social", None, None),
+]
+# New York leaves summer time on 2026-11-01 (a 25-hour day); Kathmandu is UTC+05:45.
+ZONES = ["America/New_York", "Asia/Kathmandu"]
+START = datetime(2026, 10, 27, tzinfo=UTC)
+DAYS = 10
+NOW = START + timedelta(days=DAYS, hours=15)
+
+
+def _moment(rng: random.Random, taken: set[datetime], *, days: float = DAYS) -> datetime:
+    while True:  # distinct times: a tie leaves "the first visit" to an arbitrary order
+        moment = START + timedelta(seconds=rng.randrange(int(days * 86400)))
+        if moment not in taken:
+            taken.add(moment)
+            return moment
+
+
+class World:
+    def __init__(self, site: Site, rng: random.Random) -> None:
+        self.site, self.rng = site, rng
+        self.taken: set[datetime] = set()
+        self.calls: list[Call] = []
+
+
+async def _build_world(db: AsyncSession, zone: str, rng: random.Random) -> World:
+    site = await create_site(db, timezone=zone)
+    world = World(site, rng)
+    pbx = await create_integration(db, site=site)
+    for _ in range(25):
+        visitor = await create_visitor(db, site=site)
+        journey = []
+        for _ in range(rng.randrange(1, 5)):
+            source, medium, campaign, term = rng.choice(CHANNELS)
+            journey.append(
+                await create_session(
+                    db,
+                    site=site,
+                    visitor=visitor,
+                    at=_moment(rng, world.taken),
+                    source=source,
+                    medium=medium,
+                    campaign=campaign,
+                    term=term,
+                )
+            )
+        for _ in range(rng.randrange(0, 3)):
+            own = rng.choice(journey)
+            at = _moment(rng, world.taken)
+            if at < own.started_at:
+                continue
+            world.calls.append(
+                await create_call(
+                    db,
+                    site=site,
+                    integration=pbx,
+                    at=at,
+                    session=own,
+                    outcome=rng.choice(["answered", "missed"]),
+                    first_time_caller=rng.random() < 0.5,
+                    possible_spam=rng.random() < 0.2,
+                )
+            )
+    for method, label in [("offline", "offline"), ("source", "Google"), ("none", None)]:
+        world.calls.append(
+            await create_call(
+                db,
+                site=site,
+                integration=pbx,
+                at=_moment(rng, world.taken),
+                method=method,
+                source=label,
+                medium=label,
+                campaign="flyers" if label else None,
+            )
+        )
+    bot = await create_session(
+        db, site=site, at=_moment(rng, world.taken), source="google", medium="organic"
+    )
+    bot.is_bot = True
+    for call in rng.sample(world.calls, len(world.calls) // 3):
+        currency = rng.choice(["RUB", "RUB", "USD"])
+        await create_deal(
+            db,
+            site=site,
+            call=call,
+            revenue=str(rng.randrange(1, 900) * 100),
+            status=rng.choice(["won", "won", "lost", "open"]),
+            currency=currency,
+        )
+    await db.commit()
+    return world
+
+
+def _periods(zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    local = START.astimezone(zone).date()
+    whole = [
+        (
+            start_of_day(local + timedelta(days=a), zone),
+            start_of_day(local + timedelta(days=b), zone),
+        )
+        for a, b in [(0, DAYS + 1), (2, 7), (5, 6), (4, 6), (1, DAYS + 1)]
+    ]
+    partial = [
+        (START + timedelta(days=2, hours=5, minutes=10), START + timedelta(days=6, hours=7)),
+        (START + timedelta(hours=3), NOW),
+        (START + timedelta(days=DAYS - 1, hours=20), NOW + timedelta(hours=2)),
+    ]
+    return whole + partial
+
+
+async def _reports(sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID) -> list[Any]:
+    found: list[Any] = []
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        for since, until in _periods(ZoneInfo(site.timezone)):
+            for model in Model:
+                for level in GroupBy:
+                    report = await reports_service.sources_report(
+                        db, site=site, since=since, until=until, group_by=level, model=model
+                    )
+                    found.append(((since, until, model, level), report))
+                for model in Model:
+                    by_day = await reports_service.calls_by_day(
+                        db, site=site, since=since, until=until, model=model
+                    )
+                    found.append(((since, until, model, "by day"), by_day))
+    return found
+
+
+def _figures(report: Any) -> Any:
+    if hasattr(report, "rows"):
+        rows = {
+            (r.source, r.medium, r.campaign, r.term): r.model_dump(
+                exclude={"source", "medium", "campaign", "term"}
+            )
+            for r in report.rows
+        }
+        return rows, report.totals.model_dump(), report.set_apart
+    return {(d.day, d.source): d.calls for d in report.days}
+
+
+async def _assert_rollups_agree(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID
+) -> None:
+    async with sessionmaker() as db:
+        state = await db.get(ReportRollupState, site_id)
+        assert state is not None
+        assert state.calls_currency is not None
+        assert state.visits_until is not None
+        kept = (state.calls_currency, state.visits_zone, state.visits_until, state.updated_at)
+    rolled = await _reports(sessionmaker, site_id)
+    # Without a state the reports compute directly; then the state comes back as it was.
+    async with sessionmaker() as db, db.begin():
+        await db.execute(delete(ReportRollupState).where(ReportRollupState.site_id == site_id))
+    direct = await _reports(sessionmaker, site_id)
+    async with sessionmaker() as db, db.begin():
+        currency, zone, until, at = kept
+        db.add(
+            ReportRollupState(
+                site_id=site_id,
+                calls_currency=currency,
+                visits_zone=zone,
+                visits_until=until,
+                updated_at=at,
+            )
+        )
+    assert len(rolled) == len(direct)
+    for (case, fast), (_, slow) in zip(rolled, direct, strict=True):
+        _assert_same(_figures(fast), _figures(slow), case)
+
+
+def _assert_same(a: Any, b: Any, case: Any) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), case
+        assert all(a[k] == pytest.approx(b[k]) for k in a), case
+        return
+    (rows_a, totals_a, apart_a), (rows_b, totals_b, apart_b) = a, b
+    assert rows_a.keys() == rows_b.keys(), case
+    for key in rows_a:
+        for name, value in rows_a[key].items():
+            assert value == pytest.approx(rows_b[key][name]), (case, key, name)
+    for name, value in totals_a.items():
+        assert value == pytest.approx(totals_b[name]), (case, name)
+    assert apart_a == apart_b, case
+
+
+async def _late_changes(sessionmaker: async_sessionmaker[AsyncSession], world: World) -> None:
+    """Days after the build: late calls, deals won and corrected, a manual deal, new visits."""
+    rng, site_id = world.rng, world.site.id
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        pbx = (
+            await db.execute(select(Call.integration_id).where(Call.site_id == site_id))
+        ).scalar()
+        assert pbx is not None
+        journeys = (
+            (
+                await db.execute(
+                    select(TrackingSession).where(
+                        TrackingSession.site_id == site_id, TrackingSession.visitor_id.is_not(None)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        # A PBX posting calls that started days ago (a replayed backlog): through the call path.
+        for n in range(4):
+            at = _moment(rng, world.taken, days=DAYS - 1)
+            for kind in ("started", "ended"):
+                await calls_service.record_event(
+                    db,
+                    integration_id=pbx,
+                    site_id=site_id,
+                    country=site.country,
+                    event=CallEvent(
+                        provider_call_id=f"late-{n}",
+                        kind=kind,
+                        occurred_at=at + timedelta(minutes=2 if kind == "ended" else 0),
+                        caller=f"+7900555000{n}",
+                        called="+74950000001",
+                        outcome="answered" if kind == "ended" else None,
+                        duration_s=90 if kind == "ended" else None,
+                        started_at=at,
+                    ),
+                    now=NOW,
+                )
+        # Deals won later, a won one corrected, one moved to a manual "lost" and back.
+        calls = (await db.execute(select(Call).where(Call.site_id == site_id))).scalars().all()
+        for call in rng.sample(list(calls), 6):
+            await deals_service.record_deal(
+                db,
+                site=site,
+                now=NOW,
+                data=DealIn(
+                    call_id=call.id,
+                    external_id=f"crm-{call.id}",
+                    status="won",
+                    revenue=Decimal(rng.randrange(1, 50) * 1000),
+                    currency="RUB",
+                ),
+            )
+        corrected = calls[0]
+        await deals_service.record_deal(
+            db,
+            site=site,
+            now=NOW,
+            data=DealIn(
+                call_id=corrected.id,
+                external_id=f"crm-{corrected.id}",
+                status="won",
+                revenue=Decimal("777.70"),
+                currency="RUB",
+            ),
+        )
+        await deals_service.record_deal(
+            db,
+            site=site,
+            now=NOW,
+            data=DealIn(
+                call_id=corrected.id,
+                external_id=f"crm-{corrected.id}",
+                status="won",
+                revenue=Decimal("12345.00"),
+                currency="RUB",
+            ),
+        )
+        manual, restored = calls[1], calls[2]
+        for call in (manual, restored):
+            await deals_service.set_manual_deal(
+                db,
+                site=site,
+                call=call,
+                status="lost",
+                revenue=Decimal(0),
+                currency="RUB",
+                now=NOW,
+            )
+        await deals_service.remove_manual_deal(db, site=site, call=restored)
+        # Visits of today, not rolled up yet: counted from the visits.
+        for _ in range(5):
+            source, medium, campaign, term = rng.choice(CHANNELS)
+            await create_session(
+                db,
+                site=site,
+                at=NOW - timedelta(minutes=rng.randrange(1, 600)),
+                source=source,
+                medium=medium,
+                campaign=campaign,
+                term=term,
+                visitor=None,
+            )
+        assert journeys
+        await db.commit()
+
+
+@pytest.mark.parametrize(("zone", "seed"), [(ZONES[0], 1), (ZONES[1], 2), (ZONES[0], 3)])
+async def test_rollups_match_the_direct_computation(
+    sessionmaker: async_sessionmaker[AsyncSession], zone: str, seed: int
+) -> None:
+    async with sessionmaker() as db:
+        world = await _build_world(db, zone, random.Random(seed))
+    site_id = world.site.id
+
+    done = await rollups.keep_rollups(sessionmaker, None, NOW, None)  # type: ignore[arg-type]
+    async with sessionmaker() as db:
+        credits = await db.scalar(select(func.count()).select_from(CallCredit))
+        days = await db.scalar(select(func.count(func.distinct(VisitRollup.day))))
+    assert credits
+    assert credits >= 3 * len(world.calls)
+    assert days == DAYS or days == DAYS + 1  # the local days before today that had visits
+    assert done >= len(world.calls)
+    # Nothing is behind any more: a second round does nothing.
+    assert await rollups.keep_rollups(sessionmaker, None, NOW, None) == 0  # type: ignore[arg-type]
+    await _assert_rollups_agree(sessionmaker, site_id)
+
+    await _late_changes(sessionmaker, world)
+    await _assert_rollups_agree(sessionmaker, site_id)
+
+
+async def test_a_changed_currency_or_zone_reads_directly_until_rebuilt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as db:
+        world = await _build_world(db, ZONES[0], random.Random(5))
+    site_id = world.site.id
+    await rollups.keep_rollups(sessionmaker, None, NOW, None)  # type: ignore[arg-type]
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        assert await rollups.usable(db, site) == rollups.Usable(
+            credits=True,
+            visits_until=(NOW - rollups.VISITS_SETTLE).astimezone(ZoneInfo(site.timezone)).date(),
+        )
+        site.currency, site.timezone = "USD", "Asia/Kathmandu"
+        await db.commit()
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        assert await rollups.usable(db, site) == rollups.Usable(credits=False, visits_until=None)
+    await rollups.keep_rollups(sessionmaker, None, NOW, None)  # type: ignore[arg-type]
+    async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        usable = await rollups.usable(db, site)
+        assert usable.credits
+        assert usable.visits_until is not None
+    # Rebuilt in dollars and Kathmandu days, and agreeing with the direct computation again.
+    await _assert_rollups_agree(sessionmaker, site_id)
+
+
+async def test_a_call_event_and_a_deal_write_their_credits(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as db:
+        site = await create_site(db)
+        pbx = await create_integration(db, site=site)
+        call = await create_call(db, site=site, integration=pbx, at=START, outcome="missed")
+        await db.commit()
+        assert await db.scalar(select(func.count()).select_from(CallCredit)) == 0
+        await deals_service.record_deal(
+            db,
+            site=site,
+            now=NOW,
+            data=DealIn(
+                call_id=call.id,
+                external_id="crm-1",
+                status="won",
+                revenue=Decimal("500.00"),
+                currency="RUB",
+            ),
+        )
+        await db.commit()
+        credits = (await db.execute(select(CallCredit))).scalars().all()
+        assert {c.model for c in credits} == {m.value for m in Model}
+        assert all(
+            (c.deals_won, c.revenue, c.weight) == (1, Decimal("500.00"), 1.0) for c in credits
+        )
+        assert all(c.missed == 1 and c.answered == 0 for c in credits)
