@@ -2,8 +2,14 @@
 1,000,000 visits of 300,000 visitors and 100,000 calls by default (issue 7: <= 1 s a page).
 
     .venv/bin/python -m bench.reports [--sessions 1000000] [--calls 100000] [--repeat 5]
+        [--days 30] [--report-days 30] [--direct]
         [--no-http] [--explain-to FILE] [--keep]
         [--plan-cache-mode force_custom_plan] [--work-mem 64MB]   # what-ifs, this database only
+
+`--days 300 --report-days 30` spreads the data over 300 days and reports the last 30 (a
+month's report over ten months of history). The rollups (issue 19) are built as the worker
+would (`rollups_built_s`) before the cases run; `--direct` first times every case without them
+(the direct computation, as before issue 19).
 
 A fresh database (`callsource_bench_reports`) is migrated and filled in SQL (INSERT ... SELECT
 over generate_series): visitors, their visits over 30 days with a realistic mix of channels

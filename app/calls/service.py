@@ -104,6 +104,7 @@ async def record_event(
         "updated_at": now,
     }
     row, created = await repository.lock_or_create(db, values)
+    credited_as = _credited_as(row)
     before = _facts(row)
     after = before if created else fold(before, event)
     row.update(_columns(after), outcome=final_outcome(after), updated_at=now)
@@ -113,8 +114,11 @@ async def record_event(
     if after.status == "ended":
         row["possible_spam"] = await _possible_spam(db, key, duration=row["duration"])
     await repository.write_back(db, row)
-    # The reports' credits change with the call, in its transaction (the row is locked).
-    await rollups.refresh_calls(db, [key.id], locked=True)
+    # The reports' credits change with the call, in its transaction (the row is locked); a
+    # repeated or recording event changes nothing they count, and costs no more round trips.
+    if created or _credited_as(row) != credited_as:
+        moved = None if created or after.started_at == before.started_at else before.started_at
+        await rollups.refresh_calls(db, [key.id], locked=True, moved_from=moved)
     # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
     if created:
         await enqueue_for_call(db, call=key, event="call.started", now=now, connectors=connectors)
@@ -127,6 +131,26 @@ async def record_event(
                 db, call=key, event="call.missed", now=now, connectors=connectors
             )
     return key.id
+
+
+# What the reports' credits read of a call (app.reports.credits).
+_CREDITED = (
+    "started_at",
+    "status",
+    "outcome",
+    "first_time_caller",
+    "possible_spam",
+    "attribution_method",
+    "visitor_id",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+)
+
+
+def _credited_as(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[name] for name in _CREDITED)
 
 
 def _normalised(event: CallEvent, country: str) -> CallEvent:

@@ -18,7 +18,14 @@ from app.models.pbx_event import PbxEvent
 from app.models.pbx_integration import PbxIntegration
 from app.models.pbx_refusal import PbxRefusal
 from app.models.pool import Pool
-from app.models.report_rollup import CallCredit, ReportRollupState, VisitRollup
+from app.models.report_rollup import (
+    CallCredit,
+    CallRollup,
+    CreditChange,
+    ReportRollupState,
+    RevenueRollup,
+    VisitRollup,
+)
 from app.models.site import Site
 from app.models.snippet_refusal import SnippetRefusal
 from app.models.target_number import TargetNumber
@@ -37,7 +44,9 @@ __all__ = [
     "Call",
     "CallCredit",
     "CallNote",
+    "CallRollup",
     "CallTag",
+    "CreditChange",
     "CrmConnector",
     "Deal",
     "DeliveryAttempt",
@@ -51,6 +60,7 @@ __all__ = [
     "PbxRefusal",
     "Pool",
     "ReportRollupState",
+    "RevenueRollup",
     "Site",
     "SnippetRefusal",
     "TargetNumber",

@@ -4,6 +4,10 @@ history lies before it (issue 19).
 - `CallCredit`: per call and attribution model, the channels the call credits with their
   weights and the call's figures (answered, lead, won deals, revenue in the site's currency).
   Written in the same transaction as every change to the call or its deals (app.reports.rollups).
+- `CallRollup`, `RevenueRollup`: the credits summed per site, local day, model and channel,
+  and the won revenue per day and currency; the worker rewrites a day when a `CreditChange`
+  names it (each credit rewrite logs one, in its transaction: inserts only, so concurrent
+  calls never wait on each other), and a report reads the days still named from the credits.
 - `VisitRollup`: sessions per site, local day and channel, for days that are over; the worker
   fills them in, a day at a time.
 - `ReportRollupState`: per site, what the precomputed rows were built with. Reports read them
@@ -20,7 +24,18 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -49,6 +64,51 @@ class CallCredit(Base):
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
+class CreditChange(Base):
+    """A call whose credits were rewritten, by when it started: its day's rollup is stale."""
+
+    __tablename__ = "credit_changes"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime]
+
+
+class CallRollup(Base):
+    __tablename__ = "call_rollups"
+
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)  # as in call_credits
+    calls: Mapped[float] = mapped_column(Float)
+    first_time: Mapped[float] = mapped_column(Float)
+    answered: Mapped[float] = mapped_column(Float)
+    missed: Mapped[float] = mapped_column(Float)
+    leads: Mapped[float] = mapped_column(Float)
+    deals_won: Mapped[float] = mapped_column(Float)
+    revenue: Mapped[float] = mapped_column(Float)
+
+
+class RevenueRollup(Base):
+    """Won revenue of the day's calls in each currency (the site's and the ones set apart)."""
+
+    __tablename__ = "revenue_rollups"
+
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
 class VisitRollup(Base):
     __tablename__ = "visit_rollups"
 
@@ -71,8 +131,10 @@ class ReportRollupState(Base):
     site_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
     )
-    # The currency every credit row's revenue is in; NULL until the first build is over.
+    # The currency every credit row's revenue is in and the zone of the call rollups' days;
+    # NULL until the first build is over.
     calls_currency: Mapped[str | None] = mapped_column(String(3))
+    calls_zone: Mapped[str | None] = mapped_column(String(64))
     # The zone the visit rollups' days are in, and the first day not rolled up yet.
     visits_zone: Mapped[str | None] = mapped_column(String(64))
     visits_until: Mapped[date | None] = mapped_column(Date)

@@ -8,6 +8,7 @@ database (the attribution models too, see credits); Python gets a few rows per c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -29,7 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.kit import dialect
-from app.models import AdCost, Call, CallCredit, Deal, FormLead, TrackingSession, VisitRollup
+from app.models import (
+    AdCost,
+    Call,
+    CallCredit,
+    CallRollup,
+    Deal,
+    FormLead,
+    RevenueRollup,
+    TrackingSession,
+    VisitRollup,
+)
 from app.reports.attribution_models import Channel, GroupBy, Model
 from app.reports.credits import credited_calls, decode_key, in_period
 
@@ -98,6 +109,19 @@ def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime, currency:
     )
 
 
+def _folded(rows: Sequence[Sequence[Any]], level: GroupBy) -> dict[Channel, CallFigures]:
+    """(channel key, figures...) rows summed per channel at `level`: "Google" and "google"
+    group apart in SQL and are one channel here."""
+    merged: dict[Channel, CallFigures] = {}
+    for row in rows:
+        key, figures = row[0], row[1:]
+        channel = decode_key(key).at(level)
+        these = CallFigures(*(float(value or 0) for value in figures))
+        held = merged.get(channel)
+        merged[channel] = these if held is None else held + these
+    return merged
+
+
 async def _without_jit(db: AsyncSession) -> None:
     """PostgreSQL prices a correlated subquery per call so high that it JIT-compiles the
     query, which then costs seconds of compiling for a few hundred ms of work. And after a
@@ -138,14 +162,7 @@ async def calls_by_channel(
         .outerjoin(won, won.c.call_id == credited.c.call_id)
         .group_by(credited.c.key)
     )
-    merged: dict[Channel, CallFigures] = {}
-    for key, *figures in (await db.execute(query)).all():
-        # "Google" and "google" group apart in SQL and are one channel here.
-        channel = decode_key(key)
-        these = CallFigures(*(float(value or 0) for value in figures))
-        held = merged.get(channel)
-        merged[channel] = these if held is None else held + these
-    return merged
+    return _folded((await db.execute(query)).all(), level)
 
 
 def _credited(site_id: uuid.UUID, since: datetime, until: datetime, model: Model) -> Any:
@@ -185,13 +202,7 @@ async def credited_by_channel(
         .where(_credited(site_id, since, until, model))
         .group_by(credit.channel)
     )
-    merged: dict[Channel, CallFigures] = {}
-    for key, *figures in (await db.execute(query)).all():
-        channel = decode_key(key).at(level)
-        these = CallFigures(*(float(value or 0) for value in figures))
-        held = merged.get(channel)
-        merged[channel] = these if held is None else held + these
-    return merged
+    return _folded((await db.execute(query)).all(), level)
 
 
 def _credited_source(db: AsyncSession) -> ColumnElement[str]:
@@ -233,6 +244,70 @@ async def rolled_sessions_by_channel(
         .group_by(*keys)
     )
     return [(Channel.of(*row[:-1]), int(row[-1])) for row in (await db.execute(query)).all()]
+
+
+def _rolled_days(table: Any, site_id: uuid.UUID, days: RolledDays) -> ColumnElement[bool]:
+    condition = and_(table.site_id == site_id, table.day >= days.first, table.day <= days.last)
+    if days.skip:
+        condition = and_(condition, table.day.not_in(sorted(days.skip)))
+    return condition
+
+
+@dataclass(frozen=True, slots=True)
+class RolledDays:
+    """Local days [first, last] to read from the call rollups, less the stale ones."""
+
+    first: date
+    last: date
+    skip: frozenset[date]
+
+
+async def rolled_calls_by_channel(
+    db: AsyncSession, *, site_id: uuid.UUID, days: RolledDays, level: GroupBy, model: Model
+) -> dict[Channel, CallFigures]:
+    """credited_by_channel for whole local days, from the call rollups."""
+    r = CallRollup
+    query = (
+        select(
+            r.channel,
+            func.sum(r.calls),
+            func.sum(r.first_time),
+            func.sum(r.answered),
+            func.sum(r.missed),
+            func.sum(r.leads),
+            func.sum(r.deals_won),
+            func.sum(r.revenue),
+        )
+        .where(_rolled_days(r, site_id, days), r.model == model.value)
+        .group_by(r.channel)
+    )
+    return _folded((await db.execute(query)).all(), level)
+
+
+async def rolled_calls_by_day(
+    db: AsyncSession, *, site_id: uuid.UUID, days: RolledDays, model: Model
+) -> list[tuple[date, str, float]]:
+    """(local day, credited source, calls) from the call rollups."""
+    r = CallRollup
+    query = select(r.day, r.channel, r.calls).where(
+        _rolled_days(r, site_id, days), r.model == model.value
+    )
+    return [
+        (day, decode_key(key).source, float(calls))
+        for day, key, calls in (await db.execute(query)).all()
+    ]
+
+
+async def rolled_revenue_by_currency(
+    db: AsyncSession, *, site_id: uuid.UUID, days: RolledDays
+) -> dict[str, Decimal]:
+    r = RevenueRollup
+    query = (
+        select(r.currency, func.sum(r.revenue))
+        .where(_rolled_days(r, site_id, days))
+        .group_by(r.currency)
+    )
+    return {currency: Decimal(total or 0) for currency, total in (await db.execute(query)).all()}
 
 
 def _bucket(db: AsyncSession, column: Any) -> ColumnElement[int]:

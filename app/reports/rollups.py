@@ -40,8 +40,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.models import (
     Call,
     CallCredit,
+    CallRollup,
+    CreditChange,
     Deal,
     ReportRollupState,
+    RevenueRollup,
     Site,
     TrackingSession,
     VisitRollup,
@@ -121,10 +124,15 @@ async def _write_credits(db: AsyncSession, where: ColumnElement[bool]) -> None:
 
 
 async def refresh_calls(
-    db: AsyncSession, call_ids: Collection[uuid.UUID], *, locked: bool = False
+    db: AsyncSession,
+    call_ids: Collection[uuid.UUID],
+    *,
+    locked: bool = False,
+    moved_from: datetime | None = None,
 ) -> None:
-    """Rewrite the credits of these calls from what the database holds now. Call it after
-    any change to a call or its deals, in the same transaction.
+    """Rewrite the credits of these calls from what the database holds now, and note their
+    days as stale. Call it after any change to a call or its deals, in the same transaction;
+    `moved_from`: when the calls started before this change (that day is stale too).
 
     The calls' rows are locked first (unless the caller holds them, `locked`): two refreshes
     of one call then run one after the other, and the later one reads the earlier's writes,
@@ -137,12 +145,15 @@ async def refresh_calls(
             select(Call.id).where(Call.id.in_(ids)).order_by(Call.id).with_for_update()
         )
     await _write_credits(db, Call.id.in_(ids))
-
-
-async def forget_calls(db: AsyncSession, call_ids: Collection[uuid.UUID]) -> None:
-    """Drop the credits of calls about to be deleted."""
-    if call_ids:
-        await db.execute(delete(CallCredit).where(CallCredit.call_id.in_(list(call_ids))))
+    moments: list[Any] = [Call.started_at]
+    if moved_from is not None:
+        moments.append(literal(moved_from, Call.started_at.type))
+    for moment in moments:
+        await db.execute(
+            insert(CreditChange).from_select(
+                ["site_id", "started_at"], select(Call.site_id, moment).where(Call.id.in_(ids))
+            )
+        )
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -150,7 +161,8 @@ async def forget_calls(db: AsyncSession, call_ids: Collection[uuid.UUID]) -> Non
 
 @dataclass(frozen=True, slots=True)
 class Usable:
-    """What a report may read for one site: the credits, and visit rollups up to a day."""
+    """What a report may read for one site: the credits and call rollups, and visit rollups
+    up to a day."""
 
     credits: bool
     visits_until: date | None  # rolled-up days lie before it; None: no rolled-up day
@@ -162,9 +174,18 @@ async def usable(db: AsyncSession, site: Site) -> Usable:
         return Usable(credits=False, visits_until=None)
     rolled = state.visits_zone == site.timezone and state.visits_until is not None
     return Usable(
-        credits=state.calls_currency == site.currency,
+        credits=state.calls_currency == site.currency and state.calls_zone == site.timezone,
         visits_until=state.visits_until if rolled else None,
     )
+
+
+async def stale_days(db: AsyncSession, site: Site) -> set[date]:
+    """The local days whose call rollups lag behind their credits (the worker is on it)."""
+    zone = ZoneInfo(site.timezone)
+    moments = await db.scalars(
+        select(CreditChange.started_at).where(CreditChange.site_id == site.id).distinct()
+    )
+    return {moment.astimezone(zone).date() for moment in moments}
 
 
 async def _state(db: AsyncSession, site_id: uuid.UUID, now: datetime) -> ReportRollupState:
@@ -196,6 +217,7 @@ async def rebuild_calls(
                 )
             )
         ).one()
+        zone_name = site.timezone
     done = 0
     if first is not None and last is not None:
         since = first
@@ -211,11 +233,101 @@ async def rebuild_calls(
                 done += len(locked.all())
                 await _write_credits(db, window)
             since = until
+        zone = ZoneInfo(zone_name)
+        day, last_day = first.astimezone(zone).date(), last.astimezone(zone).date()
+        while day <= last_day:
+            async with sessionmaker() as db, db.begin():
+                for _ in range(31):  # a month of days per transaction
+                    if day > last_day:
+                        break
+                    await _roll_call_day(db, site_id, day, zone)
+                    day += timedelta(days=1)
     async with sessionmaker() as db, db.begin():
         state = await _state(db, site_id, now)
-        state.calls_currency = currency
+        state.calls_currency, state.calls_zone = currency, zone_name
         state.updated_at = now
     return done
+
+
+async def _roll_call_day(db: AsyncSession, site_id: uuid.UUID, day: date, zone: ZoneInfo) -> None:
+    """Rewrite the day's call and revenue rollups from the credits and the won deals."""
+    since, until = start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone)
+    for table in (CallRollup, RevenueRollup):
+        await db.execute(delete(table).where(table.site_id == site_id, table.day == day))
+    c = CallCredit
+    weight = c.weight
+    credits = (
+        select(
+            literal(site_id),
+            literal(day, Date),
+            c.model,
+            c.channel,
+            func.sum(weight),
+            func.sum(weight * c.first_time),
+            func.sum(weight * c.answered),
+            func.sum(weight * c.missed),
+            func.sum(weight * c.lead),
+            func.sum(weight * c.deals_won),
+            func.sum(weight * c.revenue),
+        )
+        .where(c.site_id == site_id, c.started_at >= since, c.started_at < until)
+        .group_by(c.model, c.channel)
+    )
+    names = ["site_id", "day", "model", "channel", "calls", "first_time", "answered"]
+    names += ["missed", "leads", "deals_won", "revenue"]
+    await db.execute(insert(CallRollup).from_select(names, credits))
+    revenue = (
+        select(literal(site_id), literal(day, Date), Deal.currency, func.sum(Deal.revenue))
+        .join(Call, Call.id == Deal.call_id)
+        .where(
+            Deal.site_id == site_id,
+            Deal.status == "won",
+            counted_deal(),
+            Call.site_id == site_id,
+            Call.started_at >= since,
+            Call.started_at < until,
+        )
+        .group_by(Deal.currency)
+    )
+    await db.execute(
+        insert(RevenueRollup).from_select(["site_id", "day", "currency", "revenue"], revenue)
+    )
+
+
+CHANGES_PER_ROUND = 2_000
+
+
+async def roll_calls(
+    sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID, *, now: datetime
+) -> int:
+    """Rewrite the days the logged credit changes name, then forget those changes (only the
+    ones read: a change committed meanwhile names its day for the next round). Returns the
+    days rewritten."""
+    rewritten = 0
+    while True:
+        async with sessionmaker() as db, db.begin():
+            # Locked: a second worker waits here, then finds the changes gone.
+            state = await db.get(ReportRollupState, site_id, with_for_update=True)
+            if state is None or state.calls_zone is None:
+                return rewritten  # not built yet: the build covers them
+            zone = ZoneInfo(state.calls_zone)
+            changes = (
+                await db.execute(
+                    select(CreditChange.id, CreditChange.started_at)
+                    .where(CreditChange.site_id == site_id)
+                    .order_by(CreditChange.id)
+                    .limit(CHANGES_PER_ROUND)
+                )
+            ).all()
+            if not changes:
+                return rewritten
+            for day in sorted({at.astimezone(zone).date() for _, at in changes}):
+                await _roll_call_day(db, site_id, day, zone)
+                rewritten += 1
+            await db.execute(
+                delete(CreditChange).where(CreditChange.id.in_([i for i, _ in changes]))
+            )
+            state.updated_at = now
 
 
 def _settled_day(zone: ZoneInfo, now: datetime) -> date:
@@ -289,25 +401,28 @@ async def roll_visits(
     return rolled
 
 
-async def _sites_behind(db: AsyncSession, now: datetime) -> list[tuple[uuid.UUID, bool, bool]]:
-    """(site, credits to build, visits to roll) for the sites with work."""
+async def _sites_behind(
+    db: AsyncSession, now: datetime
+) -> list[tuple[uuid.UUID, bool, bool, bool]]:
+    """(site, credits to build, changes to roll, visits to roll) for the sites with work."""
     state = ReportRollupState
+    changed = set(await db.scalars(select(CreditChange.site_id).distinct()))
     rows = await db.execute(
-        select(Site.id, Site.currency, Site.timezone, state.calls_currency, state).outerjoin(
+        select(Site.id, Site.currency, Site.timezone, state).outerjoin(
             state, state.site_id == Site.id
         )
     )
     behind = []
-    for site_id, currency, timezone, built_in, row in rows.all():
-        calls = built_in != currency
+    for site_id, currency, timezone, row in rows.all():
+        calls = row is None or row.calls_currency != currency or row.calls_zone != timezone
         visits = (
             row is None
             or row.visits_zone != timezone
             or row.visits_until is None
             or row.visits_until < _settled_day(ZoneInfo(timezone), now)
         )
-        if calls or visits:
-            behind.append((site_id, calls, visits))
+        if calls or visits or site_id in changed:
+            behind.append((site_id, calls, site_id in changed, visits))
     return behind
 
 
@@ -322,10 +437,12 @@ async def keep_rollups(
     async with sessionmaker() as db:
         behind = await _sites_behind(db, now)
     done = 0
-    for site_id, calls, visits in behind:
+    for site_id, calls, changes, visits in behind:
         if calls:
             done += await rebuild_calls(sessionmaker, site_id, now=now)
             log.info("report credits built for site %s", site_id)
+        if changes or calls:
+            done += await roll_calls(sessionmaker, site_id, now=now)
         if visits:
             done += await roll_visits(sessionmaker, site_id, now=now)
     return done

@@ -34,7 +34,7 @@ from app.reports import repository, rollups
 from app.reports.attribution_models import NONE, Channel, GroupBy, Model
 from app.reports.local_days import split_period, start_of_day
 from app.reports.period import Period
-from app.reports.repository import CallFigures, WonDeals
+from app.reports.repository import CallFigures, RolledDays, WonDeals
 from app.reports.schemas import (
     CallsByDay,
     DayCalls,
@@ -161,6 +161,70 @@ async def _sessions_by_channel(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _CallDays:
+    """A period as the call rollups answer it: whole local days, less the stale ones, from
+    the rollups; the partial edges and the stale days from the credits."""
+
+    rolled: RolledDays | None
+    direct: tuple[tuple[datetime, datetime], ...]
+
+
+async def _call_days(db: AsyncSession, site: Site, since: datetime, until: datetime) -> _CallDays:
+    zone = ZoneInfo(site.timezone)
+    days = split_period(since, until, zone)
+    if days.first_day is None or days.last_day is None:
+        return _CallDays(rolled=None, direct=days.edges)
+    first, last = days.first_day, days.last_day
+    stale = frozenset(d for d in await rollups.stale_days(db, site) if first <= d <= last)
+    direct = list(days.edges) + [
+        (start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone))
+        for day in sorted(stale)
+    ]
+    return _CallDays(rolled=RolledDays(first=first, last=last, skip=stale), direct=tuple(direct))
+
+
+def _add_figures(into: dict[Channel, CallFigures], more: dict[Channel, CallFigures]) -> None:
+    for channel, figures in more.items():
+        held = into.get(channel)
+        into[channel] = figures if held is None else held + figures
+
+
+async def _rolled_calls(
+    db: AsyncSession, site: Site, plan: _CallDays, *, level: GroupBy, model: Model
+) -> dict[Channel, CallFigures]:
+    found: dict[Channel, CallFigures] = {}
+    if plan.rolled is not None:
+        found = await repository.rolled_calls_by_channel(
+            db, site_id=site.id, days=plan.rolled, level=level, model=model
+        )
+    for since, until in plan.direct:
+        _add_figures(
+            found,
+            await repository.credited_by_channel(
+                db, site_id=site.id, since=since, until=until, level=level, model=model
+            ),
+        )
+    return found
+
+
+async def _rolled_revenue(db: AsyncSession, site: Site, plan: _CallDays) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = defaultdict(Decimal)
+    parts = []
+    if plan.rolled is not None:
+        parts.append(
+            await repository.rolled_revenue_by_currency(db, site_id=site.id, days=plan.rolled)
+        )
+    for since, until in plan.direct:
+        parts.append(
+            await repository.won_revenue_by_currency(db, site_id=site.id, since=since, until=until)
+        )
+    for part in parts:
+        for currency, amount in part.items():
+            found[currency] += amount
+    return dict(found)
+
+
 async def sources_report(
     db: AsyncSession,
     *,
@@ -184,10 +248,9 @@ async def sources_report(
         totals.sessions += count
 
     # Each call's shares add up to one: the channels' sums are the period's totals.
-    if usable.credits:
-        calls = await repository.credited_by_channel(
-            db, site_id=site.id, since=since, until=until, level=group_by, model=model
-        )
+    plan = await _call_days(db, site, since, until) if usable.credits else None
+    if plan is not None:
+        calls = await _rolled_calls(db, site, plan, level=group_by, model=model)
     else:
         calls = await repository.calls_by_channel(
             db,
@@ -212,9 +275,12 @@ async def sources_report(
         totals.add_forms(count)
 
     apart: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    revenue = await repository.won_revenue_by_currency(
-        db, site_id=site.id, since=since, until=until
-    )
+    if plan is not None:
+        revenue = await _rolled_revenue(db, site, plan)
+    else:
+        revenue = await repository.won_revenue_by_currency(
+            db, site_id=site.id, since=since, until=until
+        )
     for currency, amount in revenue.items():
         if currency != site.currency:
             apart[currency][0] += amount
@@ -264,10 +330,18 @@ async def calls_by_day(
     """Calls per local day and source under `model`, for the overview's stacked chart."""
     zone = ZoneInfo(site.timezone)
     days: dict[tuple[date, str], float] = defaultdict(float)
+    by_time: list[tuple[datetime, str, float]] = []
     if (await rollups.usable(db, site)).credits:
-        by_time = await repository.credited_by_source_and_time(
-            db, site_id=site.id, since=since, until=until, model=model
-        )
+        plan = await _call_days(db, site, since, until)
+        if plan.rolled is not None:
+            for day, source, calls in await repository.rolled_calls_by_day(
+                db, site_id=site.id, days=plan.rolled, model=model
+            ):
+                days[(day, source)] += calls
+        for part_since, part_until in plan.direct:
+            by_time += await repository.credited_by_source_and_time(
+                db, site_id=site.id, since=part_since, until=part_until, model=model
+            )
     else:
         by_time = await repository.calls_by_source_and_time(
             db, site_id=site.id, since=since, until=until, model=model

@@ -57,6 +57,65 @@ def upgrade() -> None:
         ["site_id", "model", "started_at"],
     )
     op.create_table(
+        "credit_changes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("site_id", sa.Uuid(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_credit_changes_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_changes")),
+    )
+    op.create_index(op.f("ix_credit_changes_site_id"), "credit_changes", ["site_id"])
+    op.create_table(
+        "call_rollups",
+        sa.Column("site_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("model", sa.String(20), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        *(
+            sa.Column(name, sa.Float(), nullable=False)
+            for name in (
+                "calls",
+                "first_time",
+                "answered",
+                "missed",
+                "leads",
+                "deals_won",
+                "revenue",
+            )
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_call_rollups_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("site_id", "day", "model", "channel", name=op.f("pk_call_rollups")),
+    )
+    op.create_table(
+        "revenue_rollups",
+        sa.Column("site_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("revenue", sa.Numeric(16, 2), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_revenue_rollups_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("site_id", "day", "currency", name=op.f("pk_revenue_rollups")),
+    )
+    op.create_table(
         "visit_rollups",
         sa.Column("site_id", sa.Uuid(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -75,6 +134,7 @@ def upgrade() -> None:
         "report_rollup_states",
         sa.Column("site_id", sa.Uuid(), nullable=False),
         sa.Column("calls_currency", sa.String(3), nullable=True),
+        sa.Column("calls_zone", sa.String(64), nullable=True),
         sa.Column("visits_zone", sa.String(64), nullable=True),
         sa.Column("visits_until", sa.Date(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -91,5 +151,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("report_rollup_states")
     op.drop_table("visit_rollups")
+    op.drop_table("revenue_rollups")
+    op.drop_table("call_rollups")
+    op.drop_index(op.f("ix_credit_changes_site_id"), table_name="credit_changes")
+    op.drop_table("credit_changes")
     op.drop_index("ix_call_credits_site_model_started", table_name="call_credits")
     op.drop_table("call_credits")
