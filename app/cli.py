@@ -18,6 +18,7 @@ from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.database_check import check_database
 from app.kit import dialect
 from app.reports.rollups import keep_rollups
+from app.retention import apply_retention
 from crm_push.cli import add_worker_command
 from numberpool.cli import add_pool_commands
 from pbx_webhooks.cli import add_pbx_commands
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(handler=cmd_secrets_rotate)
 
-    add_worker_command(commands, steps=(import_ad_costs, keep_rollups))
+    add_worker_command(commands, steps=(import_ad_costs, keep_rollups, apply_retention))
     add_pool_commands(commands)
     add_pbx_commands(commands)
     return parser

@@ -36,6 +36,7 @@ from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
 from app.reports.rollups import keep_rollups
+from app.retention import apply_retention
 from app.sites import endpoints as sites_endpoints
 from app.state import AppState, Connections
 from app.state import install as install_state
@@ -126,7 +127,7 @@ def create_app(
                         settings,
                         stop_event=stop,
                         clock=clock,
-                        steps=(import_ad_costs, keep_rollups),
+                        steps=(import_ad_costs, keep_rollups, apply_retention),
                     )
                 )
             )

@@ -148,8 +148,8 @@ async def _upsert(
 
 
 async def _credits_of(db: AsyncSession, *call_ids: uuid.UUID | None) -> None:
-    """A deal's call counts its deals in the reports' credits: rewrite them with the deal."""
-    await rollups.refresh_calls(db, [call_id for call_id in call_ids if call_id is not None])
+    """A deal's call counts its deals in the reports: note the change with the deal."""
+    await rollups.note_changed_calls(db, {call_id for call_id in call_ids if call_id is not None})
 
 
 async def _won(db: AsyncSession, deal: Deal, *, was_won: bool, now: datetime) -> None:

@@ -114,11 +114,11 @@ async def record_event(
     if after.status == "ended":
         row["possible_spam"] = await _possible_spam(db, key, duration=row["duration"])
     await repository.write_back(db, row)
-    # The reports' credits change with the call, in its transaction (the row is locked); a
-    # repeated or recording event changes nothing they count, and costs no more round trips.
+    # The reports' rollups follow the call (noted in its transaction); a repeated or
+    # recording event changes nothing they count, and costs no round trip.
     if created or _credited_as(row) != credited_as:
         moved = None if created or after.started_at == before.started_at else before.started_at
-        await rollups.refresh_calls(db, [key.id], locked=True, moved_from=moved)
+        await rollups.note_changed_calls(db, [key.id], moved_from=moved)
     # The CRM outbox rows go in this same transaction: a stored call is a call that is pushed.
     if created:
         await enqueue_for_call(db, call=key, event="call.started", now=now, connectors=connectors)

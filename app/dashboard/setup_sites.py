@@ -27,12 +27,15 @@ from app.tracking import refusals
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=4000)]
-FIELDS = ("name", "domains", "country", "timezone")
+FIELDS = ("name", "domains", "country", "timezone", "currency", "retention_months")
 NOTICES = {
     "created": N_("The site is created: paste the snippet below into its pages."),
     "saved": N_("The site is saved."),
     "forms": N_("Form settings are saved."),
+    "retention": N_("Retention is saved: older data is being deleted in the background."),
 }
+# What the retention menu offers; a value set through the API shows beside them.
+RETENTION_CHOICES = (0, 3, 6, 12, 24, 36, 60)
 # Enough recent visits to tell "seen here" from "seen on a domain not listed".
 RECENT_VISITS = 200
 
@@ -174,6 +177,7 @@ async def _site_page(
         values=values or _form_values(at.site),
         errors=errors or {},
         notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
+        retention_choices=sorted({*RETENTION_CHOICES, at.site.retention_months}),
     )
     response.status_code = status
     return response
@@ -215,6 +219,18 @@ async def edit_forms(
     )
     await sites_service.update_site(at.db, at.site.id, data)
     return redirect(f"/sites/{at.site.id}/site?notice=forms")
+
+
+@router.post("/sites/{site_id}/retention", dependencies=[CsrfChecked])
+async def edit_retention(at: OnSite, retention_months: Text = "") -> Response:
+    """How many months of visits, calls and form leads the site keeps (0: for ever)."""
+    require_admin(at.account)
+    try:
+        data = SiteUpdate.model_validate({"retention_months": retention_months.strip() or "0"})
+    except ValidationError as exc:
+        return await _site_page(at, errors=field_errors(exc), status=422)
+    await sites_service.update_site(at.db, at.site.id, data)
+    return redirect(f"/sites/{at.site.id}/site?notice=retention")
 
 
 @router.post("/sites/{site_id}/retire", dependencies=[CsrfChecked])

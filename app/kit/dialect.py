@@ -101,13 +101,6 @@ def epoch_seconds(bind: AsyncSession | _Bound, column: Any) -> ColumnElement[int
     return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
 
 
-def position(bind: AsyncSession | _Bound, needle: str, text: Any) -> ColumnElement[int]:
-    """Where `needle` first occurs in `text`, 1-based (0: nowhere), in SQL."""
-    if name_of(bind) == POSTGRESQL:
-        return func.strpos(text, needle)
-    return func.instr(text, needle)
-
-
 async def custom_plans_without_jit(db: AsyncSession) -> None:
     """For the rest of the transaction: no JIT compiling, and a plan made for each run's own
     parameters rather than a generic one (PostgreSQL's `SET LOCAL jit` and

@@ -3,11 +3,11 @@ history lies before it (issue 19).
 
 - `CallCredit`: per call and attribution model, the channels the call credits with their
   weights and the call's figures (answered, lead, won deals, revenue in the site's currency).
-  Written in the same transaction as every change to the call or its deals (app.reports.rollups).
+  Every change to a call or its deals logs a `CreditChange` in its transaction (inserts only,
+  so concurrent calls never wait on each other); the worker then rewrites the call's credits.
 - `CallRollup`, `RevenueRollup`: the credits summed per site, local day, model and channel,
-  and the won revenue per day and currency; the worker rewrites a day when a `CreditChange`
-  names it (each credit rewrite logs one, in its transaction: inserts only, so concurrent
-  calls never wait on each other), and a report reads the days still named from the credits.
+  and the won revenue per day and currency, rewritten with the credits of the day's changed
+  calls; a report counts the days a pending change names directly.
 - `VisitRollup`: sessions per site, local day and channel, for days that are over; the worker
   fills them in, a day at a time.
 - `ReportRollupState`: per site, what the precomputed rows were built with. Reports read them
@@ -43,9 +43,8 @@ from app.models.base import Base
 
 class CallCredit(Base):
     __tablename__ = "call_credits"
-    __table_args__ = (
-        Index("ix_call_credits_site_model_started", "site_id", "model", "started_at"),
-    )
+    # A day's rollup reads the day's credits of every model.
+    __table_args__ = (Index("ix_call_credits_site_started", "site_id", "started_at"),)
 
     call_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     model: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -65,13 +64,15 @@ class CallCredit(Base):
 
 
 class CreditChange(Base):
-    """A call whose credits were rewritten, by when it started: its day's rollup is stale."""
+    """A call or its deals changed: its credits and its day's rollups are to be rewritten
+    (`started_at`: the day, as the call started then)."""
 
     __tablename__ = "credit_changes"
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+    call_id: Mapped[uuid.UUID]
     site_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("sites.id", ondelete="CASCADE"), index=True
     )

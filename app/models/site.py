@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, false
+from sqlalchemy import String, false, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,5 +33,8 @@ class Site(UUIDPrimaryKey, Base):
     # ...and only those the visitor consented to: a checkbox the site marks
     # `data-callsource-consent`, or callsource('consent', true).
     forms_consent_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Visits, calls and form leads older than this many months (of the site's own calendar)
+    # are deleted with what hangs off them; the reports keep their totals. 0: kept for ever.
+    retention_months: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     Subquery,
     and_,
     case,
@@ -33,7 +32,6 @@ from app.kit import dialect
 from app.models import (
     AdCost,
     Call,
-    CallCredit,
     CallRollup,
     Deal,
     FormLead,
@@ -165,73 +163,6 @@ async def calls_by_channel(
     return _folded((await db.execute(query)).all(), level)
 
 
-def _credited(site_id: uuid.UUID, since: datetime, until: datetime, model: Model) -> Any:
-    credit = CallCredit
-    return and_(
-        credit.site_id == site_id,
-        credit.model == model.value,
-        credit.started_at >= since,
-        credit.started_at < until,
-    )
-
-
-async def credited_by_channel(
-    db: AsyncSession,
-    *,
-    site_id: uuid.UUID,
-    since: datetime,
-    until: datetime,
-    level: GroupBy,
-    model: Model,
-) -> dict[Channel, CallFigures]:
-    """calls_by_channel from the stored credits (app.reports.rollups): the same figures, in
-    the currency the credits were written in."""
-    credit = CallCredit
-    weight = credit.weight
-    query = (
-        select(
-            credit.channel,
-            func.sum(weight),
-            func.sum(weight * credit.first_time),
-            func.sum(weight * credit.answered),
-            func.sum(weight * credit.missed),
-            func.sum(weight * credit.lead),
-            func.sum(weight * credit.deals_won),
-            func.sum(weight * credit.revenue),
-        )
-        .where(_credited(site_id, since, until, model))
-        .group_by(credit.channel)
-    )
-    return _folded((await db.execute(query)).all(), level)
-
-
-def _credited_source(db: AsyncSession) -> ColumnElement[str]:
-    """The source, the first part of a credit's channel key ("<length>:<source>..."): the
-    chart groups by source only, and decoding every (quarter hour, full channel) in Python
-    cost more than the query."""
-    key = CallCredit.channel
-    colon = dialect.position(db, ":", key)
-    length = cast(func.substr(key, 1, colon - 1), Integer)
-    return func.substr(key, colon + 1, length)
-
-
-async def credited_by_source_and_time(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, model: Model
-) -> list[tuple[datetime, str, float]]:
-    """calls_by_source_and_time from the stored credits."""
-    bucket = _bucket(db, CallCredit.started_at).label("bucket")
-    source = _credited_source(db).label("source")
-    query = (
-        select(bucket, source, func.sum(CallCredit.weight))
-        .where(_credited(site_id, since, until, model))
-        .group_by(bucket, source)
-    )
-    return [
-        (datetime.fromtimestamp(int(at), UTC), Channel.of(source).source, float(calls))
-        for at, source, calls in (await db.execute(query)).all()
-    ]
-
-
 async def rolled_sessions_by_channel(
     db: AsyncSession, *, site_id: uuid.UUID, first_day: date, last_day: date, level: GroupBy
 ) -> list[tuple[Channel, int]]:
@@ -265,7 +196,7 @@ class RolledDays:
 async def rolled_calls_by_channel(
     db: AsyncSession, *, site_id: uuid.UUID, days: RolledDays, level: GroupBy, model: Model
 ) -> dict[Channel, CallFigures]:
-    """credited_by_channel for whole local days, from the call rollups."""
+    """calls_by_channel for whole local days, from the call rollups (app.reports.rollups)."""
     r = CallRollup
     query = (
         select(

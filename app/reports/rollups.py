@@ -1,9 +1,11 @@
 """Keeping the reports' precomputed rows in step with calls, deals and visits (issue 19).
 
-- Call credits (app.models.report_rollup.CallCredit) are rewritten, for every model, in the
-  same transaction as any change to a call or to its deals: `refresh_calls` is called by the
-  call and deal write paths. A site's rows are first built by the worker (`rebuild_calls`),
-  a month of calls per transaction, from the same SQL the direct computation runs.
+- Call credits (app.models.report_rollup.CallCredit) hold, per call and model, the channels
+  it credits and its figures, from the same SQL the direct computation runs. The call and
+  deal write paths note each change (`note_changed_calls`, in their transaction); the worker
+  rewrites the noted calls' credits and the call rollups of their days (`roll_calls`), and
+  reports count the days with a pending change directly meanwhile. A site's rows are first
+  built by the worker (`rebuild_calls`), a month of calls per transaction.
 - Visit rollups hold the sessions of days that are over; the worker adds each day once it
   has ended (`roll_visits`), and the reports count the rest of a period from the visits.
 - Reports read these rows only while the site's state says they hold (`usable`): until the
@@ -17,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,7 +28,9 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -123,37 +127,33 @@ async def _write_credits(db: AsyncSession, where: ColumnElement[bool]) -> None:
     await db.execute(insert(CallCredit).from_select(_CREDIT_COLUMNS, rows))
 
 
-async def refresh_calls(
-    db: AsyncSession,
-    call_ids: Collection[uuid.UUID],
-    *,
-    locked: bool = False,
-    moved_from: datetime | None = None,
-) -> None:
-    """Rewrite the credits of these calls from what the database holds now, and note their
-    days as stale. Call it after any change to a call or its deals, in the same transaction;
-    `moved_from`: when the calls started before this change (that day is stale too).
+# Noting a change, built once: building the statement per event cost more than running it.
+_CHANGES = cast(Table, CreditChange.__table__)
+_ONE_CALL = Call.id == bindparam("b_call")
+_NOTE_CHANGE = insert(_CHANGES).from_select(
+    ["call_id", "site_id", "started_at"],
+    select(Call.id, Call.site_id, Call.started_at).where(_ONE_CALL),
+)
+_NOTE_MOVE = insert(_CHANGES).from_select(
+    ["call_id", "site_id", "started_at"],
+    select(Call.id, Call.site_id, bindparam("b_at", type_=Call.started_at.type)).where(_ONE_CALL),
+)
 
-    The calls' rows are locked first (unless the caller holds them, `locked`): two refreshes
-    of one call then run one after the other, and the later one reads the earlier's writes,
-    so the credits always follow the newest state."""
-    ids = sorted(set(call_ids))
-    if not ids:
-        return
-    if not locked:
-        await db.execute(
-            select(Call.id).where(Call.id.in_(ids)).order_by(Call.id).with_for_update()
-        )
-    await _write_credits(db, Call.id.in_(ids))
-    moments: list[Any] = [Call.started_at]
-    if moved_from is not None:
-        moments.append(literal(moved_from, Call.started_at.type))
-    for moment in moments:
-        await db.execute(
-            insert(CreditChange).from_select(
-                ["site_id", "started_at"], select(Call.site_id, moment).where(Call.id.in_(ids))
-            )
-        )
+
+async def note_changed_calls(
+    db: AsyncSession, call_ids: Collection[uuid.UUID], *, moved_from: datetime | None = None
+) -> None:
+    """Note that these calls or their deals changed: the worker rewrites their credits and
+    their days' rollups, and until then reports count those days directly. Call it in the
+    transaction of the change (one insert per call: nothing waits on anything);
+    `moved_from`: when the calls started before this change (that day changed too).
+
+    Computing the credits here instead cost a webhook a third of its throughput
+    (bench/pbx_webhooks.py, docs/benchmarks.md)."""
+    for call_id in call_ids:
+        await db.execute(_NOTE_CHANGE, {"b_call": call_id})
+        if moved_from is not None:
+            await db.execute(_NOTE_MOVE, {"b_call": call_id, "b_at": moved_from})
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -204,7 +204,8 @@ async def rebuild_calls(
     sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID, *, now: datetime
 ) -> int:
     """Write the credits of every call of the site, a month of calls per transaction, then
-    mark them usable. Calls written meanwhile refresh their own. Returns the calls done."""
+    mark them usable. Calls changed meanwhile are noted: roll_calls rewrites them after.
+    Returns the calls done."""
     async with sessionmaker() as db:
         site = await db.get(Site, site_id)
         if site is None:
@@ -227,10 +228,8 @@ async def rebuild_calls(
                 Call.site_id == site_id, Call.started_at >= since, Call.started_at < until
             )
             async with sessionmaker() as db, db.begin():
-                # FOR SHARE waits for a call being written and holds off its next event, so a
-                # window never writes credits older than the call's own refresh.
-                locked = await db.execute(select(Call.id).where(window).with_for_update(read=True))
-                done += len(locked.all())
+                # No lock: a call changed meanwhile has noted it, and roll_calls rewrites it.
+                done += await db.scalar(select(func.count()).select_from(Call).where(window)) or 0
                 await _write_credits(db, window)
             since = until
         zone = ZoneInfo(zone_name)
@@ -295,14 +294,15 @@ async def _roll_call_day(db: AsyncSession, site_id: uuid.UUID, day: date, zone: 
 
 
 CHANGES_PER_ROUND = 2_000
+CALLS_PER_STATEMENT = 500  # within every database's limit of bound parameters
 
 
 async def roll_calls(
     sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID, *, now: datetime
 ) -> int:
-    """Rewrite the days the logged credit changes name, then forget those changes (only the
-    ones read: a change committed meanwhile names its day for the next round). Returns the
-    days rewritten."""
+    """Rewrite the credits of the calls the change log names and the rollups of their days,
+    then forget those changes (only the ones read: a change committed meanwhile stays for the
+    next round, and keeps its day counted directly until then). Returns the days rewritten."""
     rewritten = 0
     while True:
         async with sessionmaker() as db, db.begin():
@@ -313,7 +313,7 @@ async def roll_calls(
             zone = ZoneInfo(state.calls_zone)
             changes = (
                 await db.execute(
-                    select(CreditChange.id, CreditChange.started_at)
+                    select(CreditChange.id, CreditChange.call_id, CreditChange.started_at)
                     .where(CreditChange.site_id == site_id)
                     .order_by(CreditChange.id)
                     .limit(CHANGES_PER_ROUND)
@@ -321,12 +321,16 @@ async def roll_calls(
             ).all()
             if not changes:
                 return rewritten
-            for day in sorted({at.astimezone(zone).date() for _, at in changes}):
+            calls = sorted({call_id for _, call_id, _ in changes})
+            for at in range(0, len(calls), CALLS_PER_STATEMENT):
+                await _write_credits(db, Call.id.in_(calls[at : at + CALLS_PER_STATEMENT]))
+            for day in sorted({started.astimezone(zone).date() for _, _, started in changes}):
                 await _roll_call_day(db, site_id, day, zone)
                 rewritten += 1
-            await db.execute(
-                delete(CreditChange).where(CreditChange.id.in_([i for i, _ in changes]))
-            )
+            done = [change_id for change_id, _, _ in changes]
+            for at in range(0, len(done), CALLS_PER_STATEMENT):
+                chunk = done[at : at + CALLS_PER_STATEMENT]
+                await db.execute(delete(CreditChange).where(CreditChange.id.in_(chunk)))
             state.updated_at = now
 
 

@@ -201,8 +201,14 @@ async def _rolled_calls(
     for since, until in plan.direct:
         _add_figures(
             found,
-            await repository.credited_by_channel(
-                db, site_id=site.id, since=since, until=until, level=level, model=model
+            await repository.calls_by_channel(
+                db,
+                site_id=site.id,
+                since=since,
+                until=until,
+                level=level,
+                model=model,
+                currency=site.currency,
             ),
         )
     return found
@@ -339,7 +345,7 @@ async def calls_by_day(
             ):
                 days[(day, source)] += calls
         for part_since, part_until in plan.direct:
-            by_time += await repository.credited_by_source_and_time(
+            by_time += await repository.calls_by_source_and_time(
                 db, site_id=site.id, since=part_since, until=part_until, model=model
             )
     else:

@@ -23,6 +23,7 @@ def _out(site: Site, public_url: str) -> SiteOut:
         currency=site.currency,
         forms_enabled=site.forms_enabled,
         forms_consent_required=site.forms_consent_required,
+        retention_months=site.retention_months,
         snippet=service.snippet_html(site, public_url=public_url),
         created_at=site.created_at,
         retired_at=site.retired_at,

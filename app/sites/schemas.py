@@ -11,6 +11,9 @@ from app.kit.domains import normalise_domain
 from app.kit.phones import is_known_country
 from app.kit.schemas import InputModel, OutputModel, UtcTimestamp
 
+# Ten years: a longer setting is a typo, not a policy.
+MAX_RETENTION_MONTHS = 120
+
 
 def _check_country(value: str) -> str:
     country = value.upper()
@@ -53,6 +56,8 @@ class SiteCreate(InputModel):
     # The snippet captures form submissions as leads; only consented ones if asked.
     forms_enabled: bool = False
     forms_consent_required: bool = False
+    # Months of visits, calls and form leads kept; 0: for ever.
+    retention_months: int = Field(default=0, ge=0, le=MAX_RETENTION_MONTHS)
 
     _country = field_validator("country")(_check_country)
     _timezone = field_validator("timezone")(_check_timezone)
@@ -73,6 +78,7 @@ class SiteUpdate(InputModel):
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     forms_enabled: bool | None = None
     forms_consent_required: bool | None = None
+    retention_months: int | None = Field(default=None, ge=0, le=MAX_RETENTION_MONTHS)
 
     @field_validator("currency")
     @classmethod
@@ -105,6 +111,7 @@ class SiteOut(OutputModel):
     currency: str
     forms_enabled: bool
     forms_consent_required: bool
+    retention_months: int
     snippet: str
     created_at: UtcTimestamp
     retired_at: UtcTimestamp | None

@@ -33,6 +33,7 @@ async def create_site(db: AsyncSession, data: SiteCreate, *, now: datetime) -> S
         currency=data.currency or country_currency(data.country),
         forms_enabled=data.forms_enabled,
         forms_consent_required=data.forms_consent_required,
+        retention_months=data.retention_months,
         created_at=now,
         retired_at=None,
     )
@@ -72,6 +73,7 @@ async def update_site(db: AsyncSession, site_id: uuid.UUID, data: SiteUpdate) ->
             "currency",
             "forms_enabled",
             "forms_consent_required",
+            "retention_months",
         ),
     )
     configuration_changed(db)

@@ -51,11 +51,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("call_id", "model", "channel", name=op.f("pk_call_credits")),
     )
-    op.create_index(
-        "ix_call_credits_site_model_started",
-        "call_credits",
-        ["site_id", "model", "started_at"],
-    )
+    op.create_index("ix_call_credits_site_started", "call_credits", ["site_id", "started_at"])
     op.create_table(
         "credit_changes",
         sa.Column(
@@ -64,6 +60,7 @@ def upgrade() -> None:
             primary_key=True,
             autoincrement=True,
         ),
+        sa.Column("call_id", sa.Uuid(), nullable=False),
         sa.Column("site_id", sa.Uuid(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -155,5 +152,5 @@ def downgrade() -> None:
     op.drop_table("call_rollups")
     op.drop_index(op.f("ix_credit_changes_site_id"), table_name="credit_changes")
     op.drop_table("credit_changes")
-    op.drop_index("ix_call_credits_site_model_started", table_name="call_credits")
+    op.drop_index("ix_call_credits_site_started", table_name="call_credits")
     op.drop_table("call_credits")

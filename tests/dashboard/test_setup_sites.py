@@ -276,3 +276,36 @@ async def test_an_admin_turns_forms_on_with_consent_then_off(
     refused = await visitor.post(f"/sites/{site_id}/forms", data={"forms_enabled": "on"})
     assert refused.status_code in (400, 403)
     assert (await _site(db, site_id)).forms_enabled is False
+
+
+async def test_an_admin_sets_how_long_the_site_keeps_its_data(
+    visitor: AsyncClient, db: AsyncSession
+) -> None:
+    await _admin(visitor)
+    site_id = await _create(visitor)
+    page = await visitor.get(f"/sites/{site_id}/site")
+    assert 'data-testid="retention-form"' in page.text
+    assert '<option value="0" selected>' in page.text  # for ever, by default
+    token = csrf_of(page.text)
+
+    saved = await visitor.post(
+        f"/sites/{site_id}/retention", data={"csrf_token": token, "retention_months": "24"}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/sites/{site_id}/site?notice=retention"
+    assert (await _site(db, site_id)).retention_months == 24
+    shown = await visitor.get(f"/sites/{site_id}/site?notice=retention")
+    assert '<option value="24" selected>' in shown.text
+    assert "older data is being deleted in the background" in shown.text
+
+    # A value no menu offers (a hand-made request) is refused beside the field.
+    bad = await visitor.post(
+        f"/sites/{site_id}/retention", data={"csrf_token": token, "retention_months": "500"}
+    )
+    assert bad.status_code == 422
+    assert 'data-error="retention_months"' in bad.text
+    assert (await _site(db, site_id)).retention_months == 24
+    # Without the CSRF token nothing changes.
+    refused = await visitor.post(f"/sites/{site_id}/retention", data={"retention_months": "3"})
+    assert refused.status_code in (400, 403)
+    assert (await _site(db, site_id)).retention_months == 24

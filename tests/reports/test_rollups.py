@@ -417,15 +417,27 @@ async def test_a_changed_currency_or_zone_reads_directly_until_rebuilt(
     await _assert_rollups_agree(sessionmaker, site_id)
 
 
-async def test_a_call_event_and_a_deal_write_their_credits(
+async def _credits_after_the_worker(
+    sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession
+) -> list[CallCredit]:
+    await rollups.keep_rollups(sessionmaker, None, NOW, None)  # type: ignore[arg-type]
+    fresh = select(CallCredit).execution_options(populate_existing=True)
+    return list((await db.execute(fresh)).scalars().all())
+
+
+async def _changes(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).select_from(CreditChange)) or 0)
+
+
+async def test_a_deal_notes_its_call_and_the_worker_writes_the_credits(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker() as db:
         site = await create_site(db)
         pbx = await create_integration(db, site=site)
-        call = await create_call(db, site=site, integration=pbx, at=START, outcome="missed")
         await db.commit()
-        assert await db.scalar(select(func.count()).select_from(CallCredit)) == 0
+        assert await _credits_after_the_worker(sessionmaker, db) == []  # built, empty
+        call = await create_call(db, site=site, integration=pbx, at=START, outcome="missed")
         await deals_service.record_deal(
             db,
             site=site,
@@ -439,7 +451,9 @@ async def test_a_call_event_and_a_deal_write_their_credits(
             ),
         )
         await db.commit()
-        credits = (await db.execute(select(CallCredit))).scalars().all()
+        assert await _changes(db) == 1
+        credits = await _credits_after_the_worker(sessionmaker, db)
+        assert await _changes(db) == 0
         assert {c.model for c in credits} == {m.value for m in Model}
         assert all(
             (c.deals_won, c.revenue, c.weight) == (1, Decimal("500.00"), 1.0) for c in credits
@@ -447,15 +461,16 @@ async def test_a_call_event_and_a_deal_write_their_credits(
         assert all(c.missed == 1 and c.answered == 0 for c in credits)
 
 
-async def test_each_call_event_that_changes_a_figure_rewrites_the_credits(
+async def test_each_call_event_that_changes_a_figure_is_noted(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker() as db:
         site = await create_site(db)
         pbx = await create_integration(db, site=site)
         await db.commit()
+        await _credits_after_the_worker(sessionmaker, db)
 
-        async def post(kind: str, minutes: int, outcome: str | None = None) -> list[CallCredit]:
+        async def post(kind: str, minutes: int, outcome: str | None = None) -> int:
             await calls_service.record_event(
                 db,
                 integration_id=pbx.id,
@@ -473,18 +488,18 @@ async def test_each_call_event_that_changes_a_figure_rewrites_the_credits(
                 now=START + timedelta(minutes=minutes),
             )
             await db.commit()
-            return list((await db.execute(select(CallCredit))).scalars().all())
+            return await _changes(db)
 
-        ringing = await post("started", 0)
+        assert await post("started", 0) == 1
+        ringing = await _credits_after_the_worker(sessionmaker, db)
         assert len(ringing) == len(Model)
         assert all((c.answered, c.missed, c.lead) == (0, 0, 0) for c in ringing)
-        answered = await post("answered", 1)
+        assert await post("answered", 1) == 1
+        answered = await _credits_after_the_worker(sessionmaker, db)
         assert all((c.answered, c.missed, c.lead) == (1, 0, 1) for c in answered)
-        ended = await post("ended", 3, outcome="answered")
+        assert await post("ended", 3, outcome="answered") == 1
+        ended = await _credits_after_the_worker(sessionmaker, db)
         assert all((c.answered, c.missed, c.lead, c.first_time) == (1, 0, 1, 1) for c in ended)
         assert {c.channel for c in ended} == {c.channel for c in ringing}
-        # A repeated event changes nothing: the same credits stay.
-        again = await post("ended", 3, outcome="answered")
-        assert [(c.channel, c.model, c.lead) for c in again] == [
-            (c.channel, c.model, c.lead) for c in ended
-        ]
+        # A repeated event changes nothing: nothing is noted.
+        assert await post("ended", 3, outcome="answered") == 0
