@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import reduce
 from typing import Any
@@ -169,13 +169,28 @@ def _linear(where: ColumnElement[bool], depth: int) -> Subquery:
     return union_all(shares, alone).subquery("credited")
 
 
+def in_period_among(
+    site_id: uuid.UUID, since: datetime, until: datetime, only: Collection[uuid.UUID] | None
+) -> ColumnElement[bool]:
+    """in_period, and among the calls `only` names when given."""
+    where = in_period(site_id, since, until)
+    return where if only is None else and_(where, Call.id.in_(list(only)))
+
+
 def credited_calls(
-    site_id: uuid.UUID, since: datetime, until: datetime, *, model: Model, level: GroupBy
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    *,
+    model: Model,
+    level: GroupBy,
+    only: Collection[uuid.UUID] | None = None,
 ) -> Subquery:
-    """Per call started in [since, until) and channel it credits at `level`: call_id,
-    started_at, the 0/1 figures first_time, answered, missed, lead, the channel `key`
-    (see decode_key) and the `weight`; each call's weights add up to 1."""
-    return credited_where(in_period(site_id, since, until), model=model, depth=level.depth)
+    """Per call started in [since, until) (and among `only`) and channel it credits at
+    `level`: call_id, started_at, the 0/1 figures first_time, answered, missed, lead, the
+    channel `key` (see decode_key) and the `weight`; each call's weights add up to 1."""
+    where = in_period_among(site_id, since, until, only)
+    return credited_where(where, model=model, depth=level.depth)
 
 
 def credited_where(where: ColumnElement[bool], *, model: Model, depth: int) -> Subquery:

@@ -8,7 +8,7 @@ database (the attribution models too, see credits); Python gets a few rows per c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from app.kit import dialect
 from app.models import (
     AdCost,
     Call,
+    CallCredit,
     CallRollup,
     Deal,
     FormLead,
@@ -40,7 +41,7 @@ from app.models import (
     VisitRollup,
 )
 from app.reports.attribution_models import Channel, GroupBy, Model
-from app.reports.credits import credited_calls, decode_key, in_period
+from app.reports.credits import credited_calls, decode_key, in_period, in_period_among
 
 # Every time zone's offset is a whole number of quarter hours, so a quarter hour of UTC lies
 # within one local day: calls are counted per quarter hour here and per day in Python.
@@ -86,7 +87,13 @@ def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
     return columns[: level.depth]
 
 
-def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime, currency: str) -> Subquery:
+def _won_by_call(
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    currency: str,
+    only: Collection[uuid.UUID] | None = None,
+) -> Subquery:
     """Won deals per call, and their revenue in `currency` (the site's): an amount in another
     currency is never added to it (the report lists those apart)."""
     return (
@@ -100,7 +107,7 @@ def _won_by_call(site_id: uuid.UUID, since: datetime, until: datetime, currency:
             Deal.site_id == site_id,
             Deal.status == "won",
             counted_deal(),
-            in_period(site_id, since, until),
+            in_period_among(site_id, since, until, only),
         )
         .group_by(Deal.call_id)
         .subquery("won")
@@ -138,12 +145,13 @@ async def calls_by_channel(
     level: GroupBy,
     model: Model,
     currency: str,
+    only: Collection[uuid.UUID] | None = None,
 ) -> dict[Channel, CallFigures]:
-    """The calls started in [since, until), credited by `model`, summed per channel; revenue
-    in `currency` only."""
+    """The calls started in [since, until) (among `only` when given), credited by `model`,
+    summed per channel; revenue in `currency` only."""
     await _without_jit(db)
-    credited = credited_calls(site_id, since, until, model=model, level=level)
-    won = _won_by_call(site_id, since, until, currency)
+    credited = credited_calls(site_id, since, until, model=model, level=level, only=only)
+    won = _won_by_call(site_id, since, until, currency, only)
     weight = credited.c.weight
     query = (
         select(
@@ -175,6 +183,76 @@ async def rolled_sessions_by_channel(
         .group_by(*keys)
     )
     return [(Channel.of(*row[:-1]), int(row[-1])) for row in (await db.execute(query)).all()]
+
+
+def _settled_credits(
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    model: Model,
+    pending: Collection[uuid.UUID],
+) -> ColumnElement[bool]:
+    credit = CallCredit
+    condition = and_(
+        credit.site_id == site_id,
+        credit.model == model.value,
+        credit.started_at >= since,
+        credit.started_at < until,
+    )
+    return and_(condition, credit.call_id.not_in(list(pending))) if pending else condition
+
+
+async def settled_calls_by_channel(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    level: GroupBy,
+    model: Model,
+    pending: Collection[uuid.UUID],
+) -> dict[Channel, CallFigures]:
+    """calls_by_channel from the stored credits, for the calls with no pending change (their
+    credits are current; the pending ones are counted directly)."""
+    credit = CallCredit
+    weight = credit.weight
+    query = (
+        select(
+            credit.channel,
+            func.sum(weight),
+            func.sum(weight * credit.first_time),
+            func.sum(weight * credit.answered),
+            func.sum(weight * credit.missed),
+            func.sum(weight * credit.lead),
+            func.sum(weight * credit.deals_won),
+            func.sum(weight * credit.revenue),
+        )
+        .where(_settled_credits(site_id, since, until, model, pending))
+        .group_by(credit.channel)
+    )
+    return _folded((await db.execute(query)).all(), level)
+
+
+async def settled_calls_by_source_and_time(
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    model: Model,
+    pending: Collection[uuid.UUID],
+) -> list[tuple[datetime, str, float]]:
+    """calls_by_source_and_time from the stored credits of the calls with no pending change."""
+    bucket = _bucket(db, CallCredit.started_at).label("bucket")
+    query = (
+        select(bucket, CallCredit.channel, func.sum(CallCredit.weight))
+        .where(_settled_credits(site_id, since, until, model, pending))
+        .group_by(bucket, CallCredit.channel)
+    )
+    return [
+        (datetime.fromtimestamp(int(at), UTC), decode_key(key).source, float(calls))
+        for at, key, calls in (await db.execute(query)).all()
+    ]
 
 
 def _rolled_days(table: Any, site_id: uuid.UUID, days: RolledDays) -> ColumnElement[bool]:
@@ -247,11 +325,18 @@ def _bucket(db: AsyncSession, column: Any) -> ColumnElement[int]:
 
 
 async def calls_by_source_and_time(
-    db: AsyncSession, *, site_id: uuid.UUID, since: datetime, until: datetime, model: Model
+    db: AsyncSession,
+    *,
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    model: Model,
+    only: Collection[uuid.UUID] | None = None,
 ) -> list[tuple[datetime, str, float]]:
-    """(quarter hour, credited source, calls) for the calls started in [since, until)."""
+    """(quarter hour, credited source, calls) for the calls started in [since, until)
+    (among `only` when given)."""
     await _without_jit(db)
-    credited = credited_calls(site_id, since, until, model=model, level=GroupBy.SOURCE)
+    credited = credited_calls(site_id, since, until, model=model, level=GroupBy.SOURCE, only=only)
     bucket = _bucket(db, credited.c.started_at).label("bucket")
     query = select(bucket, credited.c.key, func.sum(credited.c.weight)).group_by(
         bucket, credited.c.key

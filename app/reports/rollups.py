@@ -179,13 +179,37 @@ async def usable(db: AsyncSession, site: Site) -> Usable:
     )
 
 
-async def stale_days(db: AsyncSession, site: Site) -> set[date]:
-    """The local days whose call rollups lag behind their credits (the worker is on it)."""
+# Past this many pending calls (a CRM sync that touched a month of deals) a stale day is counted
+# directly rather than naming every pending call in the query; past this many pending changes
+# (a worker that has been down) every day is, rather than reading them all for each report.
+PENDING_CALLS_NAMED = 1_000
+PENDING_CHANGES_READ = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The changes the worker has not rolled up yet."""
+
+    days: frozenset[date] | None  # local days whose call rollups lag behind; None: any day
+    calls: frozenset[uuid.UUID] | None  # the calls whose credits lag; None: too many to name
+
+
+async def pending(db: AsyncSession, site: Site) -> Pending:
     zone = ZoneInfo(site.timezone)
-    moments = await db.scalars(
-        select(CreditChange.started_at).where(CreditChange.site_id == site.id).distinct()
+    rows = (
+        await db.execute(
+            select(CreditChange.call_id, CreditChange.started_at)
+            .where(CreditChange.site_id == site.id)
+            .limit(PENDING_CHANGES_READ + 1)
+        )
+    ).all()
+    if len(rows) > PENDING_CHANGES_READ:
+        return Pending(days=None, calls=None)
+    calls = frozenset(call_id for call_id, _ in rows)
+    return Pending(
+        days=frozenset(at.astimezone(zone).date() for _, at in rows),
+        calls=calls if len(calls) <= PENDING_CALLS_NAMED else None,
     )
-    return {moment.astimezone(zone).date() for moment in moments}
 
 
 async def _state(db: AsyncSession, site_id: uuid.UUID, now: datetime) -> ReportRollupState:

@@ -163,25 +163,36 @@ async def _sessions_by_channel(
 
 @dataclass(frozen=True, slots=True)
 class _CallDays:
-    """A period as the call rollups answer it: whole local days, less the stale ones, from
-    the rollups; the partial edges and the stale days from the credits."""
+    """A period as the call rollups answer it: whole local days without a pending change from
+    the rollups; the partial edges directly; the days with a pending change from the credits
+    of their settled calls plus their pending calls directly (or all directly, when too many
+    calls are pending to name them)."""
 
     rolled: RolledDays | None
-    direct: tuple[tuple[datetime, datetime], ...]
+    edges: tuple[tuple[datetime, datetime], ...]
+    stale: tuple[tuple[datetime, datetime], ...]
+    pending: frozenset[uuid.UUID] | None
 
 
 async def _call_days(db: AsyncSession, site: Site, since: datetime, until: datetime) -> _CallDays:
     zone = ZoneInfo(site.timezone)
     days = split_period(since, until, zone)
     if days.first_day is None or days.last_day is None:
-        return _CallDays(rolled=None, direct=days.edges)
+        return _CallDays(rolled=None, edges=days.edges, stale=(), pending=frozenset())
     first, last = days.first_day, days.last_day
-    stale = frozenset(d for d in await rollups.stale_days(db, site) if first <= d <= last)
-    direct = list(days.edges) + [
-        (start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone))
-        for day in sorted(stale)
-    ]
-    return _CallDays(rolled=RolledDays(first=first, last=last, skip=stale), direct=tuple(direct))
+    waiting = await rollups.pending(db, site)
+    if waiting.days is None:  # the worker is far behind: every day as it stands
+        return _CallDays(rolled=None, edges=((since, until),), stale=(), pending=frozenset())
+    stale = frozenset(day for day in waiting.days if first <= day <= last)
+    return _CallDays(
+        rolled=RolledDays(first=first, last=last, skip=stale),
+        edges=days.edges,
+        stale=tuple(
+            (start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone))
+            for day in sorted(stale)
+        ),
+        pending=waiting.calls,
+    )
 
 
 def _add_figures(into: dict[Channel, CallFigures], more: dict[Channel, CallFigures]) -> None:
@@ -198,7 +209,8 @@ async def _rolled_calls(
         found = await repository.rolled_calls_by_channel(
             db, site_id=site.id, days=plan.rolled, level=level, model=model
         )
-    for since, until in plan.direct:
+
+    async def direct(since: datetime, until: datetime, only: frozenset[uuid.UUID] | None) -> None:
         _add_figures(
             found,
             await repository.calls_by_channel(
@@ -209,8 +221,29 @@ async def _rolled_calls(
                 level=level,
                 model=model,
                 currency=site.currency,
+                only=only,
             ),
         )
+
+    for since, until in plan.edges:
+        await direct(since, until, None)
+    for since, until in plan.stale:
+        if plan.pending is None:
+            await direct(since, until, None)
+            continue
+        _add_figures(
+            found,
+            await repository.settled_calls_by_channel(
+                db,
+                site_id=site.id,
+                since=since,
+                until=until,
+                level=level,
+                model=model,
+                pending=plan.pending,
+            ),
+        )
+        await direct(since, until, plan.pending)
     return found
 
 
@@ -221,7 +254,7 @@ async def _rolled_revenue(db: AsyncSession, site: Site, plan: _CallDays) -> dict
         parts.append(
             await repository.rolled_revenue_by_currency(db, site_id=site.id, days=plan.rolled)
         )
-    for since, until in plan.direct:
+    for since, until in plan.edges + plan.stale:
         parts.append(
             await repository.won_revenue_by_currency(db, site_id=site.id, since=since, until=until)
         )
@@ -344,9 +377,27 @@ async def calls_by_day(
                 db, site_id=site.id, days=plan.rolled, model=model
             ):
                 days[(day, source)] += calls
-        for part_since, part_until in plan.direct:
+        for part_since, part_until in plan.edges:
             by_time += await repository.calls_by_source_and_time(
                 db, site_id=site.id, since=part_since, until=part_until, model=model
+            )
+        for part_since, part_until in plan.stale:
+            if plan.pending is not None:
+                by_time += await repository.settled_calls_by_source_and_time(
+                    db,
+                    site_id=site.id,
+                    since=part_since,
+                    until=part_until,
+                    model=model,
+                    pending=plan.pending,
+                )
+            by_time += await repository.calls_by_source_and_time(
+                db,
+                site_id=site.id,
+                since=part_since,
+                until=part_until,
+                model=model,
+                only=plan.pending,
             )
     else:
         by_time = await repository.calls_by_source_and_time(

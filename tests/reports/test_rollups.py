@@ -200,28 +200,33 @@ def _figures(report: Any) -> Any:
 async def _assert_rollups_agree(
     sessionmaker: async_sessionmaker[AsyncSession], site_id: uuid.UUID
 ) -> None:
+    """Every report from the rollups equals the same report computed directly."""
     async with sessionmaker() as db:
+        site = await db.get(Site, site_id)
+        assert site is not None
+        usable = await rollups.usable(db, site)
+        # Else both sides would be the direct computation and prove nothing.
+        assert usable.credits
+        assert usable.visits_until is not None
         state = await db.get(ReportRollupState, site_id)
         assert state is not None
-        assert state.calls_currency is not None
-        assert state.visits_until is not None
-        kept = (state.calls_currency, state.visits_zone, state.visits_until, state.updated_at)
+        kept = {
+            name: getattr(state, name)
+            for name in (
+                "calls_currency",
+                "calls_zone",
+                "visits_zone",
+                "visits_until",
+                "updated_at",
+            )
+        }
     rolled = await _reports(sessionmaker, site_id)
     # Without a state the reports compute directly; then the state comes back as it was.
     async with sessionmaker() as db, db.begin():
         await db.execute(delete(ReportRollupState).where(ReportRollupState.site_id == site_id))
     direct = await _reports(sessionmaker, site_id)
     async with sessionmaker() as db, db.begin():
-        currency, zone, until, at = kept
-        db.add(
-            ReportRollupState(
-                site_id=site_id,
-                calls_currency=currency,
-                visits_zone=zone,
-                visits_until=until,
-                updated_at=at,
-            )
-        )
+        db.add(ReportRollupState(site_id=site_id, **kept))
     assert len(rolled) == len(direct)
     for (case, fast), (_, slow) in zip(rolled, direct, strict=True):
         _assert_same(_figures(fast), _figures(slow), case)
@@ -377,9 +382,16 @@ async def test_rollups_match_the_direct_computation(
     async with sessionmaker() as db:
         site = await db.get(Site, site_id)
         assert site is not None
-        stale = await rollups.stale_days(db, site)
-    assert stale  # the late calls' and deals' days: read from the credits for now
+        stale = (await rollups.pending(db, site)).days
+    assert stale  # the late calls' and deals' days: their changed calls counted directly
     await _assert_rollups_agree(sessionmaker, site_id)
+    # Too many pending calls to name: their days are counted directly, whole.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rollups, "PENDING_CALLS_NAMED", 0)
+        await _assert_rollups_agree(sessionmaker, site_id)
+        # Too many changes to read: the whole period is counted directly.
+        patch.setattr(rollups, "PENDING_CHANGES_READ", 0)
+        await _assert_rollups_agree(sessionmaker, site_id)
     # The worker rewrites those days' rollups and forgets the changes.
     assert await rollups.keep_rollups(sessionmaker, None, NOW, None) >= len(stale)  # type: ignore[arg-type]
     async with sessionmaker() as db:
