@@ -32,10 +32,9 @@ from app.reports import rollups
 from app.reports import service as reports_service
 from app.reports.attribution_models import Model
 from app.retention import apply_retention, cutoff
-from crm_push import deals as deals_service
-from crm_push.schemas import DealIn
 from tests.calls.test_attribution import World, pool_number
 from tests.clock import ManualClock
+from tests.reports.rows import record_deal
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 OLD = datetime(2025, 10, 15, 9, 0, tzinfo=UTC)  # before 2025-12-01, the cutoff of 12 months
@@ -69,18 +68,7 @@ async def _call_of(db: AsyncSession, session_id: uuid.UUID) -> Call:
 async def _hang_things_on(db: AsyncSession, site: Site, call: Call, *, at: datetime) -> None:
     """A deal, a note, a tag and a CRM delivery with an attempt, as the dashboard and the
     worker leave them."""
-    await deals_service.record_deal(
-        db,
-        site=site,
-        now=at,
-        data=DealIn(
-            call_id=call.id,
-            external_id=f"crm-{call.id}",
-            status="won",
-            revenue=Decimal("1000.00"),
-            currency="RUB",
-        ),
-    )
+    await record_deal(db, site=site, call_id=call.id, revenue=Decimal("1000.00"), now=at)
     db.add(
         CallNote(
             id=uuid.uuid4(),

@@ -79,13 +79,18 @@ class CreditChange(Base):
     started_at: Mapped[datetime]
 
 
-class CallRollup(Base):
-    __tablename__ = "call_rollups"
+class _SiteDay:
+    """The key every daily rollup starts with: a site's local day."""
 
     site_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class CallRollup(_SiteDay, Base):
+    __tablename__ = "call_rollups"
+
     model: Mapped[str] = mapped_column(String(20), primary_key=True)
     channel: Mapped[str] = mapped_column(Text, primary_key=True)  # as in call_credits
     calls: Mapped[float] = mapped_column(Float)
@@ -97,26 +102,18 @@ class CallRollup(Base):
     revenue: Mapped[float] = mapped_column(Float)
 
 
-class RevenueRollup(Base):
+class RevenueRollup(_SiteDay, Base):
     """Won revenue of the day's calls in each currency (the site's and the ones set apart)."""
 
     __tablename__ = "revenue_rollups"
 
-    site_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
-class VisitRollup(Base):
+class VisitRollup(_SiteDay, Base):
     __tablename__ = "visit_rollups"
 
-    site_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     # channel_key of the four below: NULLs cannot be part of a primary key.
     channel: Mapped[str] = mapped_column(Text, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(200))

@@ -87,15 +87,9 @@ def _level(level: GroupBy, *columns: Any) -> tuple[Any, ...]:
     return columns[: level.depth]
 
 
-def _won_by_call(
-    site_id: uuid.UUID,
-    since: datetime,
-    until: datetime,
-    currency: str,
-    only: Collection[uuid.UUID] | None = None,
-) -> Subquery:
-    """Won deals per call, and their revenue in `currency` (the site's): an amount in another
-    currency is never added to it (the report lists those apart)."""
+def won_by_call(where: ColumnElement[bool], currency: str | ColumnElement[str]) -> Subquery:
+    """Won (and counted) deals per call of `where`, and their revenue in `currency`: an
+    amount in another currency is never added to it (the report lists those apart)."""
     return (
         select(
             Deal.call_id.label("call_id"),
@@ -103,15 +97,22 @@ def _won_by_call(
             func.sum(case((Deal.currency == currency, Deal.revenue), else_=0)).label("revenue"),
         )
         .join(Call, Call.id == Deal.call_id)
-        .where(
-            Deal.site_id == site_id,
-            Deal.status == "won",
-            counted_deal(),
-            in_period_among(site_id, since, until, only),
-        )
+        .where(Deal.status == "won", counted_deal(), where)
         .group_by(Deal.call_id)
         .subquery("won")
     )
+
+
+def _won_by_call(
+    site_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    currency: str,
+    only: Collection[uuid.UUID] | None = None,
+) -> Subquery:
+    """Won deals per call of the period, revenue in `currency` (the site's)."""
+    period = and_(Deal.site_id == site_id, in_period_among(site_id, since, until, only))
+    return won_by_call(period, currency)
 
 
 def _folded(rows: Sequence[Sequence[Any]], level: GroupBy) -> dict[Channel, CallFigures]:
@@ -185,6 +186,21 @@ async def rolled_sessions_by_channel(
     return [(Channel.of(*row[:-1]), int(row[-1])) for row in (await db.execute(query)).all()]
 
 
+def credit_sums() -> tuple[ColumnElement[Any], ...]:
+    """The CallFigures of a group of call_credits rows, each call weighted by its share."""
+    c = CallCredit
+    weight = c.weight
+    return (
+        func.sum(weight),
+        func.sum(weight * c.first_time),
+        func.sum(weight * c.answered),
+        func.sum(weight * c.missed),
+        func.sum(weight * c.lead),
+        func.sum(weight * c.deals_won),
+        func.sum(weight * c.revenue),
+    )
+
+
 def _settled_credits(
     site_id: uuid.UUID,
     since: datetime,
@@ -214,21 +230,10 @@ async def settled_calls_by_channel(
 ) -> dict[Channel, CallFigures]:
     """calls_by_channel from the stored credits, for the calls with no pending change (their
     credits are current; the pending ones are counted directly)."""
-    credit = CallCredit
-    weight = credit.weight
     query = (
-        select(
-            credit.channel,
-            func.sum(weight),
-            func.sum(weight * credit.first_time),
-            func.sum(weight * credit.answered),
-            func.sum(weight * credit.missed),
-            func.sum(weight * credit.lead),
-            func.sum(weight * credit.deals_won),
-            func.sum(weight * credit.revenue),
-        )
+        select(CallCredit.channel, *credit_sums())
         .where(_settled_credits(site_id, since, until, model, pending))
-        .group_by(credit.channel)
+        .group_by(CallCredit.channel)
     )
     return _folded((await db.execute(query)).all(), level)
 

@@ -31,7 +31,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -56,7 +55,7 @@ from app.models import (
 from app.reports.attribution_models import Model
 from app.reports.credits import channel_key, credited_where
 from app.reports.local_days import start_of_day
-from app.reports.repository import counted_deal
+from app.reports.repository import counted_deal, credit_sums, won_by_call
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +81,7 @@ _CREDIT_COLUMNS = [
 def _won_by_call(where: ColumnElement[bool]) -> Any:
     """Won deals per call of `where`, and their revenue in the call's site's currency."""
     currency = select(Site.currency).where(Site.id == Deal.site_id).scalar_subquery()
-    return (
-        select(
-            Deal.call_id.label("call_id"),
-            func.count().label("deals"),
-            func.sum(case((Deal.currency == currency, Deal.revenue), else_=0)).label("revenue"),
-        )
-        .join(Call, Call.id == Deal.call_id)
-        .where(Deal.status == "won", counted_deal(), where)
-        .group_by(Deal.call_id)
-        .subquery("won")
-    )
+    return won_by_call(where, currency)
 
 
 def _credit_rows(where: ColumnElement[bool], model: Model) -> Select[Any]:
@@ -278,21 +267,8 @@ async def _roll_call_day(db: AsyncSession, site_id: uuid.UUID, day: date, zone: 
     for table in (CallRollup, RevenueRollup):
         await db.execute(delete(table).where(table.site_id == site_id, table.day == day))
     c = CallCredit
-    weight = c.weight
     credits = (
-        select(
-            literal(site_id),
-            literal(day, Date),
-            c.model,
-            c.channel,
-            func.sum(weight),
-            func.sum(weight * c.first_time),
-            func.sum(weight * c.answered),
-            func.sum(weight * c.missed),
-            func.sum(weight * c.lead),
-            func.sum(weight * c.deals_won),
-            func.sum(weight * c.revenue),
-        )
+        select(literal(site_id), literal(day, Date), c.model, c.channel, *credit_sums())
         .where(c.site_id == site_id, c.started_at >= since, c.started_at < until)
         .group_by(c.model, c.channel)
     )

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -210,40 +211,25 @@ async def _rolled_calls(
             db, site_id=site.id, days=plan.rolled, level=level, model=model
         )
 
-    async def direct(since: datetime, until: datetime, only: frozenset[uuid.UUID] | None) -> None:
-        _add_figures(
-            found,
-            await repository.calls_by_channel(
-                db,
-                site_id=site.id,
-                since=since,
-                until=until,
-                level=level,
-                model=model,
-                currency=site.currency,
-                only=only,
-            ),
-        )
-
+    direct = partial(
+        repository.calls_by_channel,
+        db,
+        site_id=site.id,
+        level=level,
+        model=model,
+        currency=site.currency,
+    )
+    settled = partial(
+        repository.settled_calls_by_channel, db, site_id=site.id, level=level, model=model
+    )
     for since, until in plan.edges:
-        await direct(since, until, None)
+        _add_figures(found, await direct(since=since, until=until))
     for since, until in plan.stale:
         if plan.pending is None:
-            await direct(since, until, None)
+            _add_figures(found, await direct(since=since, until=until))
             continue
-        _add_figures(
-            found,
-            await repository.settled_calls_by_channel(
-                db,
-                site_id=site.id,
-                since=since,
-                until=until,
-                level=level,
-                model=model,
-                pending=plan.pending,
-            ),
-        )
-        await direct(since, until, plan.pending)
+        _add_figures(found, await settled(since=since, until=until, pending=plan.pending))
+        _add_figures(found, await direct(since=since, until=until, only=plan.pending))
     return found
 
 

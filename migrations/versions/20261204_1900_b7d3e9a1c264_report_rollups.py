@@ -28,6 +28,13 @@ def _channel_columns() -> list[sa.Column[str]]:
     ]
 
 
+def _site_key(table: str) -> sa.ForeignKeyConstraint:
+    """Every table here belongs to a site and goes with it."""
+    return sa.ForeignKeyConstraint(
+        ["site_id"], ["sites.id"], name=op.f(f"fk_{table}_site_id_sites"), ondelete="CASCADE"
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "call_credits",
@@ -43,12 +50,7 @@ def upgrade() -> None:
         sa.Column("lead", sa.SmallInteger(), nullable=False),
         sa.Column("deals_won", sa.Integer(), nullable=False),
         sa.Column("revenue", sa.Numeric(16, 2), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_call_credits_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("call_credits"),
         sa.PrimaryKeyConstraint("call_id", "model", "channel", name=op.f("pk_call_credits")),
     )
     op.create_index("ix_call_credits_site_started", "call_credits", ["site_id", "started_at"])
@@ -63,12 +65,7 @@ def upgrade() -> None:
         sa.Column("call_id", sa.Uuid(), nullable=False),
         sa.Column("site_id", sa.Uuid(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_credit_changes_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("credit_changes"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_changes")),
     )
     op.create_index(op.f("ix_credit_changes_site_id"), "credit_changes", ["site_id"])
@@ -90,12 +87,7 @@ def upgrade() -> None:
                 "revenue",
             )
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_call_rollups_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("call_rollups"),
         sa.PrimaryKeyConstraint("site_id", "day", "model", "channel", name=op.f("pk_call_rollups")),
     )
     op.create_table(
@@ -104,12 +96,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("revenue", sa.Numeric(16, 2), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_revenue_rollups_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("revenue_rollups"),
         sa.PrimaryKeyConstraint("site_id", "day", "currency", name=op.f("pk_revenue_rollups")),
     )
     op.create_table(
@@ -119,12 +106,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.Text(), nullable=False),
         *_channel_columns(),
         sa.Column("sessions", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_visit_rollups_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("visit_rollups"),
         sa.PrimaryKeyConstraint("site_id", "day", "channel", name=op.f("pk_visit_rollups")),
     )
     op.create_table(
@@ -135,12 +117,7 @@ def upgrade() -> None:
         sa.Column("visits_zone", sa.String(64), nullable=True),
         sa.Column("visits_until", sa.Date(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_report_rollup_states_site_id_sites"),
-            ondelete="CASCADE",
-        ),
+        _site_key("report_rollup_states"),
         sa.PrimaryKeyConstraint("site_id", name=op.f("pk_report_rollup_states")),
     )
 

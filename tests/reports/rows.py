@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AdCost, Call, Deal, PbxIntegration, Site, TrackingSession, Visitor
+from crm_push import deals as deals_service
+from crm_push.schemas import DealIn
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -237,3 +239,29 @@ async def create_cost(
     db.add(row)
     await db.flush()
     return row
+
+
+async def record_deal(
+    db: AsyncSession,
+    *,
+    site: Site,
+    call_id: uuid.UUID,
+    revenue: Decimal,
+    now: datetime,
+    external_id: str | None = None,
+    won: bool = True,
+) -> None:
+    """A CRM's deal for the call, through the deal service (which notes the call for the
+    reports' rollups), not as a bare row."""
+    await deals_service.record_deal(
+        db,
+        site=site,
+        now=now,
+        data=DealIn(
+            call_id=call_id,
+            external_id=external_id or f"crm-{call_id}",
+            status="won" if won else "lost",
+            revenue=revenue,
+            currency="RUB",
+        ),
+    )

@@ -37,7 +37,6 @@ from app.reports import service as reports_service
 from app.reports.attribution_models import GroupBy, Model
 from app.reports.local_days import start_of_day
 from crm_push import deals as deals_service
-from crm_push.schemas import DealIn
 from tests.reports.rows import (
     create_call,
     create_deal,
@@ -45,6 +44,7 @@ from tests.reports.rows import (
     create_session,
     create_site,
     create_visitor,
+    record_deal,
 )
 
 CHANNELS = [
@@ -292,43 +292,16 @@ async def _late_changes(sessionmaker: async_sessionmaker[AsyncSession], world: W
         # Deals won later, a won one corrected, one moved to a manual "lost" and back.
         calls = (await db.execute(select(Call).where(Call.site_id == site_id))).scalars().all()
         for call in rng.sample(list(calls), 6):
-            await deals_service.record_deal(
+            await record_deal(
                 db,
                 site=site,
+                call_id=call.id,
+                revenue=Decimal(rng.randrange(1, 50) * 1000),
                 now=NOW,
-                data=DealIn(
-                    call_id=call.id,
-                    external_id=f"crm-{call.id}",
-                    status="won",
-                    revenue=Decimal(rng.randrange(1, 50) * 1000),
-                    currency="RUB",
-                ),
             )
         corrected = calls[0]
-        await deals_service.record_deal(
-            db,
-            site=site,
-            now=NOW,
-            data=DealIn(
-                call_id=corrected.id,
-                external_id=f"crm-{corrected.id}",
-                status="won",
-                revenue=Decimal("777.70"),
-                currency="RUB",
-            ),
-        )
-        await deals_service.record_deal(
-            db,
-            site=site,
-            now=NOW,
-            data=DealIn(
-                call_id=corrected.id,
-                external_id=f"crm-{corrected.id}",
-                status="won",
-                revenue=Decimal("12345.00"),
-                currency="RUB",
-            ),
-        )
+        for revenue in (Decimal("777.70"), Decimal("12345.00")):
+            await record_deal(db, site=site, call_id=corrected.id, revenue=revenue, now=NOW)
         manual, restored = calls[1], calls[2]
         for call in (manual, restored):
             await deals_service.set_manual_deal(
@@ -451,18 +424,7 @@ async def test_a_deal_notes_its_call_and_the_worker_writes_the_credits(
         await db.commit()
         assert await _credits_after_the_worker(sessionmaker, db) == []  # built, empty
         call = await create_call(db, site=site, integration=pbx, at=START, outcome="missed")
-        await deals_service.record_deal(
-            db,
-            site=site,
-            now=NOW,
-            data=DealIn(
-                call_id=call.id,
-                external_id="crm-1",
-                status="won",
-                revenue=Decimal("500.00"),
-                currency="RUB",
-            ),
-        )
+        await record_deal(db, site=site, call_id=call.id, revenue=Decimal("500.00"), now=NOW)
         await db.commit()
         assert await _changes(db) == 1
         credits = await _credits_after_the_worker(sessionmaker, db)
@@ -539,17 +501,14 @@ async def test_changes_racing_the_worker_leave_the_rollups_exact(
                 site = await db.get(Site, site_id)
                 assert site is not None
                 call_id = rng.choice(call_ids)
-                await deals_service.record_deal(
+                await record_deal(
                     db,
                     site=site,
+                    call_id=call_id,
+                    revenue=Decimal(rng.randrange(1, 90) * 100),
                     now=NOW,
-                    data=DealIn(
-                        call_id=call_id,
-                        external_id=f"race-{call_id}",
-                        status=rng.choice(["won", "lost"]),
-                        revenue=Decimal(rng.randrange(1, 90) * 100),
-                        currency="RUB",
-                    ),
+                    external_id=f"race-{call_id}",
+                    won=rng.random() < 0.5,
                 )
                 await db.commit()
             written += 1
