@@ -1,4 +1,4 @@
-"""`callsource serve | migrate | demo | pool ... | pbx replay ...`"""
+"""`callsource serve | migrate | demo | worker | partitions ... | pool ... | pbx replay ...`"""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, ValidationError
 
-from app import migrations
+from app import migrations, partitions
 from app.config import ConfigError, Settings, get_settings
 from app.costs.accounts.schedule import import_due as import_ad_costs
 from app.database_check import check_database
@@ -109,6 +110,52 @@ def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
         print(f"callsource secrets rotate: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(counts))
+    return 0
+
+
+async def _partitions(database_url: str, detach_before: date | None) -> list[str]:
+    from app.db import create_engine
+    from app.kit.clock import utcnow
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            if dialect.name_of(connection) != dialect.POSTGRESQL:
+                raise ConfigError(
+                    "partitions are a PostgreSQL feature: CALLSOURCE_DATABASE_URL is not PostgreSQL"
+                )
+            if detach_before is None:
+                return [
+                    f"{p.name}\t{p.month:%Y-%m}\t~{p.rows} rows"
+                    if p.month
+                    else f"{p.name}\tdefault\t~{p.rows} rows"
+                    for p in await partitions.list_partitions(connection)
+                ]
+            detached = await partitions.detach_before(connection, detach_before, now=utcnow())
+            return [
+                f"detached {name}: archive it with `pg_dump -t {name}`, then DROP TABLE {name}"
+                for name in detached
+            ] or [f"no month before {detach_before:%Y-%m} is attached"]
+    finally:
+        await engine.dispose()
+
+
+def _month_argument(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month as YYYY-MM") from None
+
+
+def cmd_partitions(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    before = getattr(args, "before", None)
+    try:
+        lines = asyncio.run(_partitions(settings.database_url, before))
+    except partitions.DetachRefused as exc:
+        print(f"callsource partitions: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
     return 0
 
 
@@ -229,7 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(handler=cmd_secrets_rotate)
 
-    add_worker_command(commands, steps=(import_ad_costs, keep_rollups, apply_retention))
+    parts = commands.add_parser(
+        "partitions", help="list the monthly partitions of calls and visits (PostgreSQL)"
+    )
+    parts.set_defaults(handler=cmd_partitions)
+    parts_commands = parts.add_subparsers(dest="partitions_command")
+    detach = parts_commands.add_parser(
+        "detach", help="detach the months before --before, to archive and drop them"
+    )
+    detach.add_argument("--before", type=_month_argument, required=True, metavar="YYYY-MM")
+    detach.set_defaults(handler=cmd_partitions)
+
+    add_worker_command(
+        commands, steps=(import_ad_costs, partitions.keep_partitions, keep_rollups, apply_retention)
+    )
     add_pool_commands(commands)
     add_pbx_commands(commands)
     return parser

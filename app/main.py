@@ -32,6 +32,7 @@ from app.leads import endpoints as leads_endpoints
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.numbers import endpoints as numbers_endpoints
 from app.numbers import health_endpoints as pool_health_endpoints
+from app.partitions import keep_partitions
 from app.proxies import TrustedProxies
 from app.ratelimit import PublicLimits, create_rate_limiter
 from app.reports import endpoints as reports_endpoints
@@ -127,7 +128,7 @@ def create_app(
                         settings,
                         stop_event=stop,
                         clock=clock,
-                        steps=(import_ad_costs, keep_rollups, apply_retention),
+                        steps=(import_ad_costs, keep_partitions, keep_rollups, apply_retention),
                     )
                 )
             )

@@ -3,7 +3,8 @@
 
 What goes, per site, for rows from before the cutoff (the first day of the month, in the site's
 own calendar, `retention_months` before the current one):
-- calls, with their tags, notes, deals, raw PBX events and CRM deliveries (and their attempts);
+- calls, with their keys, tags, notes, deals, raw PBX events and CRM deliveries (and their
+  attempts);
 - visits, with the lease log's and the fallbacks' rows of them; a newer call or form lead that
   came from such a visit keeps its own copy of the visit's source and loses only the link;
 - form leads, with their CRM deliveries.
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import (
     Call,
+    CallKey,
     CallNote,
     CallTag,
     Deal,
@@ -74,7 +76,7 @@ async def _calls_batch(db: AsyncSession, site_id: uuid.UUID, before: datetime) -
     )
     if ids:
         await _deliveries_gone(db, OutboxDelivery.call_id.in_(ids))
-        for table in (Deal, PbxEvent, CallTag, CallNote):
+        for table in (Deal, PbxEvent, CallTag, CallNote, CallKey):
             await db.execute(delete(table).where(table.call_id.in_(ids)))
         await db.execute(delete(Call).where(Call.id.in_(ids)))
     return len(ids)

@@ -7,12 +7,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.schema import Column, ScalarElementColumnDefault
 
 from app.kit import dialect
 from app.models import (
     Call,
+    CallKey,
     CallNote,
     CallTag,
     FormLead,
@@ -24,25 +42,102 @@ from app.models import (
 from app.reports.call_filters import CallFilters
 
 # Built once: every PBX event runs them, and building them per event cost more than running
-# them. On conflict the existing row is "updated" to itself: that locks it like SELECT ... FOR
-# UPDATE and returns it, in the same round trip that creates a new call.
+# them.
 _CALLS = cast(Table, Call.__table__)
-_CREATE_OR_LOCK = dialect.PerDialect(
-    lambda insert_into: (
-        insert_into(_CALLS)
-        .on_conflict_do_update(
-            index_elements=["integration_id", "provider_call_id"],
-            set_={"updated_at": _CALLS.c.updated_at},
+_KEYS = cast(Table, CallKey.__table__)
+_KEY_OF_EVENT = and_(
+    _KEYS.c.integration_id == bindparam("integration_id"),
+    _KEYS.c.provider_call_id == bindparam("provider_call_id"),
+)
+_CALL_OF_KEY = and_(_CALLS.c.id == _KEYS.c.call_id, _CALLS.c.created_at == _KEYS.c.created_at)
+
+
+def _value_or_default(column: Column[Any]) -> BindParameter[Any]:
+    default = column.default
+    value = default.arg if isinstance(default, ScalarElementColumnDefault) else None
+    return bindparam(column.name, value, type_=column.type, required=False)
+
+
+def _find_or_create() -> Executable:
+    """PostgreSQL, one round trip: the call of the event's key, locked (key row and call row),
+    or, if the key is new, the key claimed and the call created from the parameters. Nothing
+    comes back when another transaction claimed the key after this statement's snapshot (it
+    waited for that one, and cannot see its call) or when the key outlived its call: then the
+    statements of `_step_by_step` follow, each with a snapshot of its own."""
+    found = (
+        select(*_CALLS.c)
+        .select_from(_KEYS.join(_CALLS, _CALL_OF_KEY))
+        .where(_KEY_OF_EVENT)
+        .with_for_update()
+        .cte("found")
+    )
+    claimed = (
+        postgresql.insert(_KEYS)
+        .from_select(
+            ["integration_id", "provider_call_id", "call_id", "created_at"],
+            select(
+                bindparam("integration_id", type_=_KEYS.c.integration_id.type),
+                bindparam("provider_call_id", type_=_KEYS.c.provider_call_id.type),
+                bindparam("id", type_=_CALLS.c.id.type),
+                bindparam("created_at", type_=_CALLS.c.created_at.type),
+            ).where(~exists(select(found.c.id))),
+        )
+        .on_conflict_do_nothing()
+        .returning(_KEYS.c.call_id)
+        .cte("claimed")
+    )
+    created = (
+        insert(_CALLS)
+        .from_select(
+            [c.name for c in _CALLS.c],
+            # A column the values leave out gets its default, as in a plain INSERT.
+            select(*(_value_or_default(c) for c in _CALLS.c)).where(
+                exists(select(claimed.c.call_id))
+            ),
         )
         .returning(*_CALLS.c)
+        .cte("created")
     )
+    return union_all(select(*found.c), select(*created.c))
+
+
+_FIND_OR_CREATE = _find_or_create()
+# The same in steps. The key row is claimed first: on conflict it is "updated" to itself, which
+# locks it like SELECT ... FOR UPDATE (parallel events of one call wait here for each other)
+# and returns the call it names. The call is then read in a statement of its own, which sees
+# what the event that held the lock committed.
+_CLAIM_KEY = dialect.PerDialect(
+    lambda insert_into: (
+        insert_into(_KEYS)
+        .on_conflict_do_update(
+            index_elements=["integration_id", "provider_call_id"],
+            set_={"call_id": _KEYS.c.call_id},
+        )
+        .returning(_KEYS.c.call_id, _KEYS.c.created_at)
+    )
+)
+_CREATE = insert(_CALLS).returning(*_CALLS.c)
+# The partition key narrows the read to one partition on PostgreSQL.
+_LOCKED = (
+    select(*_CALLS.c)
+    .where(_CALLS.c.id == bindparam("b_id"), _CALLS.c.created_at == bindparam("b_created"))
+    .with_for_update()
+)
+_RENAME_KEY = (
+    update(_KEYS)
+    .where(
+        _KEYS.c.integration_id == bindparam("b_integration"),
+        _KEYS.c.provider_call_id == bindparam("b_provider_call"),
+    )
+    .values(call_id=bindparam("b_id"), created_at=bindparam("b_created"))
 )
 # Never written back by the merge: the identity, and what people set on the call's page.
 _FIXED = {"id", "site_id", "integration_id", "provider_call_id", "created_at", "lead_status"}
 _WRITABLE = [c.name for c in _CALLS.columns if c.name not in _FIXED]
 _WRITE_BACK = (
     update(_CALLS)
-    .where(_CALLS.c.id == bindparam("b_id"))
+    # The partition key: one partition to look in.
+    .where(_CALLS.c.id == bindparam("b_id"), _CALLS.c.created_at == bindparam("b_created_at"))
     .values({name: bindparam(f"b_{name}") for name in _WRITABLE})
 )
 
@@ -52,15 +147,50 @@ async def lock_or_create(db: AsyncSession, values: dict[str, Any]) -> tuple[dict
     created from `values` if new. Parallel events of one call meet here: one inserts, the
     other waits."""
     connection = await db.connection()
-    found = await connection.execute(_CREATE_OR_LOCK.on(connection), values)
-    row = dict(found.mappings().one())
-    return row, row["id"] == values["id"]
+    if dialect.name_of(connection) == dialect.POSTGRESQL:
+        row = (await connection.execute(_FIND_OR_CREATE, values)).mappings().one_or_none()
+        if row is not None:
+            return dict(row), row["id"] == values["id"]
+    return await _step_by_step(connection, values)
+
+
+async def _step_by_step(
+    connection: AsyncConnection, values: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """`lock_or_create` in separate statements: SQLite's way (it has no INSERT inside WITH),
+    and PostgreSQL's after a race for a new key or for a key whose call was detached."""
+    key = {name: values[name] for name in ("integration_id", "provider_call_id", "created_at")}
+    claimed = (
+        await connection.execute(_CLAIM_KEY.on(connection), {**key, "call_id": values["id"]})
+    ).one()
+    if claimed.call_id != values["id"]:
+        params = {"b_id": claimed.call_id, "b_created": claimed.created_at}
+        found = (await connection.execute(_LOCKED, params)).mappings().one_or_none()
+        if found is not None:
+            return dict(found), False
+        # The key outlived its call (its month detached and archived): a new event makes it
+        # a call again, under the new id, in this month.
+        await connection.execute(
+            _RENAME_KEY,
+            {
+                "b_integration": values["integration_id"],
+                "b_provider_call": values["provider_call_id"],
+                "b_id": values["id"],
+                "b_created": values["created_at"],
+            },
+        )
+    created = (await connection.execute(_CREATE, values)).mappings().one()
+    return dict(created), True
 
 
 async def write_back(db: AsyncSession, row: dict[str, Any]) -> None:
     """Store a call row read by `lock_or_create` and changed since."""
     connection = await db.connection()
-    params = {"b_id": row["id"], **{f"b_{name}": row[name] for name in _WRITABLE}}
+    params = {
+        "b_id": row["id"],
+        "b_created_at": row["created_at"],
+        **{f"b_{name}": row[name] for name in _WRITABLE},
+    }
     await connection.execute(_WRITE_BACK, params)
 
 

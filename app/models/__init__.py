@@ -5,6 +5,7 @@ from app.models.ad_campaign_mapping import AdCampaignMapping
 from app.models.ad_cost import AdCost
 from app.models.base import Base
 from app.models.call import Call
+from app.models.call_key import CallKey
 from app.models.call_note import CallNote
 from app.models.call_tag import CallTag
 from app.models.crm_connector import CrmConnector
@@ -43,6 +44,7 @@ __all__ = [
     "Base",
     "Call",
     "CallCredit",
+    "CallKey",
     "CallNote",
     "CallRollup",
     "CallTag",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
@@ -14,13 +14,20 @@ class Call(UUIDPrimaryKey, Base):
 
     The attribution columns are a snapshot taken when the call was matched, so a report does
     not change when a session is later edited or purged.
+
+    On PostgreSQL the table is partitioned by month of `created_at` (app/partitions.py): the
+    month a call was recorded in never changes, while `started_at` can move earlier as late
+    events arrive. Its primary key there is (id, created_at), as PostgreSQL requires of a
+    partitioned table; the ORM keys it by id alone, which is unique on its own (uuid4). For
+    the same reason no foreign key points here, and the unique (integration, provider call
+    id) lives in `call_keys`.
     """
 
     __tablename__ = "calls"
     __table_args__ = (
-        UniqueConstraint("integration_id", "provider_call_id"),
         Index("ix_calls_site_started", "site_id", "started_at"),
         Index("ix_calls_site_caller", "site_id", "caller"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
@@ -48,7 +55,7 @@ class Call(UUIDPrimaryKey, Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     confidence_reason: Mapped[str | None] = mapped_column(Text)
     attribution_conflict: Mapped[bool] = mapped_column(default=False)
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tracking_sessions.id"))
+    session_id: Mapped[uuid.UUID | None]  # tracking_sessions.id (partitioned: no foreign key)
     visitor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visitors.id"), index=True)
     source: Mapped[str | None] = mapped_column(String(200))
     medium: Mapped[str | None] = mapped_column(String(200))

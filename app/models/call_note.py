@@ -18,7 +18,8 @@ class CallNote(UUIDPrimaryKey, Base):
     __tablename__ = "call_notes"
     __table_args__ = (Index("ix_call_notes_call_created", "call_id", "created_at"),)
 
-    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    # calls.id: partitioned, so no foreign key; deleted with the call in app/retention.py
+    call_id: Mapped[uuid.UUID]
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     author_email: Mapped[str] = mapped_column(String(320))
     body: Mapped[str] = mapped_column(Text)

@@ -16,9 +16,8 @@ class CallTag(Base):
     # The Calls list filters a site's calls by one tag.
     __table_args__ = (Index("ix_call_tags_site_tag", "site_id", "tag"),)
 
-    call_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
-    )
+    # calls.id: partitioned, so no foreign key; deleted with the call in app/retention.py
+    call_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]

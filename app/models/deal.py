@@ -17,7 +17,8 @@ class Deal(UUIDPrimaryKey, Base):
     __table_args__ = (UniqueConstraint("site_id", "external_id"),)
 
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # calls.id: partitioned, so no foreign key (deleted with it in app/retention.py)
+    call_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     connector_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("crm_connectors.id"))
     external_id: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))  # open | won | lost

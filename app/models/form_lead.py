@@ -24,7 +24,7 @@ class FormLead(UUIDPrimaryKey, Base):
     )
 
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tracking_sessions.id"))
+    session_id: Mapped[uuid.UUID | None]  # tracking_sessions.id (partitioned: no foreign key)
     visitor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visitors.id"))
     url: Mapped[str] = mapped_column(Text)
     form_id: Mapped[str | None] = mapped_column(String(200))

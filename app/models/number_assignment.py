@@ -27,7 +27,8 @@ class NumberAssignment(UUIDPrimaryKey, Base):
 
     pool_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pools.id"))
     tracking_number_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracking_numbers.id"))
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracking_sessions.id"), index=True)
+    # tracking_sessions.id: partitioned, so no foreign key (deleted with it in app/retention.py)
+    session_id: Mapped[uuid.UUID] = mapped_column(index=True)
     visitor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visitors.id"))
     generation: Mapped[int]
     started_at: Mapped[datetime]

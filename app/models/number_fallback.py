@@ -20,7 +20,8 @@ class NumberFallback(UUIDPrimaryKey, Base):
     __table_args__ = (Index("ix_number_fallbacks_pool_served", "pool_id", "served_at"),)
 
     pool_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pools.id"))
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracking_sessions.id"), index=True)
+    # tracking_sessions.id: partitioned, so no foreign key (deleted with it in app/retention.py)
+    session_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # The source-level static number shown instead, or empty when the target itself was shown.
     tracking_number_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tracking_numbers.id"))
     kind: Mapped[str] = mapped_column(String(16))  # "source" | "target"

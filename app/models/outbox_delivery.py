@@ -33,7 +33,8 @@ class OutboxDelivery(UUIDPrimaryKey, Base):
     )
 
     connector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crm_connectors.id"))
-    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # calls.id: partitioned, so no foreign key (deleted with it in app/retention.py)
+    call_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("form_leads.id"), index=True)
     # call.started | call.attributed | call.missed | form | digest.daily
     event: Mapped[str] = mapped_column(String(32))

@@ -32,4 +32,4 @@ class PbxEvent(UUIDPrimaryKey, Base):
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
-    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id"))
+    call_id: Mapped[uuid.UUID | None]  # calls.id (partitioned: no foreign key)

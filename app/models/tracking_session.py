@@ -10,12 +10,17 @@ from app.models.base import Base, UUIDPrimaryKey
 
 
 class TrackingSession(UUIDPrimaryKey, Base):
-    """A visit: where it came from (classified source and the raw landing data) and its consent."""
+    """A visit: where it came from (classified source and the raw landing data) and its consent.
+
+    On PostgreSQL the table is partitioned by month of `started_at` (app/partitions.py), with
+    the primary key (id, started_at) there; no foreign key points here (see Call).
+    """
 
     __tablename__ = "tracking_sessions"
     __table_args__ = (
         Index("ix_tracking_sessions_site_started", "site_id", "started_at"),
         Index("ix_tracking_sessions_visitor_started", "visitor_id", "started_at"),
+        {"postgresql_partition_by": "RANGE (started_at)"},
     )
 
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
