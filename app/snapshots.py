@@ -8,11 +8,14 @@ its integration on every event; they change a few times a month. A snapshot is k
   dashboard see their change on the very next request;
 - other processes (several workers, several hosts) pick a change up within `ttl_s`;
 - while the database is unreachable, the last copy is served however old it is: a site keeps
-  showing its source-level and target numbers through an outage.
+  showing its source-level and target numbers through an outage;
+- one request at a time renews a key: when only the TTL has run out, the others keep serving the
+  copy until it is renewed; after a change they wait for the renewal rather than load again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -40,23 +43,64 @@ class SnapshotCache(Generic[_Key, _Value]):
         self._ttl_s = ttl_s
         self._monotonic = monotonic
         self._entries: dict[_Key, tuple[float, int, _Value]] = {}
+        # Per key, the renewal in flight and the change count it loads for: requests that
+        # need the same one wait for it instead of loading the same rows.
+        self._renewing: dict[_Key, tuple[int, asyncio.Future[_Value]]] = {}
 
     async def get(self, key: _Key, load: Callable[[], Awaitable[_Value]]) -> _Value:
         now = self._monotonic()
         entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self._ttl_s and entry[1] == _changes.seen:
-            return entry[2]
         version = _changes.seen  # read before loading: a change committed meanwhile reloads
-        try:
-            value = await load()
-        except Exception as exc:
-            if entry is not None and is_database_outage(exc):
+        if entry is not None and entry[1] == version and now - entry[0] < self._ttl_s:
+            return entry[2]
+        renewing = self._renewing.get(key)
+        if renewing is not None and renewing[0] == version:
+            if entry is not None and entry[1] == version:
+                # Only the TTL ran out, and another request is already renewing: this one
+                # keeps the copy it would have had a moment ago, rather than load the same
+                # rows again (every request in flight did when a TTL ended: a burst of loads
+                # every ttl_s under load).
                 return entry[2]
-            raise
-        if len(self._entries) >= MAX_KEYS:
-            self._entries.clear()  # a flood of made-up keys must not grow the process
-        self._entries[key] = (now, version, value)
-        return value
+            try:
+                return await asyncio.shield(renewing[1])
+            except asyncio.CancelledError:
+                if not renewing[1].cancelled():
+                    raise  # this request was cancelled, not the renewal
+            # The request that renewed was cancelled: load here instead.
+        return await self._renew(key, entry, version, load, now)
+
+    async def _renew(
+        self,
+        key: _Key,
+        entry: tuple[float, int, _Value] | None,
+        version: int,
+        load: Callable[[], Awaitable[_Value]],
+        now: float,
+    ) -> _Value:
+        renewed: asyncio.Future[_Value] = asyncio.get_running_loop().create_future()
+        self._renewing[key] = (version, renewed)
+        try:
+            try:
+                value = await load()
+            except Exception as exc:
+                if entry is not None and is_database_outage(exc):
+                    value = entry[2]
+                    renewed.set_result(value)
+                    return value
+                renewed.set_exception(exc)
+                renewed.exception()  # retrieved: nobody may be waiting for it
+                raise
+            except BaseException:
+                renewed.cancel()
+                raise
+            if len(self._entries) >= MAX_KEYS:
+                self._entries.clear()  # a flood of made-up keys must not grow the process
+            self._entries[key] = (now, version, value)
+            renewed.set_result(value)
+            return value
+        finally:
+            if self._renewing.get(key, (None, None))[1] is renewed:
+                del self._renewing[key]
 
 
 class _Changes:

@@ -3,6 +3,7 @@ not before, not for a rollback, and for every service that writes configuration.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -314,3 +315,79 @@ async def test_what_a_committed_pool_change_leaves_is_read_at_once(
         await db.commit()
 
     assert (before, await cache.get(world.pool_id, cooldown)) == (900, 60)
+
+
+class SlowReader:
+    """A snapshot whose loads wait for the test's word, on a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.clock = 0.0
+        self.cache: SnapshotCache[str, int] = SnapshotCache(ttl_s=5, monotonic=lambda: self.clock)
+        self.loads = 0
+        self.release = asyncio.Event()
+
+    async def _load(self) -> int:
+        self.loads += 1
+        await self.release.wait()
+        return self.loads
+
+    async def read(self) -> int:
+        return await self.cache.get("key", self._load)
+
+
+async def test_requests_in_flight_share_one_load_of_a_missing_snapshot() -> None:
+    slow = SlowReader()
+    readers = [asyncio.create_task(slow.read()) for _ in range(20)]
+    await asyncio.sleep(0.01)
+    assert slow.loads == 1
+    slow.release.set()
+    assert await asyncio.gather(*readers) == [1] * 20
+    assert slow.loads == 1
+
+
+async def test_when_the_ttl_ends_one_request_renews_and_the_others_keep_the_last_copy() -> None:
+    slow = SlowReader()
+    slow.release.set()
+    assert await slow.read() == 1
+    slow.release.clear()
+    slow.clock = 6.0  # past the TTL
+    renewing = asyncio.create_task(slow.read())
+    await asyncio.sleep(0.01)
+    # Served at once from the copy a moment old, while the one renewal is in flight.
+    assert [await slow.read() for _ in range(10)] == [1] * 10
+    assert slow.loads == 2
+    slow.release.set()
+    assert await renewing == 2
+    assert await slow.read() == 2
+
+
+async def test_a_change_is_not_served_stale_while_its_renewal_is_in_flight(
+    db: AsyncSession,
+) -> None:
+    slow = SlowReader()
+    slow.release.set()
+    assert await slow.read() == 1
+    slow.release.clear()
+    configuration_changed(db)
+    await db.commit()
+    readers = [asyncio.create_task(slow.read()) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    assert slow.loads == 2  # one renewal; the others wait for it, not for the old copy
+    assert not any(r.done() for r in readers)
+    slow.release.set()
+    assert await asyncio.gather(*readers) == [2] * 5
+
+
+async def test_when_the_request_renewing_is_cancelled_a_waiting_one_loads() -> None:
+    slow = SlowReader()
+    first = asyncio.create_task(slow.read())
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(slow.read())
+    await asyncio.sleep(0.01)
+    first.cancel()
+    await asyncio.sleep(0.01)
+    assert slow.loads == 2  # the waiting request took the renewal over
+    slow.release.set()
+    assert await second == 2
+    with pytest.raises(asyncio.CancelledError):
+        await first
