@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CrmConnector, OutboxDelivery
+from app.models import Call, CrmConnector, OutboxDelivery
 from crm_push import conversions, repository
 from crm_push.connectors import get_connector
 from crm_push.connectors.base import (
@@ -31,6 +32,10 @@ from crm_push.transport import CrmFailure, CrmHttp, secrets_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "the worker holding this delivery stopped before recording an outcome"
+CALL_GONE = (
+    "its call is no longer in the database (its month was detached with `callsource partitions"
+    " detach`): nothing left to send"
+)
 WAITING = (
     "waiting for the call's record: the CRM does not have the call yet (its call.started or "
     "call.attributed delivery is not sent); this update goes once that one is"
@@ -64,6 +69,7 @@ async def claim_due(
         return []
     connectors = await repository.connectors_by_id(db, (r.connector_id for r in rows))
     calls = await repository.calls_by_id(db, (r.call_id for r in rows if r.call_id))
+    rows = _with_their_calls(db, rows, calls, now=now)
     contexts = await conversions.for_deliveries(db, rows, connectors=connectors, calls=calls)
     leads = await repository.leads_by_id(db, (r.lead_id for r in rows if r.lead_id))
     sites = await repository.sites_by_id(db, (c.site_id for c in connectors.values()))
@@ -105,6 +111,25 @@ async def claim_due(
         claims.append(Claim(job, token, row.attempts, row.maybe_created, now + lease))
     await db.flush()
     return claims
+
+
+def _with_their_calls(
+    db: AsyncSession,
+    rows: Sequence[OutboxDelivery],
+    calls: dict[uuid.UUID, Call],
+    *,
+    now: datetime,
+) -> list[OutboxDelivery]:
+    """The rows whose call is still there. No foreign key holds a delivery's call (calls are
+    partitioned by month): one whose month was detached (or a deal correction re-armed it
+    later) goes to the dead letters saying why, rather than stall every batch after it."""
+    kept = []
+    for row in rows:
+        if row.call_id is not None and row.call_id not in calls:
+            _close(db, row, status="dead", error=CALL_GONE, now=now)
+        else:
+            kept.append(row)
+    return kept
 
 
 def _record_of(

@@ -150,7 +150,8 @@ async def test_detached_months_leave_the_live_tables_and_a_late_event_calls_agai
         old_key = await db.get(CallKey, (uuid.UUID(world.pbx["id"]), "december-call"))
         assert old_key is not None
 
-    # An event of the archived call: it becomes a call again, in this month, under a new id.
+    # An event of the archived call: it becomes a call again, in this month, under its own id
+    # (its credits and CRM deliveries stay one call's).
     clock.now = january + timedelta(hours=1)
     late = await world.hook("call.ended", "december-call", called="+7 495 000-00-01", duration=30)
     assert late.status_code == 200, late.text
@@ -158,10 +159,11 @@ async def test_detached_months_leave_the_live_tables_and_a_late_event_calls_agai
         again = (
             await db.execute(select(Call).where(Call.provider_call_id == "december-call"))
         ).scalar_one()
-        assert again.id != old_key.call_id
+        assert again.id == old_key.call_id
         key = await db.get(CallKey, (uuid.UUID(world.pbx["id"]), "december-call"))
         assert key is not None
         assert key.call_id == again.id
+        assert key.created_at == january + timedelta(hours=1)
         assert await _rows_in(db, "calls_p2027_01") == 2
 
 

@@ -169,7 +169,9 @@ async def _step_by_step(
         if found is not None:
             return dict(found), False
         # The key outlived its call (its month detached and archived): a new event makes it
-        # a call again, under the new id, in this month.
+        # a call again, in this month, under its own id, so that its report credits and CRM
+        # deliveries stay those of one call (a new id would count and send it twice).
+        values = {**values, "id": claimed.call_id}
         await connection.execute(
             _RENAME_KEY,
             {

@@ -11,12 +11,12 @@ from dataclasses import replace
 import httpx
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
-from app.models import DeliveryAttempt
-from crm_push.dispatch import INTERRUPTED
+from app.models import Call, DeliveryAttempt
+from crm_push.dispatch import CALL_GONE, INTERRUPTED
 from crm_push.worker import Worker
 from tests.clock import ManualClock
 from tests.crm_push.conftest import TEST_CONFIG, World, make_worker, outbox, run_until_settled
@@ -182,3 +182,33 @@ async def test_a_delivery_dies_after_its_last_attempt_and_can_be_retried(
     assert (await client.post(f"{base}/{dead['id']}/retry")).status_code == 409
     assert (await client.get(base, params={"status": "lost"})).status_code == 422
     assert (await client.post(f"{base}/{connector['id']}/retry")).status_code == 404
+
+
+async def test_a_delivery_whose_call_was_detached_goes_to_the_dead_letters_alone(
+    world: World,
+    crm: FakeCrmServer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    clock: ManualClock,
+    client: AsyncClient,
+) -> None:
+    """No foreign key holds a delivery's call any more (calls are partitioned by month): a
+    call gone with its month must not stall the batches of every other call."""
+    connector = await world.webhook(crm)
+    gone = await world.call()
+    kept = await world.call(caller="+79005556677")
+    async with sessionmaker() as db:
+        # As `callsource partitions detach` leaves it: the call out of `calls`, its
+        # deliveries still pending.
+        await db.execute(delete(Call).where(Call.id == gone.id))
+        await db.commit()
+    worker = make_worker(sessionmaker, http, clock)
+
+    await run_until_settled(worker, clock)
+
+    base = f"/api/v1/sites/{world.site['id']}/crm/{connector['id']}/deliveries"
+    dead = (await client.get(base, params={"status": "dead"})).json()["items"]
+    assert {d["call_id"] for d in dead} == {str(gone.id)}
+    assert all(d["last_error"] == CALL_GONE for d in dead)
+    sent = (await client.get(base, params={"status": "sent"})).json()["items"]
+    assert {d["call_id"] for d in sent} == {str(kept.id)}
