@@ -23,7 +23,7 @@ from app.calls import repository as calls_repository
 from app.db import create_engine
 from app.models import Call, CallKey, TrackingSession
 from tests.backends import require_postgres
-from tests.calls.test_attribution import World, pool_number
+from tests.calls.test_attribution import World, visit_and_call
 from tests.cli_processes import CLI, cli_env
 from tests.clock import ManualClock
 from tests.postgres_databases import fresh_postgres_database
@@ -39,17 +39,6 @@ def database_url() -> Iterator[str]:
     with fresh_postgres_database("callsource_partitions") as url:
         migrations.upgrade(url)
         yield url
-
-
-async def _call(world: World, at: datetime, name: str) -> uuid.UUID:
-    world.clock.now = at
-    answer = await world.visit()
-    number = pool_number(answer)
-    assert (await world.hook("call.started", name, called=number)).status_code == 200
-    world.clock.now = at + timedelta(minutes=2)
-    ended = await world.hook("call.ended", name, called=number, duration=95)
-    assert ended.status_code == 200, ended.text
-    return uuid.UUID(answer["session_id"])
 
 
 async def _rows_in(db: AsyncSession, table: str) -> int:
@@ -75,7 +64,7 @@ async def test_rows_of_a_missing_month_move_to_it_when_the_worker_creates_it(
     # Four months after the last one the migration created: as if the worker had been
     # stopped since. The visit and its call go to the default partitions.
     late = datetime(2027, 6, 10, 9, 0, tzinfo=UTC)
-    session_id = await _call(world, late, "june-call")
+    session_id = await visit_and_call(world, late, "june-call")
     async with sessionmaker() as db:
         assert await _rows_in(db, "calls_default") == 1
         assert await _rows_in(db, "tracking_sessions_default") == 1
@@ -124,9 +113,9 @@ async def test_detached_months_leave_the_live_tables_and_a_late_event_calls_agai
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     world = await World(anonymous, client, clock).build()
-    await _call(world, datetime(2026, 12, 10, 9, 0, tzinfo=UTC), "december-call")
+    await visit_and_call(world, datetime(2026, 12, 10, 9, 0, tzinfo=UTC), "december-call")
     january = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
-    await _call(world, january, "january-call")
+    await visit_and_call(world, january, "january-call")
 
     async with sessionmaker() as db:
         connection = await db.connection()
@@ -174,10 +163,12 @@ async def test_the_migration_carries_the_rows_into_their_months_and_back(
     database_url: str,
 ) -> None:
     world = await World(anonymous, client, clock).build()
-    december = await _call(world, datetime(2026, 12, 10, 9, 0, tzinfo=UTC), "december-call")
-    january = await _call(world, datetime(2027, 1, 20, 9, 0, tzinfo=UTC), "january-call")
+    december = await visit_and_call(
+        world, datetime(2026, 12, 10, 9, 0, tzinfo=UTC), "december-call"
+    )
+    january = await visit_and_call(world, datetime(2027, 1, 20, 9, 0, tzinfo=UTC), "january-call")
     # Two months past the last month created: in the default partition.
-    april = await _call(world, datetime(2027, 4, 2, 9, 0, tzinfo=UTC), "april-call")
+    april = await visit_and_call(world, datetime(2027, 4, 2, 9, 0, tzinfo=UTC), "april-call")
 
     # Alembic runs its own event loop: in a thread of its own, beside the app's.
     await asyncio.to_thread(migrations.downgrade, database_url, "c3f8a2d9e471")

@@ -32,7 +32,7 @@ from app.reports import rollups
 from app.reports import service as reports_service
 from app.reports.attribution_models import Model
 from app.retention import apply_retention, cutoff
-from tests.calls.test_attribution import World, pool_number
+from tests.calls.test_attribution import World, pool_number, visit_and_call
 from tests.clock import ManualClock
 from tests.reports.rows import record_deal
 
@@ -48,17 +48,6 @@ def test_the_cutoff_is_the_start_of_a_local_month() -> None:
     first = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
     assert cutoff("Europe/Moscow", 3, now=first) == datetime(2026, 8, 31, 21, 0, tzinfo=UTC)
     assert cutoff("UTC", 14, now=NOW) == datetime(2025, 10, 1, tzinfo=UTC)
-
-
-async def _visit_and_call(world: World, at: datetime, name: str) -> uuid.UUID:
-    world.clock.now = at
-    answer = await world.visit()
-    number = pool_number(answer)
-    assert (await world.hook("call.started", name, called=number)).status_code == 200
-    world.clock.now = at + timedelta(minutes=2)
-    ended = await world.hook("call.ended", name, called=number, duration=95)
-    assert ended.status_code == 200, ended.text
-    return uuid.UUID(answer["session_id"])
 
 
 async def _call_of(db: AsyncSession, session_id: uuid.UUID) -> Call:
@@ -156,8 +145,8 @@ async def test_retention_deletes_what_is_past_it_and_keeps_the_rest(
     clock.now = OLD - timedelta(days=30)  # the site and its numbers exist before the old call
     world = await World(anonymous, client, clock).build()
     site_id = uuid.UUID(world.site["id"])
-    old_visit = await _visit_and_call(world, OLD, "old-call")
-    kept_visit = await _visit_and_call(world, KEPT, "kept-call")
+    old_visit = await visit_and_call(world, OLD, "old-call")
+    kept_visit = await visit_and_call(world, KEPT, "kept-call")
     async with sessionmaker() as db:
         site = await db.get(Site, site_id)
         assert site is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -136,6 +137,19 @@ def pool_number(answer: dict[str, Any]) -> str:
     assert shown["kind"] == "dynamic"
     number: str = shown["number"]
     return number
+
+
+async def visit_and_call(world: World, at: datetime, name: str) -> uuid.UUID:
+    """A visit at `at` with a pool number, and a 95-second call to it through the PBX
+    webhook two minutes later; the visit's session id."""
+    world.clock.now = at
+    answer = await world.visit()
+    number = pool_number(answer)
+    assert (await world.hook("call.started", name, called=number)).status_code == 200
+    world.clock.now = at + timedelta(minutes=2)
+    ended = await world.hook("call.ended", name, called=number, duration=95)
+    assert ended.status_code == 200, ended.text
+    return uuid.UUID(answer["session_id"])
 
 
 async def test_call_during_the_lease_belongs_to_the_visit(world: World) -> None:
